@@ -1,0 +1,1 @@
+"""The Telegram bot, the terminal chat and the reports-bot command line."""

@@ -1,0 +1,91 @@
+"""The three frozen records that flow from the loader to the renderer.
+
+`Report` is one news report as loaded from disk, `Passage` is the unit we
+index and quote, and `Hit` is one ranked answer to a question.  Nothing here
+does I/O, so every layer (retrieval, bot, CLI, tests) can share them freely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# The longest quote we ever show; passages are built to fit inside it.
+MAX_QUOTE_CHARS = 700
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One news report.
+
+    `published` is always timezone-aware (UTC when the source gave no zone).
+    When the report carried no date at all we fall back to the file's
+    modification time and set `published_from_mtime` so the UI can say so.
+    """
+
+    id: str
+    title: str
+    paragraphs: tuple[str, ...]
+    published: datetime
+    published_from_mtime: bool = False
+    source: str | None = None
+    url: str | None = None
+    caption: str | None = None
+    caption_credit: str | None = None
+    path: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+    @property
+    def first_sentence(self) -> str:
+        # Imported lazily: passages imports models, not the other way round.
+        from retrieval.passages import split_sentences
+
+        for paragraph in self.paragraphs:
+            sentences = split_sentences(paragraph)
+            if sentences:
+                return sentences[0]
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A quotable span of a report: a caption, a paragraph or a window of one.
+
+    `position` orders passages within their report (the caption, when there
+    is one, is position 0).  `text` is exactly as the report has it and is
+    never longer than MAX_QUOTE_CHARS.
+    """
+
+    report_id: str
+    position: int
+    text: str
+    sentences: tuple[str, ...]
+    speaker: str | None = None
+    is_caption: bool = False
+
+    @property
+    def id(self) -> str:
+        return f"{self.report_id}#{self.position}"
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One ranked answer: the passage, the report it came from and why it matched."""
+
+    rank: int
+    score: float
+    passage: Passage
+    report: Report
+    best_sentence: str
+    matched_terms: tuple[str, ...] = field(default=())
+
+    @property
+    def quote(self) -> str:
+        return self.passage.text[:MAX_QUOTE_CHARS]
+
+    @property
+    def speaker(self) -> str | None:
+        return self.passage.speaker
