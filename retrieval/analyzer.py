@@ -1,0 +1,214 @@
+"""Text → index terms, the same way for documents and for questions.
+
+Pipeline: Unicode NFKC, casefold, word tokens (letters and digits), numbers
+kept whole ("40,000" → "40000"), possessive "'s" dropped, hyphenated words
+split into parts, English stopwords removed, Snowball stems (PyStemmer).
+
+`spans()` reports where each term sits in the ORIGINAL text.  NFKC and
+casefold can change lengths ("ﬁ" → "fi", "ß" → "ss"), so we normalise the
+text piece by piece and remember, for every normalised character, which
+original characters it came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from importlib import resources
+
+import Stemmer
+
+# Bump when tokenisation changes in a way that changes the terms of a text:
+# it is part of the fingerprint that keys the index cache.
+ANALYZER_VERSION = 1
+
+# Numbers first: digits with thousands separators and decimal parts.  The
+# look-ahead keeps "18th" or "1990's" a word rather than a number plus a stub.
+# Words may carry combining diacritics that NFKC leaves separate ("İ" casefolds
+# to "i" + U+0307).
+_LETTERS = r"[^\W_](?:[^\W_]|[\u0300-\u036f])*"
+_TOKEN = re.compile(
+    r"(?P<num>\d+(?:,\d{3})*(?:\.\d+)*)(?![^\W_]|['’][^\W_])"
+    rf"|(?P<word>{_LETTERS}(?:['’]{_LETTERS})*)"
+)
+_NUMBER = re.compile(r"\d+(?:\.\d+)*")
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+
+_STOPWORD_FILES = {"english": "stopwords_en.txt"}
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzerSettings:
+    language: str = "english"
+    remove_stopwords: bool = True
+    stem: bool = True
+
+
+@lru_cache(maxsize=8)
+def _load_stopwords(language: str) -> frozenset[str]:
+    file_name = _STOPWORD_FILES.get(language)
+    if file_name is None:
+        raise ValueError(
+            f"no stopword list for language {language!r}: set remove_stopwords=False "
+            f"or add retrieval/data/stopwords_<code>.txt and register it in analyzer.py"
+        )
+    text = resources.files("retrieval").joinpath("data", file_name).read_text(encoding="utf-8")
+    words = (line.strip() for line in text.splitlines())
+    return frozenset(word for word in words if word and not word.startswith("#"))
+
+
+def _make_stemmer(language: str) -> Stemmer.Stemmer:
+    if language not in Stemmer.algorithms():
+        known = ", ".join(sorted(Stemmer.algorithms()))
+        raise ValueError(f"no Snowball stemmer for language {language!r}; known: {known}")
+    return Stemmer.Stemmer(language)
+
+
+def _nfkc_casefold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _composable_chunks(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Split text[start:end] into the smallest pieces that normalise independently.
+
+    A character opens a new piece unless it is a combining mark or it
+    composes with what came before (e.g. Hangul jamo), so normalising piece
+    by piece gives the same result as normalising the whole.
+    """
+    piece_start = start
+    for i in range(start + 1, end):
+        char = text[i]
+        if unicodedata.combining(char) == 0:
+            before = text[piece_start:i]
+            if _nfkc_casefold(before + char) == _nfkc_casefold(before) + _nfkc_casefold(char):
+                yield piece_start, i
+                piece_start = i
+    yield piece_start, end
+
+
+def _normalize(text: str) -> tuple[str, list[int] | None, list[int] | None]:
+    """NFKC + casefold, with per-character start/end offsets into `text`.
+
+    Offsets are None when the mapping is the identity (ASCII text).
+    """
+    if text.isascii():
+        return text.lower(), None, None
+    parts: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = 0
+    for run in _NON_ASCII_RUN.finditer(text):
+        # The ASCII character before a run may take a combining mark ("e" + U+0301).
+        lead = max(pos, run.start() - 1)
+        parts.append(text[pos:lead].lower())
+        starts.extend(range(pos, lead))
+        ends.extend(range(pos + 1, lead + 1))
+        for piece_start, piece_end in _composable_chunks(text, lead, run.end()):
+            normalized = _nfkc_casefold(text[piece_start:piece_end])
+            parts.append(normalized)
+            starts.extend([piece_start] * len(normalized))
+            ends.extend([piece_end] * len(normalized))
+        pos = run.end()
+    parts.append(text[pos:].lower())
+    starts.extend(range(pos, len(text)))
+    ends.extend(range(pos + 1, len(text) + 1))
+    return "".join(parts), starts, ends
+
+
+class Analyzer:
+    """Turns text into index terms; one instance serves documents and queries."""
+
+    def __init__(self, settings: AnalyzerSettings = AnalyzerSettings()) -> None:
+        self.settings = settings
+        needs_list = settings.remove_stopwords or settings.language in _STOPWORD_FILES
+        self._stopwords = _load_stopwords(settings.language) if needs_list else frozenset()
+        self._stemmer = _make_stemmer(settings.language) if settings.stem else None
+        self._stems: dict[str, str] = {}
+
+    def tokens(self, text: str) -> list[str]:
+        """Index terms of a document: stopwords removed (if set), stemmed (if set)."""
+        # The hot path of index building: same rules as _terms(), no offsets.
+        normalized = text.lower() if text.isascii() else _normalize(text)[0]
+        drop_stopwords = self.settings.remove_stopwords
+        stopwords = self._stopwords
+        stems = self._stems
+        terms: list[str] = []
+        for number, word in _TOKEN.findall(normalized):
+            if number:
+                terms.append(number.replace(",", ""))
+                continue
+            word = word.replace("’", "'")
+            if word.endswith("'s"):
+                word = word[:-2]
+            if _NUMBER.fullmatch(word):
+                terms.append(word)
+            elif not (drop_stopwords and word in stopwords):
+                stem = stems.get(word)
+                terms.append(stem if stem is not None else self._stem(word))
+        return terms
+
+    def query_tokens(self, text: str) -> list[str]:
+        """Like tokens(), but a query made only of stopwords keeps them.
+
+        "Who is he?" would otherwise become no query at all; keeping the
+        (stemmed) stopwords lets the caller decide, e.g. answer "not found".
+        """
+        terms = self.tokens(text)
+        if terms or not self.settings.remove_stopwords:
+            return terms
+        return [term for term, _, _ in self._terms(text, keep_stopwords=True)]
+
+    def spans(self, text: str) -> list[tuple[str, int, int]]:
+        """(term, start, end) for each term tokens() yields, offsets into `text` as given."""
+        return list(self._terms(text, keep_stopwords=False))
+
+    def is_stopword(self, word: str) -> bool:
+        return _nfkc_casefold(word).replace("’", "'") in self._stopwords
+
+    def fingerprint(self) -> str:
+        """Short hash of everything that decides which terms a text gets."""
+        recipe = {
+            "analyzer_version": ANALYZER_VERSION,
+            "settings": asdict(self.settings),
+            "stopwords": sorted(self._stopwords) if self.settings.remove_stopwords else [],
+            "stemmer": f"pystemmer {Stemmer.version()}" if self.settings.stem else None,
+            "unicode": unicodedata.unidata_version,
+        }
+        encoded = json.dumps(recipe, sort_keys=True).encode("utf-8")
+        return hashlib.sha256(encoded).hexdigest()[:16]
+
+    def _stem(self, word: str) -> str:
+        stem = self._stems.get(word)
+        if stem is None:
+            stem = self._stemmer.stemWord(word) if self._stemmer is not None else word
+            self._stems[word] = stem
+        return stem
+
+    def _terms(self, text: str, *, keep_stopwords: bool) -> Iterator[tuple[str, int, int]]:
+        normalized, starts, ends = _normalize(text)
+        drop_stopwords = self.settings.remove_stopwords and not keep_stopwords
+        for match in _TOKEN.finditer(normalized):
+            begin, finish = match.span()
+            number = match.group("num")
+            if number is not None:
+                term = number.replace(",", "")
+            else:
+                word = match.group("word").replace("’", "'")
+                if word.endswith("'s"):
+                    word = word[:-2]
+                    finish -= 2
+                if _NUMBER.fullmatch(word):  # "1990's" → the number 1990
+                    term = word
+                elif drop_stopwords and word in self._stopwords:
+                    continue
+                else:
+                    term = self._stem(word)
+            if starts is None or ends is None:
+                yield term, begin, finish
+            else:
+                yield term, starts[begin], ends[finish - 1]
