@@ -1,0 +1,107 @@
+"""The wiring module: builds the Application and registers every handler in ONE list.
+
+Order matters within the list: python-telegram-bot runs the first handler
+that matches, so the known commands come before the catch-all for unknown
+ones, and text before non-text.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, TypeAlias
+
+from telegram import BotCommand, Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ExtBot,
+    InlineQueryHandler,
+    JobQueue,
+    MessageHandler,
+    filters,
+)
+
+from bot import handlers
+from bot.config import Settings
+from bot.health import heartbeat_job, remove_heartbeat, write_heartbeat
+from bot.render import COMMANDS
+from retrieval.search import SearchEngine
+
+log = logging.getLogger(__name__)
+
+SETTINGS_KEY = "settings"
+Context: TypeAlias = ContextTypes.DEFAULT_TYPE
+BotApplication: TypeAlias = Application[
+    ExtBot[int], Context, dict[Any, Any], dict[Any, Any], dict[Any, Any], JobQueue[Context]
+]
+# Edited messages are not new questions: answering them again would repeat ourselves.
+_NEW_MESSAGES = filters.UpdateType.MESSAGE
+
+HANDLERS: list[BaseHandler[Update, Context, None]] = [
+    CommandHandler("start", handlers.start, filters=_NEW_MESSAGES),
+    CommandHandler("help", handlers.help_command, filters=_NEW_MESSAGES),
+    CommandHandler("latest", handlers.latest, filters=_NEW_MESSAGES),
+    CommandHandler("ask", handlers.ask, filters=_NEW_MESSAGES),
+    MessageHandler(_NEW_MESSAGES & filters.TEXT & ~filters.COMMAND, handlers.text_message),
+    MessageHandler(_NEW_MESSAGES & filters.COMMAND, handlers.unknown_command),
+    MessageHandler(_NEW_MESSAGES & ~filters.TEXT & ~filters.StatusUpdate.ALL, handlers.not_text),
+    CallbackQueryHandler(handlers.more_answers),
+    InlineQueryHandler(handlers.inline_query),
+]
+
+
+def build_application(settings: Settings, engine: SearchEngine) -> BotApplication:
+    if not settings.token:
+        raise ValueError("build_application needs settings.token")
+    application = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(settings.base_url)
+        .rate_limiter(AIORateLimiter())
+        .concurrent_updates(True)
+        .post_init(_on_startup)
+        .post_shutdown(_on_shutdown)
+        .build()
+    )
+    application.bot_data[handlers.ENGINE_KEY] = engine
+    application.bot_data[SETTINGS_KEY] = settings
+    application.add_handlers(HANDLERS)
+    application.add_error_handler(handlers.on_error)
+    return application
+
+
+def _settings(application: BotApplication) -> Settings:
+    settings = application.bot_data[SETTINGS_KEY]
+    assert isinstance(settings, Settings)
+    return settings
+
+
+async def _on_startup(application: BotApplication) -> None:
+    settings = _settings(application)
+    commands = [BotCommand(name, description) for name, description in COMMANDS]
+    try:
+        await application.bot.set_my_commands(commands)
+    except TelegramError as error:  # the menu is a convenience; answering is what matters
+        log.warning("could not register the command menu: %s", error)
+    write_heartbeat(settings.heartbeat_path)
+    if application.job_queue is None:
+        log.warning("no job queue: install python-telegram-bot[job-queue] for the heartbeat")
+    else:
+        application.job_queue.run_repeating(
+            heartbeat_job,
+            interval=settings.heartbeat_interval_seconds,
+            first=settings.heartbeat_interval_seconds,
+            data=settings.heartbeat_path,
+            name="heartbeat",
+        )
+    log.info("bot @%s is up and polling", application.bot.username)
+
+
+async def _on_shutdown(application: BotApplication) -> None:
+    remove_heartbeat(_settings(application).heartbeat_path)

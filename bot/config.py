@@ -1,0 +1,138 @@
+"""Every environment variable the bot reads lives here, and nowhere else.
+
+`Settings.from_env()` turns the environment into one frozen record.  Bad
+values raise `ConfigError` with a message that says which variable to fix and
+how; a missing token is not an error here because `chat` and `health` run
+without one (the runner checks `settings.token` itself).
+
+To add a setting: add a field with a default, parse it in `from_env`, and
+document it in `.env.example`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Telegram's own Bot API root, in python-telegram-bot's `base_url` form.
+TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
+PROJECT_SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+DEFAULT_HEALTH_MAX_AGE_SECONDS = 60.0
+DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 10.0
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value we cannot use; the message says how to fix it."""
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    """`$XDG_STATE_HOME/reports-bot`, else `~/.local/state/reports-bot` (the XDG default)."""
+    state_home = environ.get("XDG_STATE_HOME", "").strip()
+    base = Path(state_home) if state_home else Path.home() / ".local" / "state"
+    return base / "reports-bot"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The bot's configuration, read once at start-up."""
+
+    token: str | None = None
+    reports_dir: Path = PROJECT_SEEDS
+    base_url: str = TELEGRAM_BASE_URL
+    log_level: str = "INFO"
+    data_dir: Path = field(default_factory=lambda: default_data_dir(os.environ))
+    # `reports-bot health` fails when the heartbeat file is older than this.
+    health_max_age_seconds: float = DEFAULT_HEALTH_MAX_AGE_SECONDS
+    # How often the running bot touches the heartbeat file.
+    heartbeat_interval_seconds: float = DEFAULT_HEARTBEAT_INTERVAL_SECONDS
+
+    @property
+    def heartbeat_path(self) -> Path:
+        return self.data_dir / "heartbeat"
+
+    @property
+    def index_cache_dir(self) -> Path:
+        return self.data_dir / "index-cache"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(
+            token=_text(env, "TELEGRAM_BOT_TOKEN"),
+            reports_dir=_path(env, "REPORTS_DIR") or PROJECT_SEEDS,
+            base_url=_base_url(env),
+            log_level=_log_level(env),
+            data_dir=_path(env, "DATA_DIR") or default_data_dir(env),
+            health_max_age_seconds=_positive_float(
+                env, "HEALTH_MAX_AGE_SECONDS", DEFAULT_HEALTH_MAX_AGE_SECONDS
+            ),
+            heartbeat_interval_seconds=_positive_float(
+                env, "HEARTBEAT_INTERVAL_SECONDS", DEFAULT_HEARTBEAT_INTERVAL_SECONDS
+            ),
+        )
+
+
+def configure_logging(level: str) -> None:
+    """One log format on stderr for the whole program.
+
+    httpx logs every request URL, and a Bot API URL contains the token, so it
+    stays at WARNING whatever LOG_LEVEL says.
+    """
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    value = _text(env, name)
+    return Path(value).expanduser() if value else None
+
+
+def _base_url(env: Mapping[str, str]) -> str:
+    value = _text(env, "TELEGRAM_BASE_URL")
+    if value is None:
+        return TELEGRAM_BASE_URL
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"TELEGRAM_BASE_URL={value!r} is not an http(s) URL: set it to the Bot API root "
+            f"ending in /bot, e.g. http://127.0.0.1:8081/bot, or unset it to use Telegram's"
+        )
+    return value
+
+
+def _log_level(env: Mapping[str, str]) -> str:
+    value = (_text(env, "LOG_LEVEL") or "INFO").upper()
+    if value == "WARN":
+        value = "WARNING"
+    if value not in LOG_LEVELS:
+        choices = ", ".join(LOG_LEVELS)
+        raise ConfigError(f"LOG_LEVEL={value!r} is not a log level: use one of {choices}")
+    return value
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _text(env, name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not number > 0 or number == float("inf"):
+        raise ConfigError(
+            f"{name}={value!r} must be a positive number of seconds, e.g. {default:g}"
+        )
+    return number

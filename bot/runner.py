@@ -1,0 +1,87 @@
+"""`reports-bot run` / `python -m bot`: settings → engine → Application → long polling.
+
+Every way this can fail at start-up (no token, a token Telegram rejects,
+no reports, an unreachable Bot API) ends with one line on stderr and a
+non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+from telegram import Update
+from telegram.error import InvalidToken, NetworkError
+
+from bot.app import build_application
+from bot.config import ConfigError, Settings, configure_logging
+from retrieval.errors import RetrievalError
+from retrieval.search import SearchEngine
+
+log = logging.getLogger("bot.runner")
+
+EXIT_OK = 0
+EXIT_UNAVAILABLE = 1
+EXIT_CONFIG = 2
+# Retries of the first getMe when the Bot API cannot be reached (1 s apart).
+BOOTSTRAP_RETRIES = 5
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"reports-bot: {message}", file=sys.stderr)
+    return status
+
+
+def load_engine(settings: Settings) -> SearchEngine:
+    engine = SearchEngine.from_path(settings.reports_dir, cache_dir=settings.index_cache_dir)
+    for problem in engine.problems:
+        log.warning("skipped %s", problem)
+    log.info(
+        "loaded %d reports, %d passages from %s",
+        len(engine.reports),
+        len(engine.passages),
+        settings.reports_dir,
+    )
+    return engine
+
+
+def main() -> int:
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        return _fail(str(error), EXIT_CONFIG)
+    if not settings.token:
+        return _fail(
+            "TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and export it "
+            "(or try `reports-bot chat` in the terminal without one)",
+            EXIT_CONFIG,
+        )
+    configure_logging(settings.log_level)
+    try:
+        engine = load_engine(settings)
+    except RetrievalError as error:
+        return _fail(str(error), EXIT_CONFIG)
+
+    application = build_application(settings, engine)
+    try:
+        application.run_polling(
+            allowed_updates=Update.ALL_TYPES,
+            drop_pending_updates=False,
+            stop_signals=(signal.SIGINT, signal.SIGTERM),
+            bootstrap_retries=BOOTSTRAP_RETRIES,
+        )
+    except InvalidToken:
+        return _fail(
+            "Telegram rejected TELEGRAM_BOT_TOKEN: check it with @BotFather "
+            f"(and that TELEGRAM_BASE_URL={settings.base_url} is the right Bot API)",
+            EXIT_CONFIG,
+        )
+    except NetworkError as error:
+        return _fail(
+            f"cannot reach the Bot API at {settings.base_url}: {error}; "
+            "check the network and TELEGRAM_BASE_URL",
+            EXIT_UNAVAILABLE,
+        )
+    log.info("bot stopped cleanly")
+    return EXIT_OK
