@@ -17,3 +17,7 @@ class UnknownBackendError(RetrievalError):
 
 class QuestionsFileError(RetrievalError):
     """The eval questions file is missing or malformed."""
+
+
+class IndexCacheError(RetrievalError):
+    """A saved search index that cannot be used: unreadable, corrupt or from another version."""

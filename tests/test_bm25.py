@@ -1,0 +1,189 @@
+"""FastBM25 against the reference it must reproduce: rank_bm25.BM25Okapi itself."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from rank_bm25 import BM25Okapi
+
+from retrieval.bm25 import (
+    BACKENDS,
+    EPSILON,
+    FastBM25,
+    RankBM25Backend,
+    build_scorer,
+)
+from retrieval.errors import IndexCacheError, UnknownBackendError
+
+# A tiny alphabet makes terms recur, so many appear in more than half the
+# documents (negative idf, the epsilon floor) and average idf can go negative.
+TERMS = ["a", "b", "c", "d", "e", "f", "g"]
+UNKNOWN = ["zz", "unknown"]
+
+documents = st.lists(st.sampled_from(TERMS), min_size=0, max_size=15)
+corpora = st.lists(documents, min_size=1, max_size=12)
+queries = st.lists(st.sampled_from(TERMS + UNKNOWN), min_size=0, max_size=8)
+
+
+def reference_scores(corpus: list[list[str]], query: list[str]) -> np.ndarray:
+    return np.asarray(BM25Okapi(corpus).get_scores(query), dtype=np.float64)
+
+
+@settings(max_examples=500, deadline=None)
+@given(corpus=corpora, query=queries, k=st.integers(min_value=1, max_value=14))
+def test_scores_and_top_k_match_rank_bm25(
+    corpus: list[list[str]], query: list[str], k: int
+) -> None:
+    # rank-bm25 itself raises ZeroDivisionError when no document has a token
+    # (average idf over an empty vocabulary); FastBM25's answer for that case
+    # is tested separately below.
+    assume(any(corpus))
+    fast = FastBM25.build(corpus)
+    expected = reference_scores(corpus, query)
+
+    scores = fast.get_scores(query)
+    assert scores.dtype == np.float64 and scores.shape == (len(corpus),)
+    assert np.max(np.abs(scores - expected)) <= 1e-9
+    # The module promises more than the tolerance: the very same floats.
+    assert np.array_equal(scores, expected)
+
+    reference = RankBM25Backend.build(corpus)
+    want_ids, want_scores = reference.top_k(query, k)
+    for dense_share in (0.0, 0.25, math.inf):  # always dense, the default, always pruned
+        ids, top = fast.top_k(query, k, dense_share=dense_share)
+        assert ids.dtype == np.int64 and top.dtype == np.float64
+        assert ids.tolist() == want_ids.tolist()
+        assert top.tolist() == want_scores.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(corpus=corpora, query=queries, k=st.integers(min_value=1, max_value=14))
+def test_reference_top_k_is_the_sorted_positive_prefix(
+    corpus: list[list[str]], query: list[str], k: int
+) -> None:
+    assume(any(corpus))
+    expected = reference_scores(corpus, query)
+    ranked = sorted((-s, i) for i, s in enumerate(expected.tolist()) if s > 0)[:k]
+    ids, scores = RankBM25Backend.build(corpus).top_k(query, k)
+    assert ids.tolist() == [i for _, i in ranked]
+    assert scores.tolist() == [-s for s, _ in ranked]
+
+
+def test_pruned_top_k_matches_reference_on_a_zipfian_corpus() -> None:
+    # Big enough for the pruning to skip most postings, unlike the tiny corpora above.
+    rng = np.random.default_rng(7)
+    vocabulary = [f"t{i}" for i in range(3000)]
+    weights = 1.0 / np.arange(1, len(vocabulary) + 1) ** 1.1
+    weights /= weights.sum()
+    lengths = rng.integers(5, 40, size=1500)
+    corpus = [list(rng.choice(vocabulary, size=n, p=weights)) for n in lengths]
+    fast, reference = FastBM25.build(corpus), RankBM25Backend.build(corpus)
+    for _ in range(40):
+        query = list(rng.choice(vocabulary[:50], size=2)) + list(rng.choice(vocabulary, size=3))
+        for k in (1, 10, 100):
+            ids, scores = fast.top_k(query, k)
+            want_ids, want_scores = reference.top_k(query, k)
+            assert ids.tolist() == want_ids.tolist()
+            assert scores.tolist() == want_scores.tolist()
+
+
+def test_terms_in_most_documents_get_the_epsilon_floor() -> None:
+    corpus = [["common", "x"], ["common", "y"], ["common"], ["z"]]
+    raw = {
+        term: math.log(4 - n + 0.5) - math.log(n + 0.5)
+        for term, n in {"common": 3, "x": 1, "y": 1, "z": 1}.items()
+    }
+    floor = EPSILON * (sum(raw.values()) / len(raw))
+    fast = FastBM25.build(corpus)
+    assert raw["common"] < 0
+    assert fast.term_idf("common") == pytest.approx(floor, abs=1e-12)
+    assert fast.term_idf("x") == pytest.approx(raw["x"], abs=1e-12)
+    assert np.array_equal(fast.get_scores(["common"]), reference_scores(corpus, ["common"]))
+
+
+def test_duplicate_query_terms_count_each_time() -> None:
+    corpus = [["storm", "coast"], ["storm"], ["coast", "rain", "rain"]]
+    fast = FastBM25.build(corpus)
+    once, twice = fast.get_scores(["rain"]), fast.get_scores(["rain", "rain"])
+    assert twice[2] == pytest.approx(2 * once[2]) and once[2] > 0
+    assert np.array_equal(twice, reference_scores(corpus, ["rain", "rain"]))
+
+
+def test_unknown_terms_add_nothing() -> None:
+    corpus = [["storm", "coast"], ["storm"], ["coast", "rain"]]
+    fast = FastBM25.build(corpus)
+    assert not fast.get_scores(["hurricane"]).any()
+    assert np.array_equal(fast.get_scores(["hurricane", "rain"]), fast.get_scores(["rain"]))
+    assert fast.term_idf("hurricane") == 0.0
+    assert fast.top_k(["hurricane"], 3)[0].size == 0
+
+
+def test_ties_break_by_document_index_in_both_backends() -> None:
+    # Documents 0, 1 and 3 score the same for "x"; the two lowest indices win.
+    corpus = [["x", "y"], ["y", "x"], ["z", "w"], ["x", "w"], ["u"], ["v"], ["s"]]
+    for backend in BACKENDS:
+        ids, scores = build_scorer(backend, corpus).top_k(["x"], 2)
+        assert ids.tolist() == [0, 1]
+        assert scores[0] == scores[1] > 0
+
+
+def test_corpora_without_tokens_score_zero() -> None:
+    empty_corpora: list[list[list[str]]] = [[], [[]], [[], []]]
+    for corpus in empty_corpora:
+        for backend in BACKENDS:
+            scorer = build_scorer(backend, corpus)
+            assert scorer.n_docs == len(corpus)
+            assert scorer.get_scores(["a"]).tolist() == [0.0] * len(corpus)
+            assert scorer.top_k(["a"], 5)[0].size == 0
+
+
+def test_unknown_backend_names_the_valid_ones() -> None:
+    with pytest.raises(UnknownBackendError, match=r"fast.*rank-bm25"):
+        build_scorer("lucene", [["a"]])
+
+
+def test_save_and_load_give_identical_scores(tmp_path: Path) -> None:
+    corpus = [["été", "über", "storm"], ["storm", "coast", "coast"], [], ["rain", "été"]]
+    fast = FastBM25.build(corpus)
+    path = tmp_path / "index.bm25"
+    fast.save(path)
+    loaded = FastBM25.load(path)
+    assert loaded.n_docs == fast.n_docs and loaded.avgdl == fast.avgdl
+    assert np.array_equal(loaded.doc_len, fast.doc_len)
+    for query in (["storm"], ["été", "coast", "coast"], ["nothing"], []):
+        assert np.array_equal(loaded.get_scores(query), fast.get_scores(query))
+        assert loaded.top_k(query, 3)[0].tolist() == fast.top_k(query, 3)[0].tolist()
+        assert [loaded.term_idf(t) for t in query] == [fast.term_idf(t) for t in query]
+    assert [p.name for p in tmp_path.iterdir()] == ["index.bm25"]  # no temporary left
+
+
+def test_save_replaces_an_existing_index(tmp_path: Path) -> None:
+    path = tmp_path / "index.bm25"
+    FastBM25.build([["old"]]).save(path)
+    FastBM25.build([["new"], ["new", "words"]]).save(path)
+    assert FastBM25.load(path).n_docs == 2
+
+
+def test_damaged_files_raise_index_cache_error(tmp_path: Path) -> None:
+    path = tmp_path / "index.bm25"
+    FastBM25.build([["storm", "coast"], ["rain"]]).save(path)
+    data = path.read_bytes()
+    damaged = {
+        "empty": b"",
+        "not an index": b"hello world" * 20,
+        "truncated": data[:-1],
+        "header cut": data[:30],
+        "other version": data.replace(b'"version": 1', b'"version": 9'),
+    }
+    for what, content in damaged.items():
+        path.write_bytes(content)
+        with pytest.raises(IndexCacheError, match="rebuild"):
+            FastBM25.load(path)
+            pytest.fail(f"{what} was loaded")
+    with pytest.raises(IndexCacheError, match="rebuild"):
+        FastBM25.load(tmp_path / "missing.bm25")
