@@ -1,0 +1,223 @@
+"""Sentences, passage windows and speakers."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from retrieval.models import Report
+from retrieval.passages import MAX_PASSAGE_CHARS, find_speaker, make_passages, split_sentences
+
+SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_cd10308accc684f1.txt"
+WHEN = datetime(2012, 7, 23, tzinfo=UTC)
+
+
+def seed_report() -> Report:
+    """The seed's paragraphs and caption, cut by hand so this file needs no loader."""
+    lines = SEED.read_text(encoding="utf-8").split("\n\n")
+    title, caption_line = lines[0].split("\n")
+    return Report(
+        id="seed",
+        title=title,
+        paragraphs=tuple(lines[1:]),
+        published=WHEN,
+        caption=caption_line.removesuffix(" Reuters"),
+        caption_credit="Reuters",
+    )
+
+
+def report_of(*paragraphs: str, caption: str | None = None) -> Report:
+    return Report(id="r", title="T", paragraphs=paragraphs, published=WHEN, caption=caption)
+
+
+# --- split_sentences -------------------------------------------------------------------
+
+
+def test_split_sentences_handles_abbreviations_initials_numbers_and_quotes() -> None:
+    text = (
+        "The commander, Col. Abdul-Jabbar Mohammed Aqidi, spoke at 10 a.m. Monday. "
+        "Mr. Smith met Dr. Jones on Jan. 5 in St. Louis with Gen. Lee and Lt. Dan. "
+        "J.K. Rowling wrote seven books for the U.S. market. "
+        "It cost 1,000.5 dollars... Then prices rose. "
+        '"We left," he said. "It was over." '
+        '"Why?" she asked. Nobody knew! '
+        "Troops left the U.S. The next day they arrived."
+    )
+    assert split_sentences(text) == [
+        "The commander, Col. Abdul-Jabbar Mohammed Aqidi, spoke at 10 a.m. Monday.",
+        "Mr. Smith met Dr. Jones on Jan. 5 in St. Louis with Gen. Lee and Lt. Dan.",
+        "J.K. Rowling wrote seven books for the U.S. market.",
+        "It cost 1,000.5 dollars...",
+        "Then prices rose.",
+        '"We left," he said.',
+        '"It was over."',
+        '"Why?" she asked.',
+        "Nobody knew!",
+        "Troops left the U.S.",
+        "The next day they arrived.",
+    ]
+
+
+def test_split_sentences_returns_exact_substrings_in_order() -> None:
+    text = SEED.read_text(encoding="utf-8")
+    position = 0
+    for sentence in split_sentences(text):
+        found = text.index(sentence, position)
+        assert sentence == sentence.strip()
+        position = found + len(sentence)
+    assert text[position:].strip() == ""
+
+
+def test_split_sentences_of_empty_text() -> None:
+    assert split_sentences("") == []
+    assert split_sentences("  \n ") == []
+    assert split_sentences("no terminator at all") == ["no terminator at all"]
+
+
+# --- windows ---------------------------------------------------------------------------
+
+
+def long_paragraph(rng: random.Random, sentence_count: int) -> str:
+    words = ["rebels", "army", "border", "refugees", "camp", "city", "town", "school"]
+    sentences = []
+    for _ in range(sentence_count):
+        length = rng.choice([3, 8, 15, 30, 60])
+        body = " ".join(rng.choice(words) for _ in range(length))
+        sentences.append(body.capitalize() + rng.choice([".", "!", "?"]))
+    return " ".join(sentences)
+
+
+def sentence_spans(paragraph: str) -> list[tuple[int, int]]:
+    spans = []
+    position = 0
+    for sentence in split_sentences(paragraph):
+        position = paragraph.index(sentence, position)
+        spans.append((position, position + len(sentence)))
+        position += len(sentence)
+    return spans
+
+
+def check_windows(paragraph: str) -> None:
+    spans = sentence_spans(paragraph)
+    index_of_start = {start: index for index, (start, _) in enumerate(spans)}
+    passages = make_passages(report_of(paragraph))
+    assert passages, "a non-empty paragraph gives at least one passage"
+    assert [p.position for p in passages] == list(range(len(passages)))
+    covered = [char.isspace() for char in paragraph]
+    pairs: set[tuple[int, int]] = set()
+    window_start = 0
+    for passage in passages:
+        assert 0 < len(passage.text) <= MAX_PASSAGE_CHARS
+        window_start = paragraph.index(passage.text, window_start)  # windows go forward
+        assert passage.text.startswith(passage.sentences[0])
+        assert passage.text.endswith(passage.sentences[-1])
+        indexes = []
+        offset = 0
+        for sentence in passage.sentences:  # one after another inside the window
+            offset = passage.text.index(sentence, offset)
+            absolute = window_start + offset
+            if absolute in index_of_start and spans[index_of_start[absolute]][1] == absolute + len(
+                sentence
+            ):
+                indexes.append(index_of_start[absolute])
+            offset += len(sentence)
+        pairs.update(itertools.pairwise(indexes))
+        covered[window_start : window_start + len(passage.text)] = [True] * len(passage.text)
+    assert all(covered), "every character of the paragraph is in some passage"
+    # Every two adjacent sentences that fit in one passage share at least one window.
+    for index in range(len(spans) - 1):
+        if spans[index + 1][1] - spans[index][0] <= MAX_PASSAGE_CHARS:
+            assert (index, index + 1) in pairs, index
+
+
+def test_short_paragraph_is_one_passage() -> None:
+    paragraph = "One sentence. Two sentences."
+    (passage,) = make_passages(report_of(paragraph))
+    assert passage.text == paragraph
+    assert passage.sentences == ("One sentence.", "Two sentences.")
+    assert passage.position == 0
+    assert not passage.is_caption
+
+
+def test_long_paragraph_windows_overlap_and_fit() -> None:
+    paragraph = long_paragraph(random.Random(7), 60)
+    assert len(paragraph) > 4 * MAX_PASSAGE_CHARS
+    check_windows(paragraph)
+    assert len(make_passages(report_of(paragraph))) > 4
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), count=st.integers(1, 40))
+def test_windows_property(seed: int, count: int) -> None:
+    check_windows(long_paragraph(random.Random(seed), count))
+
+
+def test_a_sentence_over_the_limit_is_cut_at_word_boundaries() -> None:
+    giant = " ".join(f"word{i}" for i in range(400)) + "."
+    paragraph = f"Short start. {giant} Short end."
+    passages = make_passages(report_of(paragraph))
+    assert all(len(p.text) <= MAX_PASSAGE_CHARS for p in passages)
+    pieces = [p.text for p in passages if "word" in p.text]
+    words = " ".join(pieces).split()
+    assert all(word.startswith("word") or word in ("Short", "start.", "end.") for word in words)
+    assert "word0" in words and "word399." in words
+    for piece in pieces:
+        assert piece in paragraph
+
+
+def test_caption_is_position_zero_and_paragraphs_follow() -> None:
+    report = seed_report()
+    passages = make_passages(report)
+    assert passages[0].is_caption
+    assert passages[0].text == report.caption
+    assert [p.text for p in passages[1:]] == list(report.paragraphs)
+    assert [p.position for p in passages] == list(range(len(passages)))
+    assert all(p.report_id == "seed" for p in passages)
+    assert passages[3].id == "seed#3"
+
+
+# --- speakers --------------------------------------------------------------------------
+
+
+def test_seed_speakers() -> None:
+    passages = make_passages(seed_report())
+    speakers = [p.speaker for p in passages if p.speaker]
+    assert len(speakers) == 2
+    faiz = next(p for p in passages if "Faiz Amr" in p.text)
+    assert faiz.speaker is not None and "Faiz Amr" in faiz.speaker
+    bashir = next(p for p in passages if "Bashir al-Kheir" in p.text)
+    assert bashir.speaker == "Bashir al-Kheir"
+    aqidi = next(p for p in passages if "Aqidi" in p.text)
+    assert aqidi.speaker is None  # named, but not quoted
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker"),
+    [
+        ('"We made a decision," Yates said.', "Yates"),
+        ('"We made a decision," director David Yates says.', "David Yates"),
+        (
+            "“We will win,” said Col. Abdul-Jabbar Mohammed Aqidi.",
+            "Col. Abdul-Jabbar Mohammed Aqidi",
+        ),
+        ('"It is over," Sen. John McCain, R-Arizona, told reporters.', "Sen. John McCain"),
+        ('Asked about it, Gibbs said: "I think so."', "Gibbs"),
+        ('"We are safe," Secretary of State Hillary Clinton said.', "Hillary Clinton"),
+        ('The report was "a disgrace," according to Jane Doe.', "Jane Doe"),
+        ('"We are here," he said.', None),
+        ('"We are here," the ministry said in a statement.', None),
+        ('"We are here," Reuters said.', None),
+        ("Yates said the film was long.", None),  # no quotation
+        ('"The books." Indeed, many fans know them and said so later that day.', None),
+        ('"It was good." Clinton said the United States would help.', None),
+        ('The plan was "bold," according to witnesses and residents.', None),
+    ],
+)
+def test_find_speaker(text: str, speaker: str | None) -> None:
+    assert find_speaker(text) == speaker
