@@ -13,6 +13,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
 
 from telegram import LinkPreviewOptions, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ChatType, ParseMode
@@ -23,7 +24,9 @@ from bot import render
 from bot.callbacks import MAX_RANK, decode_more
 from bot.render import Rendered
 from retrieval.models import Hit
-from retrieval.search import SearchEngine
+
+if TYPE_CHECKING:  # the runner builds the engine; handlers only use it
+    from retrieval.search import SearchEngine
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +101,7 @@ def describe_update(update: object, limit: int = 2000) -> str:
 
 
 def engine_of(context: ContextTypes.DEFAULT_TYPE) -> SearchEngine:
-    engine = context.bot_data[ENGINE_KEY]
-    if not isinstance(engine, SearchEngine):
-        raise TypeError(f"bot_data[{ENGINE_KEY!r}] holds {type(engine).__name__}, not SearchEngine")
-    return engine
+    return cast("SearchEngine", context.bot_data[ENGINE_KEY])
 
 
 async def search(context: ContextTypes.DEFAULT_TYPE, question: str) -> list[Hit]:

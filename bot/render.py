@@ -103,7 +103,7 @@ def shorten(text: str, limit: int) -> str:
     flat = " ".join(text.split())
     if len(flat) <= limit:
         return flat
-    cut = _word_cut(flat, 0, limit - 1)
+    cut = _cut(flat, 0, limit - 1, ())
     return flat[:cut].rstrip() + ELLIPSIS
 
 
@@ -134,9 +134,10 @@ def _linked(label_html: str, url: str | None) -> str:
     return f'<a href="{esc_attr(safe)}">{label_html}</a>' if safe else label_html
 
 
-def _attribution(report: Report, *, link: bool = True) -> str:
+def _attribution(report: Report, *, link: bool = True, bold_title: bool = False) -> str:
     title = esc(shorten(report.title, TITLE_MAX_CHARS) or "Untitled report")
-    parts = [_linked(title, report.url if link else None)]
+    title = _linked(title, report.url if link else None)
+    parts = [f"<b>{title}</b>" if bold_title else title]
     if report.source:
         parts.append(esc(shorten(report.source, NAME_MAX_CHARS)))
     parts.append(format_date(report))
@@ -145,26 +146,47 @@ def _attribution(report: Report, *, link: bool = True) -> str:
 
 # -- cutting text at boundaries ------------------------------------------------
 
+# Used when the passage does not list its sentences.
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s")
 
 
-def _word_cut(text: str, start: int, end: int) -> int:
-    """An index <= `end` to stop at: a sentence end, else a space, else `end`.
+@dataclass(frozen=True, slots=True)
+class Excerpt:
+    """A window of a passage, split around the best sentence (which may be empty)."""
 
-    Boundaries in the last 40% of the window are preferred; a cut further back
-    would throw away too much text.
+    before: str
+    best: str
+    after: str
+    cut_start: bool
+    cut_end: bool
+
+
+def _sentence_ends(text: str, sentences: Sequence[str]) -> list[int]:
+    """Where each sentence of `text` ends, found in order (sentences are exact substrings)."""
+    ends: list[int] = []
+    at = 0
+    for sentence in sentences:
+        found = text.find(sentence, at) if sentence else -1
+        if found >= 0:
+            at = found + len(sentence)
+            ends.append(at)
+    return ends or [m.end() - 1 for m in _SENTENCE_END.finditer(text)]
+
+
+def _cut(text: str, start: int, end: int, sentence_ends: Sequence[int]) -> int:
+    """An index <= `end` to stop at: a sentence end, else a space, else `end` itself.
+
+    Only boundaries in the last 40% of the window count: a cut further back
+    would throw away too much of the quote.
     """
     if end >= len(text):
         return len(text)
     floor = start + (end - start) * 6 // 10
-    window = text[floor:end]
-    sentence_ends = list(_SENTENCE_END.finditer(window))
-    if sentence_ends:
-        return floor + sentence_ends[-1].end() - 1
-    space = window.rfind(" ")
-    if space > 0:
-        return floor + space
-    return end
+    usable = [e for e in sentence_ends if floor <= e <= end]
+    if usable:
+        return usable[-1]
+    space = text.rfind(" ", floor, end)
+    return space if space > floor else end
 
 
 def _best_span(text: str, best: str) -> tuple[int, int] | None:
@@ -180,31 +202,44 @@ def _best_span(text: str, best: str) -> tuple[int, int] | None:
     return at, at + len(best)
 
 
-def quote_html(text: str, best: str, limit: int) -> str:
-    """The passage as HTML, at most `limit` plain characters, best sentence in bold.
+def excerpt(text: str, best: str, limit: int, sentences: Sequence[str] = ()) -> Excerpt:
+    """At most `limit` characters of `text`, cut at sentence or word boundaries.
 
-    When the passage is too long the window keeps the best sentence in view
-    and marks each cut side with "…".
+    When the passage is too long the window keeps the best sentence in view.
     """
     span = _best_span(text, best)
     start, end = 0, len(text)
     if len(text) > limit:
+        ends = _sentence_ends(text, sentences)
         if span is None or span[1] <= limit:
-            end = _word_cut(text, 0, limit)
+            end = _cut(text, 0, limit, ends)
         else:
             start = span[0]
-            end = _word_cut(text, start, min(len(text), start + limit))
-    pieces: list[str] = [ELLIPSIS] if start > 0 else []
+            end = _cut(text, start, min(len(text), start + limit), ends)
+    cut_start, cut_end = start > 0, end < len(text)
     if span is None or span[1] <= start or span[0] >= end:
-        pieces.append(esc(text[start:end]))
-    else:
-        bold_start, bold_end = max(span[0], start), min(span[1], end)
-        pieces.append(esc(text[start:bold_start]))
-        pieces.append(f"<b>{esc(text[bold_start:bold_end])}</b>")
-        pieces.append(esc(text[bold_end:end]))
-    if end < len(text):
-        pieces.append(ELLIPSIS)
-    return "".join(pieces).strip()
+        return Excerpt(text[start:end].strip(), "", "", cut_start, cut_end)
+    bold_start, bold_end = max(span[0], start), min(span[1], end)
+    return Excerpt(
+        text[start:bold_start].lstrip(),
+        text[bold_start:bold_end],
+        text[bold_end:end].rstrip(),
+        cut_start,
+        cut_end,
+    )
+
+
+def quote_html(text: str, best: str, limit: int, sentences: Sequence[str] = ()) -> str:
+    """The passage as HTML, best sentence in bold, each cut side marked with "…"."""
+    part = excerpt(text, best, limit, sentences)
+    bold = f"<b>{esc(part.best)}</b>" if part.best else ""
+    return (
+        (ELLIPSIS if part.cut_start else "")
+        + esc(part.before)
+        + bold
+        + esc(part.after)
+        + (ELLIPSIS if part.cut_end else "")
+    )
 
 
 def _fit(build: Callable[[int], str], limit: int, floor: int = 40) -> str:
@@ -223,7 +258,7 @@ def answer_html(hit: Hit, position: int | None = None, total: int | None = None)
     """The answer message: quote, speaker, attribution and (optionally) "Answer i of n"."""
 
     def build(limit: int, link: bool = True) -> str:
-        quote = quote_html(hit.passage.text, hit.best_sentence, limit)
+        quote = quote_html(hit.passage.text, hit.best_sentence, limit, hit.passage.sentences)
         lines = [f"<blockquote>{quote}</blockquote>"]
         if hit.speaker:
             lines.append(f"Quoted: <b>{esc(shorten(hit.speaker, NAME_MAX_CHARS))}</b>")
@@ -280,7 +315,7 @@ def render_latest(reports: Sequence[Report], total_reports: int, note: str = "")
         header = f"<b>Newest reports</b> ({len(shown)} of {total_reports})"
         blocks = [header + (f"\n<i>{esc(note)}</i>" if note else "")]
         for number, report in enumerate(shown, start=1):
-            block = f"{number}. <b>{_attribution(report)}</b>"
+            block = f"{number}. {_attribution(report, bold_title=True)}"
             first = shorten(report.first_sentence, sentence_limit) if sentence_limit else ""
             if first:
                 block += f"\n{esc(first)}"
