@@ -1,0 +1,225 @@
+"""The on-disk cache of a built search index, so a restart does not re-index.
+
+An entry is a folder `index-<key>/` holding the scorer (`bm25.idx`), the
+engine's opaque payload (`payload.bin`) and a `manifest.json` with the key
+and each file's size and sha256.  The key fingerprints the report files and
+the analyzer settings, so changed reports or settings miss the cache.
+
+Entries are written into a temporary folder and renamed into place, so a
+reader sees a whole entry or none.  Anything that fails verification (a
+changed byte, a cut file, a manifest for another key, another format) is
+logged, deleted and reported as a miss: a bad cache is rebuilt, never served.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Final
+
+from retrieval.bm25 import FastBM25
+from retrieval.errors import IndexCacheError
+
+log = logging.getLogger(__name__)
+
+_FORMAT: Final = "reports-bot/index-cache"
+_VERSION: Final = 1
+_SCORER: Final = "bm25.idx"
+_PAYLOAD: Final = "payload.bin"
+_MANIFEST: Final = "manifest.json"
+_ENTRY_PREFIX: Final = "index-"
+_TMP_PREFIX: Final = ".tmp-"
+# A temporary folder this old belongs to a save that died, not one in progress.
+_ABANDONED_AFTER_S: Final = 3600.0
+
+
+def default_cache_dir() -> Path:
+    """$REPORTS_BOT_CACHE_DIR, else $XDG_CACHE_HOME/reports-bot, else ~/.cache/reports-bot."""
+    explicit = os.environ.get("REPORTS_BOT_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg and Path(xdg).is_absolute():  # the XDG spec says to ignore relative paths
+        return Path(xdg) / "reports-bot"
+    return Path.home() / ".cache" / "reports-bot"
+
+
+def fingerprint(
+    files: Iterable[tuple[str, int, int]], analyzer_fingerprint: str, extra: str = ""
+) -> str:
+    """A cache key: sha256 (32 hex digits) of every (relative path, size, mtime_ns) and settings.
+
+    The files are sorted first, so the order a folder walk yields them in does not matter.
+    """
+    material = {
+        "files": sorted([str(p), int(size), int(mtime)] for p, size, mtime in files),
+        "analyzer": analyzer_fingerprint,
+        "extra": extra,
+    }
+    encoded = json.dumps(material, ensure_ascii=False, separators=(",", ":")).encode()
+    return hashlib.sha256(encoded).hexdigest()[:32]
+
+
+class IndexStore:
+    """A folder of cache entries keyed by `fingerprint`; keeps the `keep` most recently used."""
+
+    def __init__(self, cache_dir: Path, keep: int = 3) -> None:
+        self.cache_dir = cache_dir
+        self.keep = max(keep, 1)
+
+    def entry_dir(self, key: str) -> Path:
+        if not key or not all(c.isalnum() or c in "-_" for c in key):
+            raise ValueError(f"cache key {key!r} must be letters, digits, '-' or '_'")
+        return self.cache_dir / f"{_ENTRY_PREFIX}{key}"
+
+    def load(self, key: str) -> tuple[FastBM25, bytes] | None:
+        """The cached scorer and payload for `key`, or None on a miss or a bad entry."""
+        entry = self.entry_dir(key)
+        if not entry.exists():
+            return None
+        try:
+            scorer, payload = _read_entry(entry, key)
+        except (IndexCacheError, OSError) as error:
+            log.warning("search index cache %s is unusable (%s); rebuilding", entry, error)
+            _remove(entry)
+            return None
+        _touch(entry)  # mark as recently used, so pruning keeps it
+        return scorer, payload
+
+    def save(self, key: str, scorer: FastBM25, payload: bytes) -> None:
+        """Store an entry atomically, then prune old ones.
+
+        The cache only saves time: if the disk refuses (full, read-only,
+        permissions) we log why and carry on, and the next start rebuilds.
+        """
+        entry = self.entry_dir(key)
+        tmp = self.cache_dir / f"{_TMP_PREFIX}{key}-{uuid.uuid4().hex}"
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp.mkdir()
+            _write_entry(tmp, key, scorer, payload)
+            _install(tmp, entry)
+            _fsync_dir(self.cache_dir)
+        except OSError as error:
+            _remove(tmp)
+            log.warning(
+                "could not save the search index cache in %s (%s); searches still work, "
+                "but the next start re-indexes: free some space or point "
+                "REPORTS_BOT_CACHE_DIR at a writable folder",
+                self.cache_dir,
+                error,
+            )
+            return
+        except BaseException:
+            _remove(tmp)
+            raise
+        self._prune(keep_key=key)
+
+    def _prune(self, keep_key: str) -> None:
+        """Delete all but the `keep` most recently used entries, and dead temporary folders."""
+        try:
+            children = list(self.cache_dir.iterdir())
+        except OSError:
+            return
+        entries = []
+        now = time.time()
+        for child in children:
+            try:
+                mtime = child.stat().st_mtime
+            except OSError:
+                continue
+            if child.name.startswith(_TMP_PREFIX) and now - mtime > _ABANDONED_AFTER_S:
+                _remove(child)
+            elif (
+                child.name.startswith(_ENTRY_PREFIX) and child.name != f"{_ENTRY_PREFIX}{keep_key}"
+            ):
+                entries.append((mtime, child))
+        entries.sort(reverse=True)
+        for _, stale in entries[self.keep - 1 :]:
+            _remove(stale)
+
+
+def _write_entry(folder: Path, key: str, scorer: FastBM25, payload: bytes) -> None:
+    scorer.save(folder / _SCORER)
+    _write_synced(folder / _PAYLOAD, payload)
+    files = {name: _describe(folder / name) for name in (_SCORER, _PAYLOAD)}
+    manifest = {"format": _FORMAT, "version": _VERSION, "key": key, "files": files}
+    _write_synced(folder / _MANIFEST, json.dumps(manifest, indent=1).encode())
+
+
+def _read_entry(entry: Path, key: str) -> tuple[FastBM25, bytes]:
+    try:
+        manifest = json.loads((entry / _MANIFEST).read_bytes())
+        if manifest["format"] != _FORMAT or manifest["version"] != _VERSION:
+            raise IndexCacheError(f"format {manifest['format']} v{manifest['version']}")
+        if manifest["key"] != key:
+            raise IndexCacheError(f"it was written for key {manifest['key']}")
+        contents = {}
+        for name in (_SCORER, _PAYLOAD):
+            data = (entry / name).read_bytes()
+            expected = manifest["files"][name]
+            if len(data) != expected["size"] or _sha256(data) != expected["sha256"]:
+                raise IndexCacheError(f"{name} does not match its checksum")
+            contents[name] = data
+    except (ValueError, KeyError, TypeError) as error:
+        raise IndexCacheError(f"unreadable manifest: {error}") from error
+    scorer = FastBM25.from_bytes(contents[_SCORER], source=str(entry / _SCORER))
+    return scorer, contents[_PAYLOAD]
+
+
+def _describe(path: Path) -> dict[str, int | str]:
+    data = path.read_bytes()
+    return {"size": len(data), "sha256": _sha256(data)}
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _install(tmp: Path, entry: Path) -> None:
+    """Rename the finished folder into place, replacing an existing entry for the same key."""
+    try:
+        os.replace(tmp, entry)
+        return
+    except OSError:
+        if not entry.exists():
+            raise
+    # A folder cannot be renamed over a non-empty one: move the old entry aside first.
+    # Readers in between see a miss, never a mix of the two.
+    aside = entry.with_name(f"{_TMP_PREFIX}old-{entry.name}-{uuid.uuid4().hex}")
+    os.replace(entry, aside)
+    os.replace(tmp, entry)
+    _remove(aside)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _touch(entry: Path) -> None:
+    # A read-only cache still serves; it just cannot record recency.
+    with contextlib.suppress(OSError):
+        os.utime(entry)
+
+
+def _remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
