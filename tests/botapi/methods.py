@@ -1,0 +1,281 @@
+"""The Bot API methods the bot uses, strict the way Telegram is.
+
+Each handler runs with ``World.cond`` held and returns the ``result`` JSON or raises
+``BadRequest`` (400) / ``ApiError`` (any other code) carrying Telegram's description.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tests.botapi.html_check import BadRequest, message_text
+from tests.botapi.params import Params
+from tests.botapi.state import DEFAULT_UPDATE_TYPES, World, command_scope_key
+from tests.botapi.validate import (
+    CHAT_ACTIONS,
+    MAX_CALLBACK_ANSWER_CHARS,
+    check_commands,
+    check_inline_results,
+    check_reply_markup,
+)
+
+MAX_UPDATES_LIMIT = 100
+QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup "
+    "are exactly the same as a current content and reply markup of the message"
+)
+CONFLICT = (
+    "Conflict: terminated by other getUpdates request; "
+    "make sure that only one bot instance is running"
+)
+
+
+class ApiError(Exception):
+    """A non-400 Bot API error: ``error_code``, ``description`` and optional ``parameters``."""
+
+    def __init__(
+        self, error_code: int, description: str, parameters: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(description)
+        self.error_code = error_code
+        self.description = description
+        self.parameters = parameters
+
+
+class ConnectionDropped(Exception):
+    """The listener is going down: close the connection without an answer."""
+
+
+Handler = Callable[[World, Params, int], Any]
+
+
+def get_me(world: World, params: Params, generation: int) -> Any:
+    return dict(world.bot_user)
+
+
+def get_updates(world: World, params: Params, generation: int) -> Any:
+    offset = params.get_int("offset", 0) or 0
+    limit = max(1, min(params.get_int("limit", MAX_UPDATES_LIMIT) or MAX_UPDATES_LIMIT, 100))
+    timeout = max(0.0, params.get_float("timeout", 0.0))
+    allowed = params.get_json("allowed_updates")
+    if allowed is not None:
+        if not isinstance(allowed, list):
+            raise BadRequest("Bad Request: can't parse allowed_updates JSON object")
+        # Like Telegram, the setting sticks and filters updates created from now on.
+        world.allowed_updates = frozenset(allowed) if allowed else DEFAULT_UPDATE_TYPES
+    # A newer getUpdates ends an older one still waiting, as Telegram does.
+    poll = world.sequence()
+    world.active_poll = poll
+    world.changed()
+    if offset < 0:
+        world.queue = world.queue[offset:]
+    elif offset > 0:
+        world.queue = [q for q in world.queue if q.update_id >= offset]
+        world.acknowledged_below = max(world.acknowledged_below, offset)
+    world.changed()
+
+    def ready() -> bool:
+        return bool(world.queue) or world.active_poll != poll or world.generation != generation
+
+    world.cond.wait_for(ready, timeout)
+    if world.generation != generation:
+        raise ConnectionDropped
+    if world.active_poll != poll:
+        raise ApiError(409, CONFLICT)
+    batch = world.queue[:limit]
+    for queued in batch:
+        queued.deliveries += 1
+    return [queued.update for queued in batch]
+
+
+def delete_webhook(world: World, params: Params, generation: int) -> Any:
+    if params.get_bool("drop_pending_updates"):
+        world.queue.clear()
+        world.changed()
+    return True
+
+
+def get_webhook_info(world: World, params: Params, generation: int) -> Any:
+    return {"url": "", "has_custom_certificate": False, "pending_update_count": len(world.queue)}
+
+
+def _reply_target(world: World, params: Params, chat_id: int) -> int | None:
+    reply = params.get_json("reply_parameters")
+    allow_missing = params.get_bool("allow_sending_without_reply")
+    message_id: int | None
+    if reply is not None:
+        if not isinstance(reply, dict) or "message_id" not in reply:
+            raise BadRequest("Bad Request: can't parse reply parameters JSON object")
+        message_id = int(reply["message_id"])
+        allow_missing = bool(reply.get("allow_sending_without_reply", allow_missing))
+        other_chat = reply.get("chat_id")
+        if other_chat is not None and str(other_chat) != str(chat_id):
+            raise BadRequest("Bad Request: this test server does not implement cross-chat replies")
+    else:
+        message_id = params.get_int("reply_to_message_id")
+    if message_id is None:
+        return None
+    if (chat_id, message_id) not in world.messages:
+        if allow_missing:
+            return None
+        raise BadRequest("Bad Request: message to be replied not found")
+    return message_id
+
+
+def send_message(world: World, params: Params, generation: int) -> Any:
+    chat = world.chat(params.get_chat_id())
+    chat_id = int(chat["id"])
+    formatted = message_text(
+        params.get_str("text", "") or "",
+        params.get_str("parse_mode"),
+        params.get_json("entities"),
+        strict_ampersand=world.strict_ampersand,
+    )
+    markup = check_reply_markup(params.get_json("reply_markup"))
+    reply_to = _reply_target(world, params, chat_id)
+    message: dict[str, Any] = {
+        "message_id": world.new_message_id(chat_id),
+        "from": {k: world.bot_user[k] for k in ("id", "is_bot", "first_name", "username")},
+        "chat": dict(chat),
+        "date": world.now(),
+        "text": formatted.text,
+    }
+    if formatted.entities:
+        message["entities"] = formatted.entities
+    if markup is not None:
+        message["reply_markup"] = markup
+    rendered = world.store(message, reply_to)
+    world.bot_message_ids.setdefault(chat_id, []).append(int(message["message_id"]))
+    world.changed()
+    return rendered
+
+
+def edit_message_text(world: World, params: Params, generation: int) -> Any:
+    if params.has("inline_message_id"):
+        # Messages sent via inline mode are not simulated, so no inline message id is valid.
+        raise BadRequest("Bad Request: MESSAGE_ID_INVALID")
+    chat = world.chat(params.get_chat_id())
+    chat_id = int(chat["id"])
+    message_id = params.get_int("message_id")
+    if message_id is None:
+        raise BadRequest("Bad Request: message identifier is not specified")
+    stored = world.messages.get((chat_id, message_id))
+    if stored is None:
+        raise BadRequest("Bad Request: message to edit not found")
+    if stored["from"]["id"] != world.bot_user["id"]:
+        raise BadRequest("Bad Request: message can't be edited")
+    formatted = message_text(
+        params.get_str("text", "") or "",
+        params.get_str("parse_mode"),
+        params.get_json("entities"),
+        strict_ampersand=world.strict_ampersand,
+    )
+    raw_markup = params.get_json("reply_markup")
+    if raw_markup is not None and "inline_keyboard" not in raw_markup:
+        raise BadRequest("Bad Request: inline keyboard expected")
+    markup = check_reply_markup(raw_markup)
+    same_text = stored["text"] == formatted.text
+    same_entities = stored.get("entities", []) == formatted.entities
+    if same_text and same_entities and stored.get("reply_markup") == markup:
+        raise BadRequest(NOT_MODIFIED)
+    stored["text"] = formatted.text
+    stored["edit_date"] = world.now()
+    stored.pop("entities", None)
+    stored.pop("reply_markup", None)
+    if formatted.entities:
+        stored["entities"] = formatted.entities
+    if markup is not None:
+        stored["reply_markup"] = markup
+    rendered = world.render(chat_id, message_id)
+    world.edits.append({"chat_id": chat_id, "message_id": message_id, "message": rendered})
+    world.changed()
+    return rendered
+
+
+def answer_callback_query(world: World, params: Params, generation: int) -> Any:
+    query_id = params.get_str("callback_query_id")
+    if not query_id or query_id not in world.callback_queries:
+        raise BadRequest(QUERY_INVALID)
+    if any(a["callback_query_id"] == query_id for a in world.callback_answers):
+        raise BadRequest(QUERY_INVALID)
+    text = params.get_str("text")
+    if text is not None and len(text) > MAX_CALLBACK_ANSWER_CHARS:
+        raise BadRequest("Bad Request: MESSAGE_TOO_LONG")
+    answer = {"callback_query_id": query_id, **params.normalized()}
+    world.callback_answers.append(answer)
+    world.changed()
+    return True
+
+
+def answer_inline_query(world: World, params: Params, generation: int) -> Any:
+    query_id = params.get_str("inline_query_id")
+    if not query_id or query_id not in world.inline_queries or query_id in world.inline_answers:
+        raise BadRequest(QUERY_INVALID)
+    results = params.get_json("results")
+    check_inline_results(results, world.strict_ampersand)
+    next_offset = params.get_str("next_offset", "") or ""
+    if len(next_offset.encode("utf-8")) > 64:
+        raise BadRequest("Bad Request: NEXT_OFFSET_INVALID")
+    answer = params.normalized()
+    answer["results"] = results
+    world.inline_answers[query_id] = answer
+    world.changed()
+    return True
+
+
+def send_chat_action(world: World, params: Params, generation: int) -> Any:
+    chat = world.chat(params.get_chat_id())
+    action = params.get_str("action")
+    if action not in CHAT_ACTIONS:
+        raise BadRequest("Bad Request: wrong parameter action in request")
+    world.chat_actions.append({"chat_id": chat["id"], "action": action, "date": world.now()})
+    world.changed()
+    return True
+
+
+def set_my_commands(world: World, params: Params, generation: int) -> Any:
+    commands = check_commands(params.get_json("commands"))
+    key = command_scope_key(params.get_json("scope"), params.get_str("language_code"))
+    world.commands[key] = commands
+    world.changed()
+    return True
+
+
+def get_my_commands(world: World, params: Params, generation: int) -> Any:
+    key = command_scope_key(params.get_json("scope"), params.get_str("language_code"))
+    return list(world.commands.get(key, []))
+
+
+def delete_my_commands(world: World, params: Params, generation: int) -> Any:
+    key = command_scope_key(params.get_json("scope"), params.get_str("language_code"))
+    world.commands.pop(key, None)
+    world.changed()
+    return True
+
+
+# Method names are case-insensitive in the Bot API.
+METHODS: dict[str, tuple[str, Handler]] = {
+    name.lower(): (name, handler)
+    for name, handler in (
+        ("getMe", get_me),
+        ("getUpdates", get_updates),
+        ("deleteWebhook", delete_webhook),
+        ("getWebhookInfo", get_webhook_info),
+        ("sendMessage", send_message),
+        ("editMessageText", edit_message_text),
+        ("answerCallbackQuery", answer_callback_query),
+        ("answerInlineQuery", answer_inline_query),
+        ("sendChatAction", send_chat_action),
+        ("setMyCommands", set_my_commands),
+        ("getMyCommands", get_my_commands),
+        ("deleteMyCommands", delete_my_commands),
+    )
+}
+
+
+def canonical_method(name: str) -> str | None:
+    """The Bot API spelling of a method this server implements, or None."""
+    entry = METHODS.get(name.lower())
+    return entry[0] if entry else None
