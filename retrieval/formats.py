@@ -1,0 +1,232 @@
+"""Pure parsers: the text of one report file (or one JSONL line) → `Report`.
+
+No I/O here; the loader reads files and hands us their text.  Bad input
+raises ValueError whose message says what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
+
+import yaml
+
+from retrieval.models import Report
+from retrieval.passages import split_sentences
+
+# A caption is a short line right under the title.
+MAX_CAPTION_CHARS = 300
+# A first line longer than this is prose, not a title.
+MAX_TITLE_LINE_CHARS = 200
+
+_BLANK_LINES = re.compile(r"\n[ \t\f\v]*\n\s*")
+# "(CNN) -- ", "WASHINGTON (CNN) -- ", "LONDON, England (CNN) -- "
+_DATELINE = re.compile(r"^\s*(?:[^\W\d_][^()\n]{0,60}?\s)?\([^()\n]{1,40}\)\s*(?:--|—|–)\s*")
+_CREDIT_WORD = r"[A-Z][\w&'’.-]*"
+_CREDIT_NAME = rf"{_CREDIT_WORD}(?:/{_CREDIT_WORD})*"
+# "… border. Reuters", "… border. AFP/Getty Images": 1-4 capitalised words after the last full stop.
+_TRAILING_CREDIT = re.compile(
+    rf"(?<=[.!?])\s+(?P<credit>{_CREDIT_NAME}(?:\s+{_CREDIT_NAME}){{0,3}})$"
+)
+# "(Photo: AP)", "(Credit: Jane Doe/Reuters)"
+_PAREN_CREDIT = re.compile(
+    r"\s*\((?:photo|photograph|picture|image|credit)s?\s*:\s*(?P<credit>[^()]{1,80})\)$",
+    re.IGNORECASE,
+)
+# "Photo: Jane Doe/AP"
+_LABELLED_CREDIT = re.compile(
+    r"(?:^|\s+)(?:photo|photograph|picture|image|credit)s?\s*:\s*(?P<credit>[^:]{1,80})$",
+    re.IGNORECASE,
+)
+_FRONT_MATTER_FENCE = re.compile(r"^---[ \t]*$")
+_FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$")
+_HEADING = re.compile(r"^#[ \t]+(?P<title>.+?)[ \t#]*$")
+
+
+def parse_plain_text(text: str, *, report_id: str, path: str, mtime: datetime) -> Report:
+    """First line the title, an optional short caption line under it, then paragraphs."""
+    lines = _normalize_newlines(text).strip().split("\n")
+    if not lines or not lines[0].strip():
+        raise ValueError("the file holds no text; put a title on the first line, then the report")
+    title = lines[0].strip()
+    if len(title) > MAX_TITLE_LINE_CHARS:
+        # One long line of prose: no title line, so the whole file is the body.
+        body, title = "\n".join(lines), ""
+        caption = credit = None
+    else:
+        caption, credit = None, None
+        rest = lines[1:]
+        if _is_caption_line(rest):
+            caption, credit = split_caption_credit(rest[0].strip())
+            rest = rest[1:]
+        body = "\n".join(rest)
+    paragraphs = split_paragraphs(body)
+    if not paragraphs:
+        raise ValueError(
+            "there is a title line but no report text; add the text below it after a blank line"
+        )
+    return Report(
+        id=report_id,
+        title=title or derive_title(paragraphs[0]),
+        paragraphs=paragraphs,
+        published=mtime,
+        published_from_mtime=True,
+        caption=caption,
+        caption_credit=credit,
+        path=path,
+    )
+
+
+def _is_caption_line(lines: list[str]) -> bool:
+    """A caption is one short line straight under the title, followed by a blank line."""
+    if not lines or not lines[0].strip() or len(lines[0].strip()) > MAX_CAPTION_CHARS:
+        return False
+    return len(lines) == 1 or not lines[1].strip()
+
+
+def split_caption_credit(line: str) -> tuple[str, str | None]:
+    """'Smoke rises … border. Reuters' → ('Smoke rises … border.', 'Reuters')."""
+    for pattern in (_PAREN_CREDIT, _LABELLED_CREDIT, _TRAILING_CREDIT):
+        match = pattern.search(line)
+        if match:
+            caption = line[: match.start()].strip()
+            if caption:
+                return caption, match.group("credit").strip()
+    return line, None
+
+
+def parse_markdown(text: str, *, report_id: str, path: str, mtime: datetime) -> Report:
+    """Optional YAML front matter (title, source, published, url, id), then the body."""
+    text = _normalize_newlines(text)
+    meta, body = _split_front_matter(text)
+    lines = body.strip().split("\n")
+    title = _optional_str(meta, "title")
+    heading = _HEADING.match(lines[0]) if lines else None
+    if heading:
+        lines = lines[1:]  # the heading is the title, not a paragraph
+        title = title or heading.group("title").strip()
+    paragraphs = split_paragraphs("\n".join(lines))
+    if not paragraphs:
+        raise ValueError("the report has no text; write the report below the front matter")
+    published = _optional_date(meta.get("published"), "published")
+    return Report(
+        id=_optional_id(meta) or report_id,
+        title=title or derive_title(paragraphs[0]),
+        paragraphs=paragraphs,
+        published=published or mtime,
+        published_from_mtime=published is None,
+        source=_optional_str(meta, "source"),
+        url=_optional_str(meta, "url"),
+        path=path,
+    )
+
+
+def _split_front_matter(text: str) -> tuple[Mapping[str, object], str]:
+    lines = text.split("\n")
+    if not lines or not _FRONT_MATTER_FENCE.match(lines[0]):
+        return {}, text
+    end = next((i for i in range(1, len(lines)) if _FRONT_MATTER_END.match(lines[i])), None)
+    if end is None:
+        raise ValueError(
+            "broken front matter: the '---' on line 1 is never closed; "
+            "end the front matter with a line holding only '---'"
+        )
+    try:
+        meta = yaml.safe_load("\n".join(lines[1:end]))
+    except yaml.YAMLError as error:
+        detail = " ".join(str(error).split())
+        raise ValueError(f"broken front matter: {detail}") from error
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise ValueError(
+            f"broken front matter: expected 'key: value' lines, got a {type(meta).__name__}"
+        )
+    return {str(key): value for key, value in meta.items()}, "\n".join(lines[end + 1 :])
+
+
+def parse_jsonl_line(line: str, *, default_id: str, path: str, mtime: datetime) -> Report:
+    """One JSON object: text (required), id, title, source, published, url."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"invalid JSON ({error.msg} at column {error.colno})") from error
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError('missing "text": each line needs "text" as a non-empty string')
+    paragraphs = split_paragraphs(_normalize_newlines(text))
+    published = _optional_date(record.get("published"), "published")
+    return Report(
+        id=_optional_id(record) or default_id,
+        title=_optional_str(record, "title") or derive_title(paragraphs[0]),
+        paragraphs=paragraphs,
+        published=published or mtime,
+        published_from_mtime=published is None,
+        source=_optional_str(record, "source"),
+        url=_optional_str(record, "url"),
+        path=path,
+    )
+
+
+def derive_title(text: str, limit: int = 90) -> str:
+    """A display title from the first sentence, without a '(CNN) -- ' dateline."""
+    text = _DATELINE.sub("", text.strip(), count=1)
+    sentences = split_sentences(text)
+    title = " ".join(sentences[0].split()) if sentences else ""
+    if title.endswith(".") and not title.endswith(".."):
+        title = title[:-1]
+    if len(title) > limit:
+        cut = title[: limit - 1]
+        if " " in cut:
+            cut = cut.rsplit(" ", 1)[0]
+        title = cut.rstrip(" ,;:-–—") + "…"
+    return title or "Untitled report"
+
+
+def split_paragraphs(body: str) -> tuple[str, ...]:
+    """Paragraphs are separated by blank lines; each is stripped, empty ones dropped."""
+    return tuple(part.strip() for part in _BLANK_LINES.split(body) if part.strip())
+
+
+def _normalize_newlines(text: str) -> str:
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _optional_str(record: Mapping[str, object], key: str) -> str | None:
+    value = record.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f'"{key}" must be a string, got {type(value).__name__}')
+    return str(value).strip() or None
+
+
+def _optional_id(record: Mapping[str, object]) -> str | None:
+    return _optional_str(record, "id")
+
+
+def _optional_date(value: object, key: str) -> datetime | None:
+    """ISO date or datetime → aware UTC datetime; a date means midnight UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime.combine(value, time(), tzinfo=UTC)
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError as error:
+            raise ValueError(
+                f'"{key}": cannot read {value!r} as a date; use ISO format such as '
+                f"2012-07-23 or 2012-07-23T14:30:00Z"
+            ) from error
+    else:
+        raise ValueError(f'"{key}" must be an ISO date string, got {type(value).__name__}')
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
