@@ -235,6 +235,7 @@ _NOT_PEOPLE = _word_set(
     december today yesterday tomorrow"""
 )
 _MAX_SUBJECT_CHARS = 120
+_QUOTE_MARK = re.compile('["“”]')
 # What may follow "NAME said" after a quote that closed its sentence: nothing, or
 # where/when/to whom ("in a statement", "Monday", "CNN") — not a reported clause
 # like "said the United States would help".
@@ -252,14 +253,15 @@ def find_speaker(text: str) -> str | None:
     """The person quoted in `text`, or None when there is no quotation or no clear name."""
     if not any(mark in text for mark in '"“”'):
         return None
-    for index, char in enumerate(text):
-        if char in '"”' and _is_closing_quote(text, index):
-            closes_sentence = text[index - 1] in ".!?…"
-            name = _speaker_after_quote(text[index + 1 : index + 301], closes_sentence)
-            if name:
-                return name
-    for index, char in enumerate(text):
-        if char in '"“' and not _is_closing_quote(text, index):
+    quotes = [mark.start() for mark in _QUOTE_MARK.finditer(text)]
+    closing = [index for index in quotes if _is_closing_quote(text, index)]
+    for index in closing:
+        closes_sentence = text[index - 1] in ".!?…"
+        name = _speaker_after_quote(text[index + 1 : index + 301], closes_sentence)
+        if name:
+            return name
+    for index in quotes:
+        if index not in closing:
             name = _speaker_before_quote(text[max(0, index - 300) : index])
             if name:
                 return name
@@ -320,10 +322,9 @@ def _speaker_before_quote(head: str) -> str | None:
 
 def _first_clause(text: str) -> str:
     """Text up to the end of its sentence or the next quotation mark."""
-    for index, char in enumerate(text):
-        if char in '"“”':
-            text = text[:index]
-            break
+    quote = _QUOTE_MARK.search(text)
+    if quote:
+        text = text[: quote.start()]
     sentences = split_sentences(text)
     return sentences[0] if sentences else ""
 
