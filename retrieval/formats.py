@@ -58,7 +58,8 @@ def parse_plain_text(text: str, *, report_id: str, path: str, mtime: datetime) -
     else:
         caption, credit = None, None
         rest = lines[1:]
-        if _is_caption_line(rest):
+        # A short line under the title is a caption, unless it is all the text there is.
+        if _is_caption_line(rest) and split_paragraphs("\n".join(rest[1:])):
             caption, credit = split_caption_credit(rest[0].strip())
             rest = rest[1:]
         body = "\n".join(rest)

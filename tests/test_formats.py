@@ -86,6 +86,12 @@ def test_a_long_first_line_is_prose_not_a_title() -> None:
     assert report.title == "The council met on Monday to debate the budget"
 
 
+def test_a_title_and_one_short_line_is_a_report_not_a_caption() -> None:
+    report = plain("Title\nThe only line of text.")
+    assert report.caption is None
+    assert report.paragraphs == ("The only line of text.",)
+
+
 @pytest.mark.parametrize("text", ["", "   \n\n", "Only a title\n"])
 def test_plain_text_without_body_is_rejected(text: str) -> None:
     with pytest.raises(ValueError, match="text"):
