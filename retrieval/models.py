@@ -89,3 +89,25 @@ class Hit:
     @property
     def speaker(self) -> str | None:
         return self.passage.speaker
+
+
+def hit_as_dict(hit: Hit) -> dict[str, object]:
+    """The JSON shape of a hit shared by `search --json` and `eval --output`.
+
+    Other tools read these field names: keep them.
+    """
+    report = hit.report
+    return {
+        "rank": hit.rank,
+        "score": hit.score,
+        "quote": hit.quote,
+        "best_sentence": hit.best_sentence,
+        "speaker": hit.speaker,
+        "report": {
+            "id": report.id,
+            "title": report.title,
+            "source": report.source,
+            "published": report.published.isoformat(),
+            "url": report.url,
+        },
+    }

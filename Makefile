@@ -1,0 +1,34 @@
+# Every developer command in one place; README.md documents each target.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup test lint chat bench bench-quality container-test
+
+$(BIN)/reports-bot: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(BIN)/reports-bot
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+chat: setup
+	$(BIN)/reports-bot chat
+
+bench: setup
+	$(BIN)/python benchmarks/bench_search.py
+
+bench-quality: setup
+	$(BIN)/python benchmarks/bench_quality.py
+
+container-test: setup
+	bash .ci/container-test

@@ -1,0 +1,166 @@
+"""`reports-bot`: the command line. A thin layer over the libraries.
+
+Each subcommand parses its arguments, calls library code and turns library
+errors into one-line messages with a non-zero exit status: a user never
+sees a traceback for a mistake they can fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from retrieval.bm25 import BACKENDS
+from retrieval.errors import RetrievalError
+from retrieval.evaluation import read_questions, run_questions, summarize
+from retrieval.index_store import default_cache_dir
+from retrieval.models import hit_as_dict
+from retrieval.search import SearchEngine, SearchSettings
+
+# The seed reports that ship with a checkout: the default for every command.
+SEEDS_DIR = Path(__file__).resolve().parents[1] / "seeds"
+
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper(), logging.WARNING),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        code: int = args.func(args)
+    except RetrievalError as exc:
+        print(f"reports-bot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reports-bot",
+        description="Answer questions about news reports with the exact passage, quoted.",
+    )
+    parser.add_argument(
+        "--log-level", default="WARNING", help="logging level for diagnostics (default WARNING)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    search = commands.add_parser("search", help="answer one question from the reports")
+    search.add_argument("question", help="the question, in plain words")
+    _add_reports_option(search)
+    search.add_argument("--top", type=_positive_int, default=1, help="how many hits (default 1)")
+    search.add_argument("--json", action="store_true", help="print hits as a JSON list")
+    _add_backend_option(search)
+    search.set_defaults(func=_search)
+
+    evaluate = commands.add_parser("eval", help="score answers against a questions file")
+    _add_reports_option(evaluate)
+    evaluate.add_argument(
+        "--questions", type=Path, required=True, help='JSONL: {"id", "question", "answers"}'
+    )
+    evaluate.add_argument("--output", type=Path, help="write one JSON line per question here")
+    evaluate.add_argument("--top", type=_positive_int, default=5, help="hits kept (default 5)")
+    _add_backend_option(evaluate)
+    evaluate.set_defaults(func=_eval)
+
+    run = commands.add_parser("run", help="run the Telegram bot (long polling)")
+    run.set_defaults(func=_run)
+
+    chat = commands.add_parser("chat", help="talk to the bot in this terminal, no token needed")
+    _add_reports_option(chat, default=None)
+    chat.set_defaults(func=_chat)
+
+    health = commands.add_parser("health", help="exit 0 if a running bot's heartbeat is fresh")
+    health.set_defaults(func=_health)
+    return parser
+
+
+def _add_reports_option(parser: argparse.ArgumentParser, default: Path | None = SEEDS_DIR) -> None:
+    parser.add_argument(
+        "--reports",
+        type=Path,
+        default=default,
+        help="a reports file or folder (default: the project's seeds/)",
+    )
+
+
+def _add_backend_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="fast",
+        help="first-stage BM25 scorer; rank-bm25 is the slow reference (default fast)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
+def _search(args: argparse.Namespace) -> int:
+    settings = SearchSettings(backend=args.backend)
+    engine = SearchEngine.from_path(args.reports, settings, cache_dir=default_cache_dir())
+    hits = engine.search(args.question, top=args.top)
+    if args.json:
+        print(json.dumps([hit_as_dict(hit) for hit in hits], ensure_ascii=False, indent=2))
+        return 0
+    from bot.terminal import render_hit, render_not_found
+
+    if not hits:
+        print(render_not_found(color=sys.stdout.isatty()))
+        return 0
+    print("\n\n".join(render_hit(hit, color=sys.stdout.isatty()) for hit in hits))
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    questions = read_questions(args.questions)
+    started = time.perf_counter()
+    engine = SearchEngine.from_path(args.reports, SearchSettings(backend=args.backend))
+    build_seconds = time.perf_counter() - started
+    outcomes = run_questions(engine, questions, top=args.top)
+    if args.output:
+        with args.output.open("w", encoding="utf-8") as out:
+            for outcome in outcomes:
+                out.write(json.dumps(outcome.as_dict(), ensure_ascii=False) + "\n")
+    summary = summarize(outcomes, passages=len(engine.passages), build_seconds=build_seconds)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.runner import main as run_bot
+
+    return run_bot()
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from bot.terminal import main as chat
+
+    return chat(str(args.reports) if args.reports else None)
+
+
+def _health(args: argparse.Namespace) -> int:
+    from bot.health import main as check_health
+
+    return check_health()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

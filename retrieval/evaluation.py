@@ -1,0 +1,129 @@
+"""The logic of `reports-bot eval`: run questions through an engine and score the quotes.
+
+A question counts as answered at rank k when the k-th quote contains one of its
+answer strings (case-insensitively).  Questions with no answers should be
+refused (no hits at all).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from retrieval.errors import QuestionsFileError
+from retrieval.models import Hit, hit_as_dict
+from retrieval.search import SearchEngine
+
+RECALL_DEPTH = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    id: str
+    question: str
+    answers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    question: Question
+    hits: tuple[Hit, ...]
+    seconds: float
+
+    @property
+    def answer_rank(self) -> int | None:
+        """1-based rank of the first quote holding an answer, or None."""
+        needles = [a.casefold() for a in self.question.answers if a.strip()]
+        for hit in self.hits:
+            quote = hit.quote.casefold()
+            if any(needle in quote for needle in needles):
+                return hit.rank
+        return None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.question.id,
+            "question": self.question.question,
+            "answers": list(self.question.answers),
+            "found": bool(self.hits),
+            "hits": [hit_as_dict(hit) for hit in self.hits],
+        }
+
+
+def read_questions(path: Path) -> list[Question]:
+    """Read a JSONL questions file; raises QuestionsFileError naming the bad line."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QuestionsFileError(
+            f"cannot read questions file {path}: {exc}. Pass a JSONL file with one "
+            '{"id", "question", "answers"} object per line.'
+        ) from exc
+    questions: list[Question] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            answers = row.get("answers") or []
+            if not isinstance(row["question"], str) or not isinstance(answers, list):
+                raise TypeError("question must be a string and answers a list")
+            questions.append(
+                Question(str(row.get("id", number)), row["question"], tuple(map(str, answers)))
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise QuestionsFileError(
+                f"{path}:{number}: bad question line ({exc}). Each line must be a JSON "
+                'object like {"id": "q1", "question": "...", "answers": ["..."]}.'
+            ) from exc
+    return questions
+
+
+def run_questions(engine: SearchEngine, questions: Iterable[Question], top: int) -> list[Outcome]:
+    depth = max(top, RECALL_DEPTH)
+    outcomes: list[Outcome] = []
+    for question in questions:
+        started = time.perf_counter()
+        hits = engine.search(question.question, top=depth)
+        outcomes.append(Outcome(question, tuple(hits), time.perf_counter() - started))
+    return outcomes
+
+
+def _share(count: int, total: int) -> float | None:
+    return round(count / total, 4) if total else None
+
+
+def summarize(
+    outcomes: Sequence[Outcome], passages: int, build_seconds: float
+) -> dict[str, object]:
+    """The summary fields are an interface other tools read: keep their names."""
+    answerable = [o for o in outcomes if o.question.answers]
+    unanswerable = [o for o in outcomes if not o.question.answers]
+    ranks = [o.answer_rank for o in answerable]
+    times_ms = sorted(o.seconds * 1000 for o in outcomes)
+    return {
+        "questions": len(outcomes),
+        "passages": passages,
+        "recall_at_1": _share(sum(1 for r in ranks if r == 1), len(answerable)),
+        "recall_at_5": _share(
+            sum(1 for r in ranks if r is not None and r <= RECALL_DEPTH), len(answerable)
+        ),
+        "mrr": round(sum(1 / r for r in ranks if r) / len(answerable), 4) if answerable else None,
+        "refused_answerable": _share(sum(1 for o in answerable if not o.hits), len(answerable)),
+        "refused_unanswerable": _share(
+            sum(1 for o in unanswerable if not o.hits), len(unanswerable)
+        ),
+        "build_seconds": round(build_seconds, 3),
+        "query_ms_median": round(statistics.median(times_ms), 3) if times_ms else None,
+        "query_ms_p99": round(_percentile(times_ms, 0.99), 3) if times_ms else None,
+    }
+
+
+def _percentile(sorted_values: Sequence[float], q: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))
+    return sorted_values[index]

@@ -1,0 +1,270 @@
+"""The search engine: reports in, ranked hits out.
+
+Stage one is BM25Okapi over passages (exactly rank-bm25's scores, via
+`retrieval.bm25`).  Stage two (`retrieval.rerank`) reorders the best
+candidates with cheap features and decides when the evidence is too weak to
+quote anything.  This module only wires the stages together, keeps the
+built index, and turns scored passages into `Hit` records.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from retrieval import rerank
+from retrieval.analyzer import Analyzer, AnalyzerSettings
+from retrieval.bm25 import BACKENDS, FastBM25, Scorer, build_scorer
+from retrieval.errors import UnknownBackendError
+from retrieval.index_store import IndexStore, fingerprint
+from retrieval.loader import LoadProblem, LoadResult, is_report_file, load_reports
+from retrieval.models import Hit, Passage, Report
+from retrieval.passages import make_passages
+
+log = logging.getLogger(__name__)
+
+# Bump when the cached payload's layout or the passage/ranking inputs change,
+# so an old cache is treated as stale instead of being unpickled wrongly.
+CACHE_FORMAT = "search-v1"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSettings:
+    backend: str = "fast"
+    analyzer: AnalyzerSettings = field(default_factory=AnalyzerSettings)
+    # How many BM25 candidates stage two looks at; more costs time, not quality.
+    candidates: int = 100
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise UnknownBackendError(
+                f"unknown backend {self.backend!r}: choose one of {', '.join(BACKENDS)}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class _Corpus:
+    """Everything derived from the reports except the scorer (what the cache pickles)."""
+
+    reports: tuple[Report, ...]
+    passages: tuple[Passage, ...]
+    passage_tokens: tuple[tuple[str, ...], ...]
+    problems: tuple[LoadProblem, ...]
+
+
+class SearchEngine:
+    """Holds one built index. Immutable after construction, so sharing it across
+    threads is safe and a reload simply builds a new engine and swaps it in."""
+
+    def __init__(
+        self, corpus: _Corpus, scorer: Scorer, analyzer: Analyzer, settings: SearchSettings
+    ) -> None:
+        self._corpus = corpus
+        self._scorer = scorer
+        self._analyzer = analyzer
+        self.settings = settings
+        self._reports_by_id = {report.id: report for report in corpus.reports}
+        self._latest = tuple(
+            sorted(corpus.reports, key=lambda r: (r.published, r.id), reverse=True)
+        )
+
+    # -- construction -----------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        reports: Sequence[Report],
+        settings: SearchSettings | None = None,
+        problems: Sequence[LoadProblem] = (),
+    ) -> SearchEngine:
+        settings = settings or SearchSettings()
+        analyzer = Analyzer(settings.analyzer)
+        corpus = _make_corpus(reports, analyzer, problems)
+        scorer = build_scorer(settings.backend, corpus.passage_tokens)
+        return cls(corpus, scorer, analyzer, settings)
+
+    @classmethod
+    def from_path(
+        cls,
+        path: str | Path,
+        settings: SearchSettings | None = None,
+        cache_dir: Path | None = None,
+    ) -> SearchEngine:
+        """Load reports from a file or folder and build the index.
+
+        With `cache_dir` (fast backend only) a previously built index for the
+        very same files and analyzer settings is loaded instead of rebuilt.
+        """
+        settings = settings or SearchSettings()
+        root = Path(path)
+        if cache_dir is None or settings.backend != "fast":
+            return cls._build_from_load(load_reports(root), settings)
+
+        analyzer = Analyzer(settings.analyzer)
+        store = IndexStore(cache_dir)
+        key = fingerprint(_file_signatures(root), analyzer.fingerprint(), CACHE_FORMAT)
+        cached = store.load(key)
+        if cached is not None:
+            scorer, payload = cached
+            corpus = pickle.loads(payload)
+            if isinstance(corpus, _Corpus):
+                log.info("loaded cached index %s (%d passages)", key[:12], len(corpus.passages))
+                return cls(corpus, scorer, analyzer, settings)
+            log.warning("cached index %s holds unexpected data; rebuilding", key[:12])
+        engine = cls._build_from_load(load_reports(root), settings)
+        if isinstance(engine._scorer, FastBM25):
+            store.save(key, engine._scorer, pickle.dumps(engine._corpus, pickle.HIGHEST_PROTOCOL))
+        return engine
+
+    @classmethod
+    def _build_from_load(cls, loaded: LoadResult, settings: SearchSettings) -> SearchEngine:
+        started = time.perf_counter()
+        engine = cls.build(loaded.reports, settings, loaded.problems)
+        log.info(
+            "indexed %d reports, %d passages in %.2fs (%d files skipped)",
+            len(engine.reports),
+            len(engine.passages),
+            time.perf_counter() - started,
+            len(loaded.problems),
+        )
+        return engine
+
+    # -- what the engine knows ---------------------------------------------
+
+    @property
+    def reports(self) -> tuple[Report, ...]:
+        return self._corpus.reports
+
+    @property
+    def passages(self) -> tuple[Passage, ...]:
+        return self._corpus.passages
+
+    @property
+    def problems(self) -> tuple[LoadProblem, ...]:
+        return self._corpus.problems
+
+    def report(self, report_id: str) -> Report | None:
+        return self._reports_by_id.get(report_id)
+
+    def latest(self, n: int = 5) -> list[Report]:
+        return list(self._latest[: max(n, 0)])
+
+    def newest_date(self) -> datetime | None:
+        return self._latest[0].published if self._latest else None
+
+    def example_questions(self, n: int = 2) -> list[str]:
+        """Questions a newcomer can try, made from what the reports hold."""
+        examples: list[str] = []
+        seen_speakers: set[str] = set()
+        for report in self._latest:
+            if len(examples) >= n:
+                break
+            for passage in self._passages_of(report.id):
+                speaker = passage.speaker
+                if speaker and speaker not in seen_speakers:
+                    seen_speakers.add(speaker)
+                    examples.append(f"What did {speaker} say?")
+                    break
+        for report in self._latest:
+            if len(examples) >= n:
+                break
+            examples.append(f"What happened in {report.title}?")
+        return examples[:n]
+
+    def _passages_of(self, report_id: str) -> list[Passage]:
+        return [p for p in self._corpus.passages if p.report_id == report_id]
+
+    # -- searching ----------------------------------------------------------
+
+    def search(self, question: str, top: int = 5) -> list[Hit]:
+        """The best passages for `question`, best first; [] means not found."""
+        terms = self._analyzer.query_tokens(question)
+        if not terms or top <= 0 or not self._corpus.passages:
+            return []
+        indices, scores = self._scorer.top_k(terms, self.settings.candidates)
+        if len(indices) == 0:
+            return []
+        candidates = [
+            rerank.Candidate(
+                index=int(i),
+                bm25=float(s),
+                passage=self._corpus.passages[int(i)],
+                tokens=self._corpus.passage_tokens[int(i)],
+            )
+            for i, s in zip(indices, scores, strict=True)
+        ]
+        query = rerank.Query(
+            text=question, terms=tuple(terms), idf=self._idf_of(terms), n_docs=self._scorer.n_docs
+        )
+        ranked = rerank.rank(query, candidates, self._analyzer)
+        if not ranked or rerank.is_not_found(query, ranked):
+            return []
+        return [
+            self._to_hit(rank, scored, query)
+            for rank, scored in enumerate(_distinct(ranked)[:top], start=1)
+        ]
+
+    def _idf_of(self, terms: Sequence[str]) -> dict[str, float]:
+        return {term: self._scorer.term_idf(term) for term in set(terms)}
+
+    def _to_hit(self, rank: int, scored: rerank.Scored, query: rerank.Query) -> Hit:
+        passage = scored.candidate.passage
+        best, matched = rerank.best_sentence(query, passage, self._analyzer)
+        return Hit(
+            rank=rank,
+            score=scored.score,
+            passage=passage,
+            report=self._reports_by_id[passage.report_id],
+            best_sentence=best,
+            matched_terms=matched,
+        )
+
+
+def _make_corpus(
+    reports: Sequence[Report], analyzer: Analyzer, problems: Sequence[LoadProblem]
+) -> _Corpus:
+    passages: list[Passage] = []
+    for report in reports:
+        passages.extend(make_passages(report))
+    by_id = {report.id: report for report in reports}
+    tokens = tuple(
+        tuple(analyzer.tokens(rerank.indexed_text(p, by_id[p.report_id]))) for p in passages
+    )
+    return _Corpus(tuple(reports), tuple(passages), tokens, tuple(problems))
+
+
+def _distinct(ranked: Sequence[rerank.Scored]) -> list[rerank.Scored]:
+    """Drop overlapping windows of one paragraph: the reader should not see the
+    same sentences twice when pressing "More"."""
+    kept: list[rerank.Scored] = []
+    seen: dict[str, list[set[str]]] = {}
+    for scored in ranked:
+        passage = scored.candidate.passage
+        sentences = set(passage.sentences)
+        earlier = seen.setdefault(passage.report_id, [])
+        if any(sentences & other for other in earlier):
+            continue
+        earlier.append(sentences)
+        kept.append(scored)
+    return kept
+
+
+def _file_signatures(root: Path) -> list[tuple[str, int, int]]:
+    """(relative path, size, mtime_ns) of every report file: the cache key's input."""
+    if root.is_file():
+        stat = root.stat()
+        return [(root.name, stat.st_size, stat.st_mtime_ns)]
+    signatures: list[tuple[str, int, int]] = []
+    for path in sorted(root.rglob("*")):
+        try:
+            if path.is_file() and is_report_file(path):
+                stat = path.stat()
+                signatures.append((str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns))
+        except OSError:
+            continue  # vanished or unreadable: the loader reports it
+    return signatures
