@@ -61,10 +61,9 @@ def load_reports(path: str | Path) -> LoadResult:
         )
     walk_problems: list[LoadProblem] = []
     if root.is_dir():
-        files = sorted(
-            _walk(root, walk_problems), key=lambda file: (_relative_id_path(file, root), file.name)
-        )
-        results = [load_file(file, root) for file in files]
+        results = [load_file(file, root) for file in _sorted_files(root, walk_problems)]
+        for problem in walk_problems:
+            _warn(problem)
     else:
         results = [load_file(root, root.parent)]
     # Files come in path order and a JSONL file's reports in line order.
@@ -74,6 +73,20 @@ def load_reports(path: str | Path) -> LoadResult:
     for problem in duplicates:
         _warn(problem)
     return LoadResult(reports=tuple(unique), problems=tuple(problems_found + duplicates))
+
+
+def report_files(path: str | Path) -> list[Path]:
+    """The files load_reports(path) would read, in the same order (e.g. for cache keys)."""
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        return [root] if root.exists() and is_report_file(root) else []
+    return _sorted_files(root, [])
+
+
+def _sorted_files(root: Path, problems: list[LoadProblem]) -> list[Path]:
+    return sorted(
+        _walk(root, problems), key=lambda file: (_relative_id_path(file, root), file.name)
+    )
 
 
 def load_file(path: Path, root: Path) -> LoadResult:
@@ -176,9 +189,7 @@ def _walk(root: Path, problems: list[LoadProblem]) -> Iterator[Path]:
 
     def on_error(error: OSError) -> None:
         where = Path(error.filename) if error.filename else root
-        problem = LoadProblem(str(where), _describe_os_error(where, error))
-        _warn(problem)
-        problems.append(problem)
+        problems.append(LoadProblem(str(where), _describe_os_error(where, error)))
 
     for folder, subfolders, files in os.walk(root, onerror=on_error, followlinks=True):
         real = os.path.realpath(folder)
@@ -189,9 +200,7 @@ def _walk(root: Path, problems: list[LoadProblem]) -> Iterator[Path]:
                 reason = f"symlink loop: leads back to {first}, which is already being read"
             else:
                 reason = f"same folder as {first}, which is already read"
-            problem = LoadProblem(folder, reason + "; skipped")
-            _warn(problem)
-            problems.append(problem)
+            problems.append(LoadProblem(folder, reason + "; skipped"))
             continue
         visited[real] = folder
         subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))

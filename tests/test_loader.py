@@ -17,6 +17,7 @@ from retrieval.loader import (
     is_report_file,
     load_file,
     load_reports,
+    report_files,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -168,6 +169,19 @@ def test_folder_symlink_loop_terminates(tmp_path: Path) -> None:
     result = load_reports(tmp_path)
     assert [report.id for report in result.reports] == ["inner/a"]
     assert any("symlink loop" in problem.reason for problem in result.problems)
+    assert report_files(tmp_path) == [inner / "a.txt"]
+
+
+def test_report_files_lists_what_load_reports_reads() -> None:
+    files = report_files(FIXTURES / "good")
+    assert [file.relative_to(FIXTURES / "good").as_posix() for file in files] == [
+        "budget.md",
+        "harbour.txt",
+        "nested/ferry.md",
+        "wire.jsonl",
+    ]
+    assert report_files(SEED) == [SEED]
+    assert report_files(FIXTURES / "no-such-folder") == []
 
 
 def test_symlinked_folder_outside_the_root_is_followed(tmp_path: Path) -> None:
