@@ -15,15 +15,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.config import PROJECT_SEEDS
 from retrieval.bm25 import BACKENDS
 from retrieval.errors import RetrievalError
 from retrieval.evaluation import read_questions, run_questions, summarize
 from retrieval.index_store import default_cache_dir
 from retrieval.models import hit_as_dict
 from retrieval.search import SearchEngine, SearchSettings
-
-# The seed reports that ship with a checkout: the default for every command.
-SEEDS_DIR = Path(__file__).resolve().parents[1] / "seeds"
 
 EXIT_USAGE = 2
 
@@ -42,6 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): not an error worth a traceback.
+        sys.stderr.close()
+        return 0
     return code
 
 
@@ -85,7 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_reports_option(parser: argparse.ArgumentParser, default: Path | None = SEEDS_DIR) -> None:
+def _add_reports_option(
+    parser: argparse.ArgumentParser, default: Path | None = PROJECT_SEEDS
+) -> None:
     parser.add_argument(
         "--reports",
         type=Path,

@@ -9,12 +9,14 @@ built index, and turns scored passages into `Hit` records.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import pickle
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 from retrieval import rerank
@@ -22,15 +24,21 @@ from retrieval.analyzer import Analyzer, AnalyzerSettings
 from retrieval.bm25 import BACKENDS, FastBM25, Scorer, build_scorer
 from retrieval.errors import UnknownBackendError
 from retrieval.index_store import IndexStore, fingerprint
-from retrieval.loader import LoadProblem, LoadResult, is_report_file, load_reports
+from retrieval.loader import LoadProblem, LoadResult, load_reports, report_files
 from retrieval.models import Hit, Passage, Report
 from retrieval.passages import make_passages
 
 log = logging.getLogger(__name__)
 
-# Bump when the cached payload's layout or the passage/ranking inputs change,
-# so an old cache is treated as stale instead of being unpickled wrongly.
-CACHE_FORMAT = "search-v1"
+# The modules whose code decides what the cached corpus holds (see _code_version).
+_CORPUS_MODULES = (
+    "formats.py",
+    "loader.py",
+    "passages.py",
+    "analyzer.py",
+    "rerank.py",
+    "search.py",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +115,7 @@ class SearchEngine:
 
         analyzer = Analyzer(settings.analyzer)
         store = IndexStore(cache_dir)
-        key = fingerprint(_file_signatures(root), analyzer.fingerprint(), CACHE_FORMAT)
+        key = fingerprint(_file_signatures(root), analyzer.fingerprint(), _code_version())
         cached = store.load(key)
         if cached is not None:
             scorer, payload = cached
@@ -255,16 +263,27 @@ def _distinct(ranked: Sequence[rerank.Scored]) -> list[rerank.Scored]:
 
 
 def _file_signatures(root: Path) -> list[tuple[str, int, int]]:
-    """(relative path, size, mtime_ns) of every report file: the cache key's input."""
-    if root.is_file():
-        stat = root.stat()
-        return [(root.name, stat.st_size, stat.st_mtime_ns)]
+    """(relative path, size, mtime_ns) of each file the loader would read: the cache key."""
     signatures: list[tuple[str, int, int]] = []
-    for path in sorted(root.rglob("*")):
+    for path in report_files(root):
         try:
-            if path.is_file() and is_report_file(path):
-                stat = path.stat()
-                signatures.append((str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns))
+            stat = path.stat()
         except OSError:
             continue  # vanished or unreadable: the loader reports it
+        name = str(path.relative_to(root)) if root.is_dir() else path.name
+        signatures.append((name, stat.st_size, stat.st_mtime_ns))
     return signatures
+
+
+@lru_cache(maxsize=1)
+def _code_version() -> str:
+    """A hash of the modules that shape the cached corpus.
+
+    Any change to how reports are parsed, cut or indexed makes old caches
+    stale on its own, so nobody has to remember to bump a version number.
+    """
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for module in _CORPUS_MODULES:
+        digest.update((package / module).read_bytes())
+    return digest.hexdigest()[:16]
