@@ -77,6 +77,9 @@ class SearchEngine:
         self._analyzer = analyzer
         self.settings = settings
         self._reports_by_id = {report.id: report for report in corpus.reports}
+        self._passages_by_report: dict[str, list[Passage]] = {}
+        for passage in corpus.passages:
+            self._passages_by_report.setdefault(passage.report_id, []).append(passage)
         self._latest = tuple(
             sorted(corpus.reports, key=lambda r: (r.published, r.id), reverse=True)
         )
@@ -166,26 +169,26 @@ class SearchEngine:
         return self._latest[0].published if self._latest else None
 
     def example_questions(self, n: int = 2) -> list[str]:
-        """Questions a newcomer can try, made from what the reports hold."""
+        """Questions a newcomer can try, made from the newest reports.
+
+        Only questions the engine really answers are offered: an example that
+        comes back "not found" would teach the wrong thing.
+        """
+        candidates: list[str] = []
+        for report in self._latest[:20]:
+            speakers = dict.fromkeys(p.speaker for p in self._passages_of(report.id) if p.speaker)
+            candidates.extend(f"What did {speaker} say?" for speaker in speakers)
+            candidates.append(f"What about {report.title}?")
         examples: list[str] = []
-        seen_speakers: set[str] = set()
-        for report in self._latest:
-            if len(examples) >= n:
+        for question in dict.fromkeys(candidates):
+            if len(examples) == n:
                 break
-            for passage in self._passages_of(report.id):
-                speaker = passage.speaker
-                if speaker and speaker not in seen_speakers:
-                    seen_speakers.add(speaker)
-                    examples.append(f"What did {speaker} say?")
-                    break
-        for report in self._latest:
-            if len(examples) >= n:
-                break
-            examples.append(f"What happened in {report.title}?")
-        return examples[:n]
+            if self.search(question, top=1):
+                examples.append(question)
+        return examples
 
     def _passages_of(self, report_id: str) -> list[Passage]:
-        return [p for p in self._corpus.passages if p.report_id == report_id]
+        return self._passages_by_report.get(report_id, [])
 
     # -- searching ----------------------------------------------------------
 
