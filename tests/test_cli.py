@@ -1,0 +1,154 @@
+"""The reports-bot command line, called as users call it, over real files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+
+@pytest.fixture
+def reports(tmp_path: Path) -> Path:
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "harvest.md").write_text(
+        "---\ntitle: Harvest report\nsource: Farm Weekly\npublished: 2024-05-01\n"
+        "url: https://example.org/harvest\n---\n"
+        "The national wheat harvest reached 12 million tonnes this year.\n\n"
+        '"We have never seen yields like this," farmer Anna Berg said.\n',
+        encoding="utf-8",
+    )
+    (folder / "port.jsonl").write_text(
+        json.dumps({"id": "port-1", "text": "The harbour reopened on Monday after the storm."})
+        + "\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REPORTS_BOT_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def test_search_json_gives_the_documented_fields(
+    reports: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["search", "How big was the wheat harvest?", "--reports", str(reports), "--json"])
+    assert code == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert hits[0]["quote"].startswith("The national wheat harvest")
+    assert set(hits[0]) == {"rank", "score", "quote", "best_sentence", "speaker", "report"}
+    assert hits[0]["report"] == {
+        "id": "harvest",
+        "title": "Harvest report",
+        "source": "Farm Weekly",
+        "published": "2024-05-01T00:00:00+00:00",
+        "url": "https://example.org/harvest",
+    }
+
+
+def test_search_not_found_is_an_empty_json_list(
+    reports: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["search", "sourdough bread recipe", "--reports", str(reports), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_search_text_output_quotes_and_attributes(
+    reports: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["search", "What did Anna Berg say?", "--reports", str(reports)]) == 0
+    out = capsys.readouterr().out
+    assert "never seen yields like this" in out
+    assert "Harvest report" in out and "Anna Berg" in out
+
+
+def test_search_top_limits_hits(reports: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["search", "wheat harvest yields", "--reports", str(reports), "--json", "--top", "1"])
+    assert len(json.loads(capsys.readouterr().out)) == 1
+
+
+def test_missing_reports_path_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "search",
+            "anything",
+            "--reports",
+            str(tmp_path / "nope"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert str(tmp_path / "nope") in done.stderr
+
+
+def test_eval_prints_every_summary_field_and_writes_output(
+    reports: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        "\n".join(
+            json.dumps(row)
+            for row in (
+                {
+                    "id": "q1",
+                    "question": "How big was the wheat harvest?",
+                    "answers": ["12 million"],
+                },
+                {"id": "q2", "question": "When did the harbour reopen?", "answers": ["Monday"]},
+                {"id": "q3", "question": "How do I bake sourdough bread?", "answers": []},
+            )
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    output = tmp_path / "out.jsonl"
+    code = main(
+        ["eval", "--reports", str(reports), "--questions", str(questions), "--output", str(output)]
+    )
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["questions"] == 3
+    assert summary["recall_at_1"] == 1.0 and summary["recall_at_5"] == 1.0 and summary["mrr"] == 1.0
+    assert summary["refused_answerable"] == 0.0 and summary["refused_unanswerable"] == 1.0
+    assert {"passages", "build_seconds", "query_ms_median", "query_ms_p99"} <= set(summary)
+    rows = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    assert [row["id"] for row in rows] == ["q1", "q2", "q3"]
+    assert set(rows[0]) == {"id", "question", "answers", "found", "hits"}
+    assert rows[2]["found"] is False and rows[2]["hits"] == []
+
+
+def test_eval_backends_write_identical_output(reports: Path, tmp_path: Path) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        json.dumps({"id": "q", "question": "wheat harvest tonnes", "answers": ["12"]}) + "\n",
+        encoding="utf-8",
+    )
+    outputs = []
+    for backend in ("fast", "rank-bm25"):
+        out = tmp_path / f"{backend}.jsonl"
+        args = ["eval", "--reports", str(reports), "--questions", str(questions)]
+        main([*args, "--output", str(out), "--backend", backend])
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+
+
+def test_eval_bad_questions_line_names_the_line(
+    reports: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "ok", "question": "x", "answers": []}\nnot json\n', "utf-8")
+    assert main(["eval", "--reports", str(reports), "--questions", str(questions)]) == 2
+    assert f"{questions}:2" in capsys.readouterr().err
