@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,7 +82,7 @@ def test_more_hits_are_ranked_distinct_passages(seeds: SearchEngine) -> None:
     hits = seeds.search("Aleppo rebels border Turkey", top=5)
     assert [hit.rank for hit in hits] == list(range(1, len(hits) + 1))
     assert len({hit.passage.id for hit in hits}) == len(hits)
-    assert all(a.score >= b.score for a, b in zip(hits, hits[1:], strict=False))
+    assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
 
 
 def test_latest_lists_newest_first(tmp_path: Path) -> None:
