@@ -232,6 +232,9 @@ class BotAPIClient:
         result: list[dict[str, Any]] = self._call("updates")
         return result
 
+    def wait_for_polling(self, timeout: float = 10.0) -> None:
+        self._call("wait_for_polling", wait=timeout, timeout=timeout)
+
     def wait_until_acknowledged(self, timeout: float = 10.0) -> None:
         self._call("wait_until_acknowledged", wait=timeout, timeout=timeout)
 

@@ -478,6 +478,19 @@ class Control:
                 for q in world.update_history
             ]
 
+    def wait_for_polling(self, timeout: float = DEFAULT_WAIT) -> None:
+        """Wait until a getUpdates long poll is waiting: the bot is up and idle."""
+        world = self.world
+        with world.cond:
+            world.wait(
+                lambda: world.waiting_polls > 0,
+                timeout,
+                lambda: (
+                    f"no getUpdates long poll waiting within {timeout}s; "
+                    f"latest refused calls: {world.failed_calls()}"
+                ),
+            )
+
     def wait_until_acknowledged(self, timeout: float = DEFAULT_WAIT) -> None:
         """Wait until the bot confirmed every queued update (getUpdates with a higher offset)."""
         world = self.world

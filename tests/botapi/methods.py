@@ -79,7 +79,12 @@ def get_updates(world: World, params: Params, generation: int) -> Any:
     def ready() -> bool:
         return bool(world.queue) or world.active_poll != poll or world.generation != generation
 
-    world.cond.wait_for(ready, timeout)
+    world.waiting_polls += 1
+    world.changed()
+    try:
+        world.cond.wait_for(ready, timeout)
+    finally:
+        world.waiting_polls -= 1
     if world.generation != generation:
         raise ConnectionDropped
     if world.active_poll != poll:

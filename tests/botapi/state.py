@@ -113,6 +113,9 @@ class World:
         # Bumped when the listener stops, so requests held open give up.
         self.generation = 0
         self._sequence = 0
+        # Long-poll bookkeeping survives reset(), so a running bot is not disturbed by it.
+        self.active_poll = 0
+        self.waiting_polls = 0
         self.clear()
 
     def clear(self) -> None:
@@ -134,7 +137,6 @@ class World:
         self.inline_answers: dict[str, dict[str, Any]] = {}
         self.commands: dict[str, list[dict[str, str]]] = {}
         self.calls: list[Call] = []
-        self.active_poll = 0
         self.dropped_updates = 0
         self.faults.reset()
 
