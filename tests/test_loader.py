@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -196,16 +198,53 @@ def test_symlinked_folder_outside_the_root_is_followed(tmp_path: Path) -> None:
     assert result.problems == ()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_file_is_a_problem(tmp_path: Path) -> None:
-    locked = tmp_path / "locked.txt"
-    locked.write_text("Locked\n\nText.", encoding="utf-8")
-    locked.chmod(0)
+def _load_as_unprivileged_user(folder: Path) -> dict[str, str]:
+    """load_reports(folder) in a forked child that has dropped root, if we are root.
+
+    Root reads files whatever their mode, and CI runs as root, so the child
+    becomes `nobody` to meet the permission check the way a real operator would.
+    """
+    # The child cannot read the interpreter's own files once it is `nobody`
+    # (they live under /root): warm up the lazily imported codec first.
+    b"".decode("utf-8-sig")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            os.close(read_end)
+            if os.geteuid() == 0:
+                os.setgroups([])
+                os.setgid(65534)
+                os.setuid(65534)
+            result = load_reports(folder)
+            payload = json.dumps({Path(p.path).name: p.reason for p in result.problems})
+        except BaseException as exc:  # reported to the parent, which fails the test
+            payload = json.dumps({"error": repr(exc)})
+        try:
+            os.write(write_end, payload.encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    loaded: dict[str, str] = json.loads(data)
+    return loaded
+
+
+def test_unreadable_file_is_a_problem() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="reports-unreadable-"))
     try:
-        result = load_reports(tmp_path)
+        folder.chmod(0o755)  # the unprivileged child must be able to list it
+        (folder / "open.md").write_text("# Open\n\nText.", encoding="utf-8")
+        locked = folder / "locked.txt"
+        locked.write_text("Locked\n\nText.", encoding="utf-8")
+        locked.chmod(0)
+        problems = _load_as_unprivileged_user(folder)
     finally:
-        locked.chmod(0o644)
-    assert "permission denied" in reasons(result)["locked.txt"]
+        shutil.rmtree(folder, ignore_errors=True)
+    assert "permission denied" in problems["locked.txt"]
+    assert "open.md" not in problems
 
 
 def test_a_named_pipe_is_skipped_not_waited_on(tmp_path: Path) -> None:
