@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import uuid
 from collections.abc import Sequence
 from itertools import chain, pairwise
@@ -150,8 +151,8 @@ class FastBM25(Scorer):
         n_tokens = int(doc_len.sum())
         self.avgdl = n_tokens / self.n_docs if self.n_docs else 0.0
         self._tf_part = _tf_part(pair_tf, pair_dl, k1, b, self.avgdl)
-        df = np.diff(term_offsets)
-        self._idf, self.average_idf = _okapi_idf(df, self.n_docs, epsilon)
+        self._df = np.diff(term_offsets)
+        self._idf, self.average_idf = _okapi_idf(self._df, self.n_docs, epsilon)
         # Per-occurrence upper bound of a term's contribution, for pruning in top_k.
         self._bound = np.where(self._idf > 0, self._idf * self._tf_part[term_best_code], 0.0)
 
@@ -164,36 +165,28 @@ class FastBM25(Scorer):
         k1: float = K1,
         b: float = B,
         epsilon: float = EPSILON,
+        *,
+        chunk_docs: int = 1 << 16,
     ) -> FastBM25:
+        """Index tokenized documents.
+
+        Documents are inverted `chunk_docs` at a time, which caps the
+        temporary memory of the sorts; the chunks are then laid out term-major.
+        """
         n_docs = len(corpus)
         if n_docs >= 2**31:
             raise ValueError("FastBM25 indexes at most 2**31 - 1 documents; split the corpus")
         doc_len = np.fromiter(map(len, corpus), dtype=np.int64, count=n_docs)
-        n_tokens = int(doc_len.sum())
         terms = _TermIds()
-        token_terms = np.fromiter(
-            map(terms.__getitem__, chain.from_iterable(corpus)), dtype=np.int64, count=n_tokens
-        )
-        n_terms = len(terms)
-        # One key per token, term-major then doc: sorting groups each term's postings with
-        # doc ids ascending, and a run of equal keys is one posting whose length is the tf.
-        keys = token_terms
-        keys *= max(n_docs, 1)
-        keys += np.repeat(np.arange(n_docs, dtype=np.int64), doc_len)
-        keys.sort()
-        new_run = np.ones(n_tokens, dtype=bool)
-        np.not_equal(keys[1:], keys[:-1], out=new_run[1:])
-        starts = np.flatnonzero(new_run)
-        del new_run
-        tf = np.diff(starts, append=n_tokens)
-        posting_terms, posting_docs = np.divmod(keys[starts], max(n_docs, 1))
-        del keys, starts
-        term_offsets = np.zeros(n_terms + 1, dtype=np.int64)
-        np.cumsum(np.bincount(posting_terms, minlength=n_terms), out=term_offsets[1:])
-        del posting_terms
-        pair_codes, pair_tf, pair_dl = _pair_codes(tf, doc_len[posting_docs])
+        chunk_docs = max(chunk_docs, 1)
+        chunks = [
+            _invert_chunk(corpus[first : first + chunk_docs], first, doc_len, terms)
+            for first in range(0, n_docs, chunk_docs)
+        ]
+        term_offsets, doc_ids, tf = _merge_chunks(chunks, len(terms))
+        pair_codes, pair_tf, pair_dl = _pair_codes(tf, doc_ids, doc_len)
         del tf
-        avgdl = n_tokens / n_docs if n_docs else 0.0
+        avgdl = int(doc_len.sum()) / n_docs if n_docs else 0.0
         term_best_code = _best_code_per_term(
             pair_codes, term_offsets, _tf_part(pair_tf, pair_dl, k1, b, avgdl)
         )
@@ -204,7 +197,7 @@ class FastBM25(Scorer):
             terms=dict(terms),
             doc_len=doc_len,
             term_offsets=term_offsets,
-            doc_ids=posting_docs.astype(np.int32),
+            doc_ids=doc_ids,
             pair_codes=pair_codes,
             pair_tf=pair_tf,
             pair_dl=pair_dl,
@@ -217,51 +210,63 @@ class FastBM25(Scorer):
     def n_terms(self) -> int:
         return len(self._terms)
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the index: its arrays plus the term dictionary and its strings."""
+        arrays = (
+            self.doc_len,
+            self._term_offsets,
+            self._doc_ids,
+            self._pair_codes,
+            self._pair_tf,
+            self._pair_dl,
+            self._term_best_code,
+            self._tf_part,
+            self._df,
+            self._idf,
+            self._bound,
+        )
+        entries = sum(sys.getsizeof(t) + sys.getsizeof(i) for t, i in self._terms.items())
+        return sum(a.nbytes for a in arrays) + sys.getsizeof(self._terms) + entries
+
     def term_idf(self, term: str) -> float:
         term_id = self._terms.get(term)
         return 0.0 if term_id is None else float(self._idf[term_id])
 
     def get_scores(self, query: Sequence[str]) -> Floats:
-        scores = np.zeros(self.n_docs)
-        for term_id in self._known(query):
-            ids, contributions = self._contributions(term_id)
-            scores[ids] += contributions
-        return scores
+        return self._dense_scores(self._known(query))
 
     def top_k(
         self, query: Sequence[str], k: int, *, dense_share: float = DENSE_SHARE
     ) -> tuple[Ints, Floats]:
         """Top-k with exact scores, pruned MaxScore-style.
 
-        Terms are ranked by how much they can add to a score.  The documents
-        containing the leading ("essential") terms are scored exactly; every
-        other document can score at most the sum of the remaining terms'
-        bounds.  When the k-th best candidate beats that bound strictly, no
-        other document can enter or tie, so we are done; otherwise one more
-        term becomes essential.  Float rounding is monotone, so the bound,
-        summed in query order like the scores, is a true bound.
+        The documents holding the "essential" terms (the rarest ones, so the
+        fewest postings) are scored exactly.  Every other document lacks all
+        of them, so it scores at most the sum of the other terms' bounds.
+        When the k-th best candidate beats that bound strictly, no other
+        document can enter the top k or tie with it, and we are done;
+        otherwise the next rarest term becomes essential.  Float rounding is
+        monotone, so the bound, summed in query order like the scores, holds
+        for the computed scores too.
 
-        Once the essential postings exceed `dense_share` of the corpus we
-        score every document instead (0 always does that, inf never does;
-        both give the same answer, only the speed differs).
+        Once the essential postings exceed `dense_share` of the corpus, one
+        dense pass over every document is cheaper (0 always takes it, inf
+        never does; the answer is the same, only the speed differs).
         """
         occurrences = self._known(query)
         if k <= 0 or not occurrences:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        multiplicity: dict[int, int] = {}
-        for term_id in occurrences:
-            multiplicity[term_id] = multiplicity.get(term_id, 0) + 1
-        df = np.diff(self._term_offsets)
-        ranked = sorted(
-            multiplicity,
-            key=lambda t: (-multiplicity[t] * float(self._bound[t]), int(df[t]), t),
-        )
+        df = self._df
+        by_rarity = sorted(set(occurrences), key=lambda t: (int(df[t]), -float(self._bound[t]), t))
         essential_postings = 0
-        for n_essential, newest in enumerate(ranked, start=1):
+        for n_essential, newest in enumerate(by_rarity, start=1):
             essential_postings += int(df[newest])
             if essential_postings > dense_share * self.n_docs:
                 break
-            essential = set(ranked[:n_essential])
+            if essential_postings < k and n_essential < len(by_rarity):
+                continue  # fewer than k candidates cannot settle the top k
+            essential = set(by_rarity[:n_essential])
             candidates = _union_sorted([self._postings(t)[0] for t in essential])
             scores = self._fold(occurrences, candidates)
             outside_bound = 0.0
@@ -274,7 +279,14 @@ class FastBM25(Scorer):
                 kth = np.partition(positive, len(positive) - k)[len(positive) - k]
                 if kth > outside_bound:
                     return best_of(candidates, scores, k)
-        return best_of(np.arange(self.n_docs, dtype=np.int64), self.get_scores(query), k)
+        scores = self._dense_scores(occurrences)
+        if self.n_docs > k:
+            # Only documents at or above the k-th score can make it; skip the rest cheaply.
+            kth = np.partition(scores, self.n_docs - k)[self.n_docs - k]
+            ids = np.flatnonzero(scores >= kth) if kth > 0 else np.flatnonzero(scores > 0)
+        else:
+            ids = np.arange(self.n_docs, dtype=np.int64)
+        return best_of(ids, scores[ids], k)
 
     def _known(self, query: Sequence[str]) -> list[int]:
         # Unknown terms add exactly 0.0 in rank-bm25, so dropping them changes no score.
@@ -285,28 +297,38 @@ class FastBM25(Scorer):
         start, end = self._term_offsets[term_id], self._term_offsets[term_id + 1]
         return self._doc_ids[start:end], self._pair_codes[start:end]
 
-    def _contributions(self, term_id: int) -> tuple[npt.NDArray[np.int32], Floats]:
-        """Doc ids holding the term and what one occurrence of it adds to each."""
-        ids, codes = self._postings(term_id)
-        # Same product as rank-bm25's `idf * tf_part`, done once per distinct (tf, dl).
-        per_code = self._idf[term_id] * self._tf_part
-        return ids, np.take(per_code, codes)
+    def _per_code(self, term_id: int) -> Floats:
+        """What one occurrence of the term adds, for each (tf, dl) pair code.
+
+        The same product as rank-bm25's `idf * tf_part`, done once per distinct pair.
+        """
+        per_code: Floats = self._idf[term_id] * self._tf_part
+        return per_code
+
+    def _dense_scores(self, occurrences: list[int]) -> Floats:
+        """Every document's score, adding each occurrence's contributions in query order."""
+        scores = np.zeros(self.n_docs)
+        for term_id in occurrences:
+            ids, codes = self._postings(term_id)
+            # add.at adds in place, scores[i] + c exactly as `scores += ...` would.
+            np.add.at(scores, ids, np.take(self._per_code(term_id), codes))
+        return scores
 
     def _fold(self, occurrences: list[int], candidates: Ints) -> Floats:
         """Exact scores of `candidates` (sorted doc ids), summed in query order."""
         per_term: dict[int, Floats] = {}
         for term_id in set(occurrences):
-            ids, contributions = self._contributions(term_id)
+            ids, codes = self._postings(term_id)
             column = np.zeros(len(candidates))
             if len(ids) <= len(candidates):
                 at = np.searchsorted(candidates, ids)
                 found = at < len(candidates)
                 found[found] = candidates[at[found]] == ids[found]
-                column[at[found]] = contributions[found]
-            else:
+                column[at[found]] = np.take(self._per_code(term_id), codes[found])
+            else:  # a long posting list: look the few candidates up in it
                 at = np.minimum(np.searchsorted(ids, candidates), len(ids) - 1)
                 found = ids[at] == candidates
-                column[found] = contributions[at[found]]
+                column[found] = np.take(self._per_code(term_id), codes[at[found]])
             per_term[term_id] = column
         scores = np.zeros(len(candidates))
         for term_id in occurrences:
@@ -461,28 +483,95 @@ def _tf_part(pair_tf: Ints, pair_dl: Ints, k1: float, b: float, avgdl: float) ->
     return part
 
 
-def _pair_codes(tf: Ints, dl: Ints) -> tuple[npt.NDArray[np.unsignedinteger[Any]], Ints, Ints]:
+def _invert_chunk(
+    docs: Sequence[Sequence[str]], first: int, doc_len: Ints, terms: _TermIds
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+    """(term, doc, tf) of every posting of consecutive documents, term-major, docs ascending."""
+    lengths = doc_len[first : first + len(docs)]
+    n_tokens = int(lengths.sum())
+    # One key per token, term-major then doc: after sorting, a run of equal
+    # keys is one posting and its length is the term frequency.
+    keys = np.fromiter(
+        map(terms.__getitem__, chain.from_iterable(docs)), dtype=np.int64, count=n_tokens
+    )
+    width = max(len(docs), 1)
+    keys *= width
+    keys += np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
+    keys.sort()
+    new_run = np.ones(n_tokens, dtype=bool)
+    np.not_equal(keys[1:], keys[:-1], out=new_run[1:])
+    starts = np.flatnonzero(new_run)
+    tf = np.diff(starts, append=n_tokens)
+    term, doc = np.divmod(keys[starts], width)
+    doc += first
+    return term.astype(np.int32), doc.astype(np.int32), tf.astype(np.int32)
+
+
+def _merge_chunks(
+    chunks: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int32]]],
+    n_terms: int,
+) -> tuple[Ints, npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+    """Lay the chunks' postings out term-major: (term offsets, doc ids, tfs).
+
+    Chunks cover increasing doc ranges, so appending each chunk's postings
+    of a term after the previous chunks' keeps doc ids ascending.  Chunks
+    are dropped from the list as they are placed, to free their memory.
+    """
+    counts = [np.bincount(term, minlength=n_terms) for term, _, _ in chunks]
+    term_offsets = np.zeros(n_terms + 1, dtype=np.int64)
+    for count in counts:
+        term_offsets[1:] += count
+    np.cumsum(term_offsets, out=term_offsets)
+    doc_ids = np.empty(int(term_offsets[-1]), dtype=np.int32)
+    tf = np.empty(int(term_offsets[-1]), dtype=np.int32)
+    cursor = term_offsets[:-1].copy()
+    chunk_start = np.zeros(n_terms + 1, dtype=np.int64)
+    while chunks:
+        term, doc, freq = chunks.pop(0)
+        count = counts.pop(0)
+        np.cumsum(count, out=chunk_start[1:])
+        at = cursor[term] + (np.arange(len(term)) - chunk_start[term])
+        doc_ids[at] = doc
+        tf[at] = freq
+        cursor += count
+    return term_offsets, doc_ids, tf
+
+
+def _pair_codes(
+    tf: npt.NDArray[np.int32], doc_ids: npt.NDArray[np.int32], doc_len: Ints
+) -> tuple[npt.NDArray[np.unsignedinteger[Any]], Ints, Ints]:
     """Number the distinct (tf, dl) pairs; return each posting's code and the pair table."""
     if len(tf) == 0:
         return np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.int64), np.zeros(0, np.int64)
-    width = int(dl.max()) + 1
-    keys = tf * width + dl
+    width = int(doc_len.max()) + 1
     n_keys = (int(tf.max()) + 1) * width
-    if n_keys <= 1 << 24:  # the usual case: a small dense table, no sort
-        present = np.bincount(keys, minlength=n_keys) > 0
-        code_of_key = np.cumsum(present) - 1
-        codes = code_of_key[keys]
+    slices = [slice(s, s + (1 << 22)) for s in range(0, len(tf), 1 << 22)]
+
+    def keys(part: slice) -> Ints:
+        key: Ints = tf[part].astype(np.int64) * width + doc_len[doc_ids[part]]
+        return key
+
+    if n_keys <= 1 << 24:  # the usual case: a small dense table, no sort, slice by slice
+        present = np.zeros(n_keys, dtype=bool)
+        for part in slices:
+            present[keys(part)] = True
         pairs = np.flatnonzero(present)
+        code_type = np.uint16 if len(pairs) <= 1 << 16 else np.uint32
+        code_of_key = (np.cumsum(present) - 1).astype(code_type)
+        codes: npt.NDArray[np.unsignedinteger[Any]] = np.empty(len(tf), dtype=code_type)
+        for part in slices:
+            codes[part] = code_of_key[keys(part)]
     else:  # very long documents: sort instead
-        order = np.argsort(keys)
-        sorted_keys = keys[order]
+        all_keys = keys(slice(None))
+        order = np.argsort(all_keys)
+        sorted_keys = all_keys[order]
         new = np.diff(sorted_keys, prepend=-1) != 0
-        codes = np.empty(len(keys), dtype=np.int64)
-        codes[order] = np.cumsum(new) - 1
         pairs = sorted_keys[new]
-    code_type = np.uint16 if len(pairs) <= 1 << 16 else np.uint32
+        code_type = np.uint16 if len(pairs) <= 1 << 16 else np.uint32
+        codes = np.empty(len(tf), dtype=code_type)
+        codes[order] = np.cumsum(new) - 1
     pair_tf, pair_dl = np.divmod(pairs, width)
-    return codes.astype(code_type), pair_tf.astype(np.int64), pair_dl.astype(np.int64)
+    return codes, pair_tf.astype(np.int64), pair_dl.astype(np.int64)
 
 
 def _best_code_per_term(
