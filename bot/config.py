@@ -80,14 +80,15 @@ def configure_logging(level: str) -> None:
     """One log format on stderr for the whole program.
 
     httpx logs every request URL, and a Bot API URL contains the token, so it
-    stays at WARNING whatever LOG_LEVEL says.
+    stays at WARNING whatever LOG_LEVEL says; apscheduler would log every
+    heartbeat run.
     """
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,
     )
-    for noisy in ("httpx", "httpcore"):
+    for noisy in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -252,7 +252,6 @@ async def more_answers(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await query.answer(render.NO_MORE_TEXT)
         await query.edit_message_reply_markup(reply_markup=None)
         return
-    await query.answer()
     rendered = render.render_answer(hits, rank)
     try:
         await query.edit_message_text(
@@ -265,6 +264,9 @@ async def more_answers(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         # A double press asks for the text the message already shows.
         if "not modified" not in str(error).lower():
             raise
+    # Answered only now, so that when the edit fails the error handler's apology
+    # becomes the answer the user sees.
+    await query.answer()
 
 
 async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -33,6 +33,8 @@ ELLIPSIS = "…"
 # Display caps for one-line fields, so a hostile report cannot crowd out the quote.
 TITLE_MAX_CHARS = 300
 NAME_MAX_CHARS = 120
+# Titles in /latest are shorter still, so twenty of them fit one message.
+LIST_TITLE_MAX_CHARS = 120
 EXAMPLE_MAX_CHARS = 200
 LATEST_DEFAULT = 5
 LATEST_MAX = 20
@@ -134,8 +136,14 @@ def _linked(label_html: str, url: str | None) -> str:
     return f'<a href="{esc_attr(safe)}">{label_html}</a>' if safe else label_html
 
 
-def _attribution(report: Report, *, link: bool = True, bold_title: bool = False) -> str:
-    title = esc(shorten(report.title, TITLE_MAX_CHARS) or "Untitled report")
+def _attribution(
+    report: Report,
+    *,
+    link: bool = True,
+    bold_title: bool = False,
+    title_limit: int = TITLE_MAX_CHARS,
+) -> str:
+    title = esc(shorten(report.title, title_limit) or "Untitled report")
     title = _linked(title, report.url if link else None)
     parts = [f"<b>{title}</b>" if bold_title else title]
     if report.source:
@@ -315,7 +323,8 @@ def render_latest(reports: Sequence[Report], total_reports: int, note: str = "")
         header = f"<b>Newest reports</b> ({len(shown)} of {total_reports})"
         blocks = [header + (f"\n<i>{esc(note)}</i>" if note else "")]
         for number, report in enumerate(shown, start=1):
-            block = f"{number}. {_attribution(report, bold_title=True)}"
+            attribution = _attribution(report, bold_title=True, title_limit=LIST_TITLE_MAX_CHARS)
+            block = f"{number}. {attribution}"
             first = shorten(report.first_sentence, sentence_limit) if sentence_limit else ""
             if first:
                 block += f"\n{esc(first)}"

@@ -7,11 +7,12 @@ non-zero exit status, never a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import sys
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.error import InvalidToken, NetworkError
 
 from bot.app import build_application
@@ -31,6 +32,22 @@ BOOTSTRAP_RETRIES = 5
 def _fail(message: str, status: int) -> int:
     print(f"reports-bot: {message}", file=sys.stderr)
     return status
+
+
+class _HideInvalidTokenTraceback(logging.Filter):
+    """python-telegram-bot logs a rejected token with a traceback; we say it in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, InvalidToken)
+
+
+async def check_token(settings: Settings) -> None:
+    """Ask the Bot API who we are before anything else: entering the Bot calls getMe,
+    which raises InvalidToken for a rejected token and NetworkError when unreachable."""
+    assert settings.token
+    async with Bot(settings.token, base_url=settings.base_url):
+        pass
 
 
 def load_engine(settings: Settings) -> SearchEngine:
@@ -58,13 +75,14 @@ def main() -> int:
             EXIT_CONFIG,
         )
     configure_logging(settings.log_level)
+    logging.getLogger("telegram.ext").addFilter(_HideInvalidTokenTraceback())
+    # One loop for the token check and the bot: run_polling picks up the current loop.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     try:
+        loop.run_until_complete(check_token(settings))
         engine = load_engine(settings)
-    except RetrievalError as error:
-        return _fail(str(error), EXIT_CONFIG)
-
-    application = build_application(settings, engine)
-    try:
+        application = build_application(settings, engine)
         application.run_polling(
             allowed_updates=Update.ALL_TYPES,
             drop_pending_updates=False,
@@ -83,5 +101,10 @@ def main() -> int:
             "check the network and TELEGRAM_BASE_URL",
             EXIT_UNAVAILABLE,
         )
+    except RetrievalError as error:
+        return _fail(str(error), EXIT_CONFIG)
+    finally:
+        if not loop.is_closed():
+            loop.close()
     log.info("bot stopped cleanly")
     return EXIT_OK

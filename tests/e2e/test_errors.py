@@ -1,0 +1,44 @@
+"""When Telegram fails a call, the error handler logs it and apologises without detail."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.render import render_error, visible_text
+from tests.botapi.control import Control
+from tests.e2e.harness import TIMEOUT, BotProcess, ask, buttons, quote_of
+
+pytestmark = pytest.mark.usefixtures("bot")
+
+APOLOGY = visible_text(render_error().text)
+
+
+def test_a_failed_answer_is_logged_and_the_user_gets_an_apology(
+    control: Control, bot: BotProcess, user_id: int
+) -> None:
+    control.inject("sendMessage", "server_error", count=1)
+
+    _, reply = ask(control, user_id, "How many refugees have entered camps in Turkey?")
+
+    assert reply["text"] == APOLOGY
+    assert "Traceback" not in reply["text"]
+    assert "error while handling update" in bot.log
+    assert "Internal Server Error" in bot.log
+    # The bot carries on: the same question now gets its answer.
+    _, again = ask(control, user_id, "How many refugees have entered camps in Turkey?")
+    assert (quote_of(again) or "").startswith("Over 40,000 refugees")
+
+
+def test_a_failed_more_press_is_answered_with_an_apology(control: Control, user_id: int) -> None:
+    _, answer = ask(control, user_id, "What did Faiz Amr say about the border crossings?")
+    (button,) = buttons(answer)
+    control.inject("editMessageText", "server_error", count=1)
+
+    failed = control.press_button(user_id, user_id, answer["message_id"], button["callback_data"])
+
+    assert control.wait_for_callback_answer(failed["id"], TIMEOUT)["text"] == APOLOGY
+    assert control.message(user_id, answer["message_id"])["text"] == answer["text"]
+    retried = control.press_button(user_id, user_id, answer["message_id"], button["callback_data"])
+    assert control.wait_for_callback_answer(retried["id"], TIMEOUT).get("text") is None
+    (edit,) = control.wait_for_edits(user_id, 1, TIMEOUT, answer["message_id"])
+    assert quote_of(edit["message"]) != quote_of(answer)
