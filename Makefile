@@ -25,10 +25,10 @@ chat: setup
 	$(BIN)/reports-bot chat
 
 bench: setup
-	$(BIN)/python benchmarks/bench_search.py
+	$(BIN)/python -m benchmarks.bench_search
 
 bench-quality: setup
-	$(BIN)/python benchmarks/bench_quality.py
+	$(BIN)/python -m benchmarks.bench_quality
 
 container-test: setup
 	bash .ci/container-test
