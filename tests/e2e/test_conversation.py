@@ -276,6 +276,18 @@ def test_group_unknown_command_for_the_bot_gets_a_hint(
     assert reply["text"].startswith("I don't know the command /frobnicate.")
 
 
+def test_group_sticker_replying_to_the_bot_gets_a_hint(
+    control: Control, group_id: int, user_id: int
+) -> None:
+    asked = group_says(control, group_id, user_id, "/ask How many refugees entered Turkey?")
+    (answer,) = control.wait_for_messages(group_id, 1, TIMEOUT, asked["message_id"])
+    sticker = control.send_sticker(
+        group_id, user_id, chat_type="supergroup", reply_to_message_id=answer["message_id"]
+    )
+    (reply,) = control.wait_for_messages(group_id, 1, TIMEOUT, sticker["message_id"])
+    assert reply["text"].startswith("I can only read text.")
+
+
 # -- inline mode -----------------------------------------------------------------------------
 
 

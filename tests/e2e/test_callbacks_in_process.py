@@ -1,0 +1,75 @@
+"""Button presses Telegram can send but the test server's users cannot make: an answer whose
+question is gone, and callback data the bot never made.  The real Application (built by
+`bot.app.build_application`, talking HTTP to the fake server) processes hand-edited
+updates in-process; no polling."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telegram import Update
+
+from bot.app import BotApplication, build_application
+from bot.config import Settings
+from bot.render import EXPIRED_TEXT
+from retrieval.search import SearchEngine
+from tests.botapi.control import Control
+from tests.botapi.server import FakeBotAPI
+from tests.e2e.harness import SEEDS, buttons
+
+USER = 9_000_001
+
+
+@pytest.fixture
+async def application(server: FakeBotAPI, tmp_path: Path) -> AsyncIterator[BotApplication]:
+    settings = Settings(token=server.token, base_url=server.base_url, data_dir=tmp_path)
+    app = build_application(settings, SearchEngine.from_path(SEEDS))
+    await app.initialize()
+    yield app
+    await app.shutdown()
+
+
+async def answered_question(app: BotApplication, control: Control) -> dict[str, Any]:
+    """Ask a question by feeding the user's message to the application; return the answer."""
+    question = control.send_message(USER, USER, "What did Faiz Amr say about the border crossings?")
+    await app.process_update(Update.de_json({"update_id": 1, "message": question}, app.bot))
+    (answer,) = control.wait_for_messages(USER, 1, 5.0, question["message_id"])
+    return answer
+
+
+async def press(app: BotApplication, control: Control, query: dict[str, Any]) -> dict[str, Any]:
+    await app.process_update(Update.de_json({"update_id": 2, "callback_query": query}, app.bot))
+    return control.wait_for_callback_answer(query["id"], 5.0)
+
+
+async def test_a_press_whose_question_is_gone_says_expired(
+    application: BotApplication, control: Control
+) -> None:
+    answer = await answered_question(application, control)
+    (button,) = buttons(answer)
+    query = copy.deepcopy(
+        control.press_button(USER, USER, answer["message_id"], button["callback_data"])
+    )
+    del query["message"]["reply_to_message"]  # as when the user deleted their question
+
+    assert (await press(application, control, query))["text"] == EXPIRED_TEXT
+    assert control.edits(USER) == []
+
+
+@pytest.mark.parametrize("data", ["more:9", "less:2", "more:2;DROP TABLE", ""])
+async def test_callback_data_we_never_made_is_refused_politely(
+    application: BotApplication, control: Control, data: str
+) -> None:
+    answer = await answered_question(application, control)
+    (button,) = buttons(answer)
+    query = copy.deepcopy(
+        control.press_button(USER, USER, answer["message_id"], button["callback_data"])
+    )
+    query["data"] = data
+
+    assert (await press(application, control, query))["text"] == EXPIRED_TEXT
+    assert control.edits(USER) == []
