@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, cast
 
 from telegram import LinkPreviewOptions, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import render
@@ -283,6 +283,10 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log first, then apologise without detail.  Never raises."""
+    if update is None and isinstance(context.error, NetworkError):
+        # Polling hiccups: python-telegram-bot retries by itself; a traceback adds nothing.
+        log.warning("network trouble while polling, retrying: %s", context.error)
+        return
     log.error("error while handling update %s", describe_update(update), exc_info=context.error)
     if not isinstance(update, Update):
         return

@@ -42,3 +42,15 @@ def test_a_failed_more_press_is_answered_with_an_apology(control: Control, user_
     assert control.wait_for_callback_answer(retried["id"], TIMEOUT).get("text") is None
     (edit,) = control.wait_for_edits(user_id, 1, TIMEOUT, answer["message_id"])
     assert quote_of(edit["message"]) != quote_of(answer)
+
+
+def test_a_failed_poll_is_a_warning_and_the_bot_carries_on(
+    control: Control, bot: BotProcess, user_id: int
+) -> None:
+    control.inject("getUpdates", "server_error", count=1)
+
+    _, reply = ask(control, user_id, "Which districts of Damascus were recaptured?")
+
+    assert "Mezzeh and Barzeh" in (quote_of(reply) or "")
+    assert "WARNING bot.handlers: network trouble while polling, retrying" in bot.log
+    assert [f["method"] for f in control.fired_faults()][-1] == "getUpdates"
