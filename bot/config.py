@@ -23,6 +23,7 @@ PROJECT_SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 DEFAULT_HEALTH_MAX_AGE_SECONDS = 60.0
 DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 10.0
+DEFAULT_RATE_LIMIT_PER_MINUTE = 20
 
 
 class ConfigError(ValueError):
@@ -49,6 +50,11 @@ class Settings:
     health_max_age_seconds: float = DEFAULT_HEALTH_MAX_AGE_SECONDS
     # How often the running bot touches the heartbeat file.
     heartbeat_interval_seconds: float = DEFAULT_HEARTBEAT_INTERVAL_SECONDS
+    # Who may use the bot (bot/access.py); both empty means everyone.
+    allowed_user_ids: frozenset[int] = frozenset()
+    allowed_chat_ids: frozenset[int] = frozenset()
+    # Questions per user per minute (bot/limits.py); 0 turns the limit off.
+    rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE
 
     @property
     def heartbeat_path(self) -> Path:
@@ -73,6 +79,9 @@ class Settings:
             heartbeat_interval_seconds=_positive_float(
                 env, "HEARTBEAT_INTERVAL_SECONDS", DEFAULT_HEARTBEAT_INTERVAL_SECONDS
             ),
+            allowed_user_ids=_id_list(env, "ALLOWED_USER_IDS", users=True),
+            allowed_chat_ids=_id_list(env, "ALLOWED_CHAT_IDS", users=False),
+            rate_limit_per_minute=_rate_limit(env, "RATE_LIMIT_PER_MINUTE"),
         )
 
 
@@ -137,3 +146,37 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
             f"{name}={value!r} must be a positive number of seconds, e.g. {default:g}"
         )
     return number
+
+
+def _id_list(env: Mapping[str, str], name: str, *, users: bool) -> frozenset[int]:
+    """Telegram ids separated by commas and/or spaces; user ids are positive, chat ids
+    of groups negative (-100… for supergroups)."""
+    value = _text(env, name) or ""
+    what = "user id" if users else "chat id"
+    example = "123456789,987654321" if users else "-1001234567890,123456789"
+    ids: set[int] = set()
+    for item in value.replace(",", " ").split():
+        try:
+            number = int(item)
+        except ValueError:
+            number = 0
+        if number == 0 or (users and number < 0):
+            raise ConfigError(
+                f"{name} holds {item!r}, which is not a Telegram {what}: list whole numbers "
+                f"separated by commas, e.g. {name}={example} (a refused user is told their "
+                "user id and chat id), or leave it empty"
+            )
+        ids.add(number)
+    return frozenset(ids)
+
+
+def _rate_limit(env: Mapping[str, str], name: str) -> int:
+    value = _text(env, name)
+    if value is None:
+        return DEFAULT_RATE_LIMIT_PER_MINUTE
+    if not value.isascii() or not value.isdigit():
+        raise ConfigError(
+            f"{name}={value!r} must be a whole number of questions per minute, "
+            f"e.g. {DEFAULT_RATE_LIMIT_PER_MINUTE}, or 0 to turn the limit off"
+        )
+    return int(value)
