@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 # Telegram's own Bot API root, in python-telegram-bot's `base_url` form.
 TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
@@ -24,6 +25,9 @@ LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 DEFAULT_HEALTH_MAX_AGE_SECONDS = 60.0
 DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 10.0
 DEFAULT_RATE_LIMIT_PER_MINUTE = 20
+DEFAULT_TELEGRAM_RETRIES = 5
+DEFAULT_REPORTS_POLL_SECONDS = 2.0
+DEFAULT_FEED_POLL_SECONDS = 900.0
 
 
 class ConfigError(ValueError):
@@ -55,6 +59,18 @@ class Settings:
     allowed_chat_ids: frozenset[int] = frozenset()
     # Questions per user per minute (bot/limits.py); 0 turns the limit off.
     rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE
+    # Resends of a Telegram call after a 5xx or a network fault (bot/delivery.py).
+    telegram_retries: int = DEFAULT_TELEGRAM_RETRIES
+    # Live reports (bot/live.py): how often REPORTS_DIR is rescanned, which feeds
+    # are polled and how often.
+    reports_poll_seconds: float = DEFAULT_REPORTS_POLL_SECONDS
+    feeds: tuple[str, ...] = ()
+    feed_poll_seconds: float = DEFAULT_FEED_POLL_SECONDS
+
+    @property
+    def store_path(self) -> Path:
+        """Feed state and subscriptions (bot/store.py)."""
+        return self.data_dir / "reports-bot.sqlite3"
 
     @property
     def heartbeat_path(self) -> Path:
@@ -81,7 +97,17 @@ class Settings:
             ),
             allowed_user_ids=_id_list(env, "ALLOWED_USER_IDS", users=True),
             allowed_chat_ids=_id_list(env, "ALLOWED_CHAT_IDS", users=False),
-            rate_limit_per_minute=_rate_limit(env, "RATE_LIMIT_PER_MINUTE"),
+            rate_limit_per_minute=_whole_number(
+                env, "RATE_LIMIT_PER_MINUTE", DEFAULT_RATE_LIMIT_PER_MINUTE, "questions per minute"
+            ),
+            telegram_retries=_whole_number(
+                env, "TELEGRAM_RETRIES", DEFAULT_TELEGRAM_RETRIES, "retries"
+            ),
+            reports_poll_seconds=_positive_float(
+                env, "REPORTS_POLL_SECONDS", DEFAULT_REPORTS_POLL_SECONDS
+            ),
+            feeds=_feeds(env, "FEEDS"),
+            feed_poll_seconds=_positive_float(env, "FEED_POLL_SECONDS", DEFAULT_FEED_POLL_SECONDS),
         )
 
 
@@ -170,13 +196,44 @@ def _id_list(env: Mapping[str, str], name: str, *, users: bool) -> frozenset[int
     return frozenset(ids)
 
 
-def _rate_limit(env: Mapping[str, str], name: str) -> int:
+def _whole_number(env: Mapping[str, str], name: str, default: int, unit: str) -> int:
     value = _text(env, name)
     if value is None:
-        return DEFAULT_RATE_LIMIT_PER_MINUTE
-    if not value.isascii() or not value.isdigit():
+        return default
+    if not value.isascii() or not value.isdigit() or len(value) > 9:
         raise ConfigError(
-            f"{name}={value!r} must be a whole number of questions per minute, "
-            f"e.g. {DEFAULT_RATE_LIMIT_PER_MINUTE}, or 0 to turn the limit off"
+            f"{name}={value!r} must be a whole number of {unit}, e.g. {default}, or 0 for none"
         )
     return int(value)
+
+
+def _feeds(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """RSS/Atom URLs separated by commas, or the path of a file listing them (one or
+    more a line, commas allowed, `#` starts a comment)."""
+    value = _text(env, name)
+    if value is None:
+        return ()
+    if "://" in value:
+        items = value.split(",")
+    else:
+        path = Path(value).expanduser()
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(
+                f"{name}={value!r} is neither a comma-separated list of feed URLs nor a "
+                f"readable file of them ({error}): set it to e.g. "
+                f"{name}=https://example.org/rss.xml,https://example.org/atom.xml"
+            ) from None
+        items = [item for line in lines for item in line.split("#", 1)[0].split(",")]
+    urls: list[str] = []
+    for item in (item.strip() for item in items):
+        if not item:
+            continue
+        if urlsplit(item).scheme not in ("http", "https") or not urlsplit(item).hostname:
+            raise ConfigError(
+                f"{name} lists {item!r}, which is not an http(s) URL: give each feed's full "
+                "address, e.g. https://example.org/rss.xml"
+            )
+        urls.append(item)
+    return tuple(dict.fromkeys(urls))
