@@ -22,8 +22,11 @@ WORKDIR /src
 RUN python3 -m venv /opt/venv
 # .dockerignore lets in only what the package needs (pyproject, bot/, retrieval/, seeds/).
 COPY . .
+# Then drop what only building needed: pip itself and the libraries' own test suites
+# (numpy's alone are ~17 MB).
 RUN /opt/venv/bin/python -m pip install --no-cache-dir . \
-    && /opt/venv/bin/python -m pip uninstall --yes pip setuptools
+    && /opt/venv/bin/python -m pip uninstall --yes pip setuptools \
+    && find /opt/venv -depth -type d -path '*/site-packages/*/tests' -exec rm -rf {} +
 
 
 FROM ${BASE_IMAGE}
