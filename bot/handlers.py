@@ -20,7 +20,7 @@ from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ContextTypes
 
-from bot import render
+from bot import limits, render
 from bot.callbacks import MAX_RANK, decode_more
 from bot.render import Rendered
 from retrieval.models import Hit
@@ -106,7 +106,7 @@ def engine_of(context: ContextTypes.DEFAULT_TYPE) -> SearchEngine:
 
 async def search(context: ContextTypes.DEFAULT_TYPE, question: str) -> list[Hit]:
     engine = engine_of(context)
-    return await asyncio.to_thread(engine.search, question, MAX_RANK)
+    return await asyncio.to_thread(engine.search, limits.cut_question(question), MAX_RANK)
 
 
 async def reply(message: Message, rendered: Rendered, *, quote: bool = True) -> Message:
@@ -141,10 +141,17 @@ async def answer_question(
     if not question:
         await reply(message, render.render_ask_usage())
         return
+    user_id = message.from_user.id if message.from_user else None
+    verdict = limits.check_question(limits.limits_of(context), user_id, question)
+    if verdict.question is None:  # over the rate limit, or nothing to search
+        if verdict.refusal is not None:
+            await reply(message, verdict.refusal)
+        return
     await show_typing(message)
-    hits = await search(context, question)
+    hits = await search(context, verdict.question)
     log.info("chat %s asked %d chars: %d hits", message.chat_id, len(question), len(hits))
-    await reply(message, render.render_answer(hits, 1) if hits else render.render_not_found())
+    rendered = render.render_answer(hits, 1) if hits else render.render_not_found()
+    await reply(message, limits.with_note(rendered, verdict.note))
 
 
 # -- command handlers ---------------------------------------------------------------
@@ -275,7 +282,9 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     question = " ".join(query.query.split())
     hits = await search(context, question) if question else []
-    await query.answer(render.inline_results(hits), cache_time=30, is_personal=False)
+    # Personal: with ALLOWED_USER_IDS or a rate limit, answers depend on who asks, so
+    # Telegram must not hand one user's cached answer to another.
+    await query.answer(render.inline_results(hits), cache_time=30, is_personal=True)
 
 
 # -- errors ------------------------------------------------------------------------------
