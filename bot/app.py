@@ -13,7 +13,6 @@ from typing import Any, TypeAlias
 from telegram import BotCommand, Update
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     BaseHandler,
@@ -24,11 +23,15 @@ from telegram.ext import (
     InlineQueryHandler,
     JobQueue,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
-from bot import handlers
+from bot import access, handlers, limits
 from bot.config import Settings
+from bot.dedupe import JOURNAL_NAME, JournalingRequest, UpdateJournal
+from bot.delivery import RetryingRequest, rate_limiter
+from bot.fairness import UpdateProcessor
 from bot.health import heartbeat_job, remove_heartbeat, write_heartbeat
 from bot.render import COMMANDS
 from retrieval.search import SearchEngine
@@ -59,19 +62,29 @@ HANDLERS: list[BaseHandler[Update, Context, None]] = [
 def build_application(settings: Settings, engine: SearchEngine) -> BotApplication:
     if not settings.token:
         raise ValueError("build_application needs settings.token")
+    # Retries, flood waits and the journal of handled updates: bot/delivery.py, bot/dedupe.py.
+    journal = UpdateJournal(settings.data_dir / JOURNAL_NAME)
     application = (
         ApplicationBuilder()
         .token(settings.token)
         .base_url(settings.base_url)
-        .rate_limiter(AIORateLimiter())
-        .concurrent_updates(True)
+        .request(RetryingRequest(settings.telegram_retries))
+        .get_updates_request(JournalingRequest(journal))
+        .rate_limiter(rate_limiter())
+        .concurrent_updates(UpdateProcessor(journal))
         .post_init(_on_startup)
         .post_shutdown(_on_shutdown)
         .build()
     )
     application.bot_data[handlers.ENGINE_KEY] = engine
     application.bot_data[SETTINGS_KEY] = settings
+    application.bot_data[limits.LIMITS_KEY] = limits.QuestionLimits(settings.rate_limit_per_minute)
+    # Before HANDLERS, each in its own group so both run: who may use the bot, then how often.
+    policy = access.AccessPolicy.from_settings(settings)
+    application.add_handler(TypeHandler(Update, access.AccessGuard(policy)), group=access.GROUP)
+    application.add_handler(TypeHandler(Update, limits.LimitsGuard()), group=limits.GROUP)
     application.add_handlers(HANDLERS)
+    log.info("access: %s", policy.describe())
     application.add_error_handler(handlers.on_error)
     return application
 
