@@ -1,8 +1,9 @@
 """`reports-bot run` / `python -m bot`: settings → engine → Application → long polling.
 
 Every way this can fail at start-up (no token, a token Telegram rejects,
-no reports, an unreachable Bot API) ends with one line on stderr and a
-non-zero exit status, never a traceback.
+no reports) ends with one line on stderr and a non-zero exit status, never a
+traceback.  A Bot API that cannot be reached is waited for, with a warning per
+attempt (bot/delivery.py), since it usually comes back on its own.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from telegram.error import InvalidToken, NetworkError
 
 from bot.app import build_application
 from bot.config import ConfigError, Settings, configure_logging
+from bot.delivery import connect, wait_for_bot_api
 from retrieval.errors import RetrievalError
 from retrieval.search import SearchEngine
 
@@ -80,7 +82,9 @@ def main() -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        loop.run_until_complete(check_token(settings))
+        if not connect(loop, wait_for_bot_api(lambda: check_token(settings), settings.base_url)):
+            log.info("stopped before the Bot API could be reached")
+            return EXIT_OK
         engine = load_engine(settings)
         application = build_application(settings, engine)
         application.run_polling(
@@ -101,7 +105,7 @@ def main() -> int:
             "check the network and TELEGRAM_BASE_URL",
             EXIT_UNAVAILABLE,
         )
-    except RetrievalError as error:
+    except (RetrievalError, ConfigError) as error:
         return _fail(str(error), EXIT_CONFIG)
     finally:
         if not loop.is_closed():
