@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from bot.render import render_error, visible_text
 from tests.botapi.control import Control
-from tests.e2e.harness import TIMEOUT, BotProcess, ask, buttons, quote_of
+from tests.botapi.server import FakeBotAPI
+from tests.e2e.harness import TIMEOUT, BotProcess, ask, buttons, quote_of, start_bot
 
 pytestmark = pytest.mark.usefixtures("bot")
+
+
+@pytest.fixture(scope="module")
+def bot(server: FakeBotAPI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcess]:
+    """No retries, so one injected failure is a failed call (tests/e2e/test_faults.py
+    covers the retries)."""
+    process = start_bot(server, tmp_path_factory.mktemp("bot-state"), TELEGRAM_RETRIES="0")
+    yield process
+    assert process.stop() == 0, process.log
+
 
 APOLOGY = visible_text(render_error().text)
 

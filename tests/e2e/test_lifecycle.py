@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.botapi.server import FakeBotAPI, find_free_port
+from tests.botapi.server import FakeBotAPI
 from tests.e2e.harness import (
     REPO,
     TIMEOUT,
@@ -75,12 +75,7 @@ def test_rejected_token_is_one_line_and_exit_2(server: FakeBotAPI, tmp_path: Pat
     assert [c["status"] for c in server.control.calls("getMe")][-1] == 401
 
 
-def test_unreachable_bot_api_is_one_line_and_exit_1(tmp_path: Path) -> None:
-    base_url = f"http://127.0.0.1:{find_free_port()}/bot"
-    env = bot_env(TELEGRAM_BOT_TOKEN="1:x", TELEGRAM_BASE_URL=base_url, DATA_DIR=tmp_path)
-    done = run_bot_to_exit(env)
-    assert done.returncode == 1
-    assert f"cannot reach the Bot API at {base_url}" in one_line(done.stderr)
+# An unreachable Bot API is waited for, not an exit: tests/e2e/test_faults.py.
 
 
 def test_missing_reports_folder_is_a_message_and_exit_2(server: FakeBotAPI, tmp_path: Path) -> None:
