@@ -67,9 +67,12 @@ class Scorer(Protocol):
         ...
 
     def top_k(self, query: Sequence[str], k: int) -> tuple[Ints, Floats]:
-        """The best `k` documents scoring above 0: (indices, scores).
+        """The best `k` documents holding at least one query term: (indices, scores).
 
-        Sorted by score descending, then document index ascending.
+        Sorted by score descending, then document index ascending.  In a large
+        corpus every such document scores above 0; in a tiny one a term found
+        in half the documents or more has an idf of 0 or below, and those
+        documents must still be found (one report must be searchable).
         """
         ...
 
@@ -89,14 +92,17 @@ def build_scorer(backend: str, corpus: Sequence[Sequence[str]]) -> Scorer:
     )
 
 
-def best_of(ids: Ints, scores: Floats, k: int) -> tuple[Ints, Floats]:
-    """The `k` best positive scores, by score descending then id ascending.
+def best_of(
+    ids: Ints, scores: Floats, k: int, *, positive_only: bool = True
+) -> tuple[Ints, Floats]:
+    """The `k` best scores (positive ones only, unless told), by score descending then id.
 
     `np.argpartition` alone would pick arbitrarily among ties at the cut, so
     we keep every score tied with the k-th and sort those exactly.
     """
-    keep = scores > 0
-    ids, scores = ids[keep], scores[keep]
+    if positive_only:
+        keep = scores > 0
+        ids, scores = ids[keep], scores[keep]
     if k <= 0:
         return ids[:0], scores[:0]
     if len(scores) > k:
@@ -257,6 +263,11 @@ class FastBM25(Scorer):
         occurrences = self._known(query)
         if k <= 0 or not occurrences:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
+        if any(self._idf[t] <= 0 for t in occurrences):
+            # Scores of matching documents may be <= 0: no bound-based pruning,
+            # just every document that holds a query term, exactly scored.
+            candidates = _union_sorted([self._postings(t)[0] for t in set(occurrences)])
+            return best_of(candidates, self._fold(occurrences, candidates), k, positive_only=False)
         df = self._df
         by_rarity = sorted(set(occurrences), key=lambda t: (int(df[t]), -float(self._bound[t]), t))
         essential_postings = 0
@@ -443,7 +454,13 @@ class RankBM25Backend(Scorer):
         return np.asarray(self._model.get_scores(list(query)), dtype=np.float64)
 
     def top_k(self, query: Sequence[str], k: int) -> tuple[Ints, Floats]:
-        return best_of(np.arange(self.n_docs, dtype=np.int64), self.get_scores(query), k)
+        scores = self.get_scores(query)
+        if self._model is None or all(self._model.idf.get(q, 1.0) > 0 for q in query):
+            return best_of(np.arange(self.n_docs, dtype=np.int64), scores, k)
+        wanted = set(query)
+        matching = [i for i, freqs in enumerate(self._model.doc_freqs) if wanted & freqs.keys()]
+        ids = np.array(matching, dtype=np.int64)
+        return best_of(ids, scores[ids], k, positive_only=False)
 
     def term_idf(self, term: str) -> float:
         if self._model is None:
