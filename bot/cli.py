@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -79,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
 
     chat = commands.add_parser("chat", help="talk to the bot in this terminal, no token needed")
-    _add_reports_option(chat, default=None)
+    _add_reports_option(chat)
     chat.set_defaults(func=_chat)
 
     health = commands.add_parser("health", help="exit 0 if a running bot's heartbeat is fresh")
@@ -87,14 +88,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_reports_option(
-    parser: argparse.ArgumentParser, default: Path | None = PROJECT_SEEDS
-) -> None:
+def _add_reports_option(parser: argparse.ArgumentParser) -> None:
+    # The same default as the bot's, so `search` and `run` read the same reports.
+    default = os.environ.get("REPORTS_DIR", "").strip() or PROJECT_SEEDS
     parser.add_argument(
         "--reports",
         type=Path,
-        default=default,
-        help="a reports file or folder (default: the project's seeds/)",
+        default=Path(default),
+        help="a reports file or folder (default: $REPORTS_DIR, else the project's seeds/)",
     )
 
 
