@@ -60,9 +60,9 @@ _DONE_ALREADY: dict[str, tuple[str, ...]] = {
 _SUCCESS_WITHOUT_RESULT = b'{"ok":true,"result":true}'
 
 
-def retry_delays(retries: int) -> tuple[float, ...]:
+def retry_delays(retries: int, first: float = FIRST_RETRY_DELAY) -> tuple[float, ...]:
     """Seconds to wait before each of `retries` retries: 0.5, 1, 2, 4 … at most 30."""
-    return tuple(min(FIRST_RETRY_DELAY * 2**n, MAX_RETRY_DELAY) for n in range(retries))
+    return tuple(min(first * 2**n, MAX_RETRY_DELAY) for n in range(retries))
 
 
 def rate_limiter() -> AIORateLimiter:
@@ -100,9 +100,9 @@ class RetryingRequest(HTTPXRequest):
     """HTTPXRequest that sends a call again, `retries` times at most, after a 5xx or a
     network failure."""
 
-    def __init__(self, retries: int, **kwargs: Any) -> None:
+    def __init__(self, retries: int, first_delay: float = FIRST_RETRY_DELAY, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.delays = retry_delays(retries)
+        self.delays = retry_delays(retries, first_delay)
 
     async def do_request(
         self,
