@@ -105,7 +105,7 @@ def test_inline_queries_have_their_own_budget(control: Control, user_id: int) ->
     assert "Seizing the border crossings" in (quote_of(reply) or "")
 
 
-# -- length and emptiness ---------------------------------------------------------------------------
+# -- length and emptiness ------------------------------------------------------------------------
 
 
 def test_a_long_question_is_cut_and_the_answer_says_so(
@@ -149,7 +149,7 @@ def test_nothing_to_search_gets_a_hint(
     assert searches_in(bot, user_id) == 0
 
 
-# -- group flood --------------------------------------------------------------------------------------
+# -- group flood ---------------------------------------------------------------------------------
 
 
 FLOOD = 300  # more than python-telegram-bot's 256 concurrent updates
