@@ -83,6 +83,9 @@ class BotAPIClient:
         )  # fmt: skip
         return result
 
+    def block_bot(self, user_id: int, blocked: bool = True) -> None:
+        self._call("block_bot", user_id=user_id, blocked=blocked)
+
     def send_sticker(
         self,
         chat_id: int,

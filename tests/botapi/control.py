@@ -165,6 +165,15 @@ class Control:
             chat_title=chat_title,
         )  # fmt: skip
 
+    def block_bot(self, user_id: int, blocked: bool = True) -> None:
+        """The user blocks (or, with ``blocked=False``, unblocks) the bot: sendMessage to
+        their private chat fails with 403 "Forbidden: bot was blocked by the user"."""
+        with self.world.cond:
+            if blocked:
+                self.world.blocked_by.add(user_id)
+            else:
+                self.world.blocked_by.discard(user_id)
+
     def send_sticker(
         self,
         chat_id: int,

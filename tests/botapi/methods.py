@@ -132,6 +132,8 @@ def _reply_target(world: World, params: Params, chat_id: int) -> int | None:
 def send_message(world: World, params: Params, generation: int) -> Any:
     chat = world.chat(params.get_chat_id())
     chat_id = int(chat["id"])
+    if chat_id in world.blocked_by:
+        raise ApiError(403, "Forbidden: bot was blocked by the user")
     formatted = message_text(
         params.get_str("text", "") or "",
         params.get_str("parse_mode"),

@@ -136,6 +136,8 @@ class World:
         self.inline_queries: dict[str, dict[str, Any]] = {}
         self.inline_answers: dict[str, dict[str, Any]] = {}
         self.commands: dict[str, list[dict[str, str]]] = {}
+        # Users who blocked the bot: sending to their private chat is Forbidden.
+        self.blocked_by: set[int] = set()
         self.calls: list[Call] = []
         self.dropped_updates = 0
         self.faults.reset()
