@@ -55,6 +55,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _TAG = re.compile(r"<[^>]*>")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +69,20 @@ class Rendered:
 # -- small helpers ---------------------------------------------------------
 
 
+def valid_unicode(text: str) -> str:
+    """`text` with lone surrogates (JSON escapes such as "\\ud83d" make them) replaced by
+    U+FFFD: Telegram refuses any string that is not valid UTF-8."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
 def esc(text: str) -> str:
     """Escape text for Telegram HTML (outside attributes)."""
-    return html.escape(text, quote=False)
+    return html.escape(valid_unicode(text), quote=False)
 
 
 def esc_attr(text: str) -> str:
     """Escape text for a double-quoted attribute value."""
-    return html.escape(text, quote=True)
+    return html.escape(valid_unicode(text), quote=True)
 
 
 def visible_text(markup: str) -> str:
@@ -102,7 +109,7 @@ def fits_message(markup: str) -> bool:
 
 def shorten(text: str, limit: int) -> str:
     """`text` on one line, cut at a word boundary with "…" when longer than `limit`."""
-    flat = " ".join(text.split())
+    flat = " ".join(valid_unicode(text).split())
     if len(flat) <= limit:
         return flat
     cut = _cut(flat, 0, limit - 1, ())
