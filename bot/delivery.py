@@ -58,6 +58,8 @@ _DONE_ALREADY: dict[str, tuple[str, ...]] = {
     "answerinlinequery": ("query is too old", "query id is invalid"),
 }
 _SUCCESS_WITHOUT_RESULT = b'{"ok":true,"result":true}'
+# Cosmetic calls: retrying "typing…" would only hold up the answer it announces.
+NOT_RETRIED = frozenset({"sendchataction"})
 
 
 def retry_delays(retries: int, first: float = FIRST_RETRY_DELAY) -> tuple[float, ...]:
@@ -115,7 +117,7 @@ class RetryingRequest(HTTPXRequest):
         pool_timeout: Any = HTTPXRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         name = api_method(url)
-        attempts = len(self.delays) + 1
+        attempts = 1 if name.lower() in NOT_RETRIED else len(self.delays) + 1
         for attempt in range(1, attempts + 1):
             try:
                 status, payload = await super().do_request(

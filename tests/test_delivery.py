@@ -70,6 +70,15 @@ async def test_server_errors_and_lost_connections_are_retried(botapi: FakeBotAPI
     assert calls == [(500, "server_error"), (502, "bad_gateway"), (None, "timeout"), (200, None)]
 
 
+async def test_typing_is_not_retried(botapi: FakeBotAPI) -> None:
+    botapi.control.send_message(USER, USER, "hello")
+    botapi.control.inject("sendChatAction", "server_error")
+    async with _bot(botapi, retries=3) as bot:
+        with pytest.raises(NetworkError):
+            await bot.send_chat_action(USER, "typing")
+    assert len(botapi.control.calls("sendChatAction")) == 1
+
+
 async def test_when_retries_run_out_the_error_is_raised(botapi: FakeBotAPI) -> None:
     botapi.control.send_message(USER, USER, "hello")
     botapi.control.inject("sendMessage", "server_error", count=2)
