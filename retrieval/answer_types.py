@@ -1,0 +1,167 @@
+"""What kind of answer a question asks for, and which words of a sentence could be one.
+
+"How many refugees…?" wants a number, "When…?" a date, "Who…?" a name and
+"Where…?" a place.  A sentence that holds such a word *besides* the words of
+the question is more likely to be the answer than one that only repeats the
+question.  Both sides are cheap surface rules (no models): a question's kind
+comes from its wh-phrase, a sentence's cues from digits, number words,
+month and weekday names, and capitalised words.
+
+Cues are kept as analyzer terms so the ranker can drop the ones the
+question itself contains ("How many of the 40,000 …" does not make 40,000 an
+answer).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from enum import IntEnum
+from typing import Final
+
+from retrieval.analyzer import Analyzer
+
+
+class AnswerKind(IntEnum):
+    """The kinds of answer we can spot; the value indexes `Cues`."""
+
+    NUMBER = 0
+    DATE = 1
+    NAME = 2
+    PLACE = 3
+
+
+# A sentence's cue terms, one frozenset per AnswerKind, in AnswerKind order.
+Cues = tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]
+
+_NONE: Final[frozenset[str]] = frozenset()
+NO_CUES: Final[Cues] = (_NONE, _NONE, _NONE, _NONE)
+
+# First matching rule wins: "how many people died when…" asks for a number.
+_QUESTION_RULES: Final[tuple[tuple[AnswerKind, re.Pattern[str]], ...]] = (
+    (
+        AnswerKind.NUMBER,
+        re.compile(
+            r"\bhow (?:many|much|long|old|far|big|tall|often|large|high|fast|deep|heavy)\b"
+            r"|\bwhat (?:percentage|percent|number|age|amount|sum|proportion|share|price|cost)\b"
+            r"|\bnumber of\b|\bamount of\b"
+        ),
+    ),
+    (
+        AnswerKind.DATE,
+        re.compile(r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time|decade|century)\b"),
+    ),
+    (
+        AnswerKind.NAME,
+        re.compile(
+            r"\bwho(?:m|se)?\b|\b(?:what|which) (?:person|man|woman|company|group|team|"
+            r"organi[sz]ation|band|actor|actress|singer|president|leader)\b|\bname\b"
+        ),
+    ),
+    (
+        AnswerKind.PLACE,
+        re.compile(
+            r"\bwhere\b|\b(?:what|which) (?:city|country|state|town|province|nation|region|"
+            r"place|continent|county|area|island)\b"
+        ),
+    ),
+)
+
+
+def question_kind(question: str) -> AnswerKind | None:
+    """The kind of answer `question` asks for, or None when its wh-phrase does not say."""
+    lowered = question.casefold()
+    for kind, pattern in _QUESTION_RULES:
+        if pattern.search(lowered):
+            return kind
+    return None
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_NUMBER_WORDS: Final = _words(
+    """one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+    fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy
+    eighty ninety hundred hundreds thousand thousands million millions billion billions
+    trillion dozen dozens half percent"""
+)
+# Months and weekdays count only capitalised ("May 25", not "may"); these always count.
+_CALENDAR_NAMES: Final = _words(
+    """january february march april may june july august september october november
+    december jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday
+    thursday friday saturday sunday"""
+)
+_RELATIVE_DAYS: Final = _words("yesterday today tonight")
+# Prepositions that put a capitalised word in a place: "in Colombo", "from Canada".
+_PLACE_PREPOSITIONS: Final = _words("in at from near to into across outside inside of")
+# Capitalised only because they open a clause or are titles, not names themselves.
+_NOT_NAMES: Final = _words(
+    """the a an he she it they we i you his her its their our this that these those there
+    but and or so yet if when while after before as at in on for from by with since then
+    however meanwhile mr mrs ms dr"""
+)
+# Numbers whole ("40,000", "2.5"), then words with inner apostrophes, dots or hyphens.
+_WORD: Final = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?[^\W_]*|[^\W_](?:[\w'’.-]*[^\W_])?")
+_YEAR: Final = re.compile(r"(?:1[5-9]|20)\d\ds?")
+
+
+def sentence_cues(sentence: str, analyzer: Analyzer) -> Cues:
+    """The analyzer terms in `sentence` that could answer each kind of question."""
+    matches = list(_WORD.finditer(sentence))
+    if not matches:
+        return NO_CUES
+    words = [match.group() for match in matches]
+    # joined[k]: only spaces between words k-1 and k, so they can be one name.
+    joined = [False] + [
+        sentence[a.end() : b.start()].isspace() for a, b in itertools.pairwise(matches)
+    ]
+    numbers: set[str] = set()
+    dates: set[str] = set()
+    names: set[str] = set()
+    places: set[str] = set()
+    for position, word in enumerate(words):
+        lowered = word.casefold().rstrip(".")
+        if word[0].isdigit():
+            terms = _terms(word, analyzer)
+            numbers.update(terms)
+            if _YEAR.fullmatch(lowered):
+                dates.update(terms)
+            continue
+        if lowered in _NUMBER_WORDS:
+            numbers.update(_terms(word, analyzer))
+        if lowered in _RELATIVE_DAYS or (word[0].isupper() and lowered in _CALENDAR_NAMES):
+            dates.update(_terms(word, analyzer))
+            continue
+        if not word[0].isupper() or lowered in _NOT_NAMES:
+            continue
+        following = words[position + 1] if position + 1 < len(words) else ""
+        # A sentence's first word is capitalised anyway: a name only when a
+        # capitalised word follows ("Barack Obama said…", not "Police said…").
+        if position == 0 and not following[:1].isupper():
+            continue
+        terms = _terms(word, analyzer)
+        names.update(terms)
+        if _in_place_phrase(words, joined, position):
+            places.update(terms)
+    return (frozenset(numbers), frozenset(dates), frozenset(names), frozenset(places))
+
+
+def _terms(word: str, analyzer: Analyzer) -> list[str]:
+    """The word's analyzer terms; a stopword ("one"?) keeps its plain folded form."""
+    return analyzer.tokens(word) or [word.casefold()]
+
+
+def _in_place_phrase(words: list[str], joined: list[bool], position: int) -> bool:
+    """Is words[position] in a capitalised run ("Sri Lanka") right after a place
+    preposition?  Punctuation ends a run: in "in Colombo, Chase said" Chase is no place."""
+    before = position - 1
+    while (
+        before >= 0
+        and joined[before + 1]
+        and words[before][:1].isupper()
+        and words[before].casefold() not in _NOT_NAMES
+    ):
+        before -= 1
+    return before >= 0 and joined[before + 1] and words[before].casefold() in _PLACE_PREPOSITIONS
