@@ -1,22 +1,82 @@
 """Stage two: reorder BM25's candidates and decide when nothing answers.
 
 Everything here is pure: it sees the question, the candidates BM25 found
-and the analyzer, and returns scores.  Each feature is measured in
-docs/quality.md before it earns a place.
+(with what was worked out about each passage at index time) and returns
+scores.  A candidate's score adds, each with its weight from `RerankSettings`:
+
+* its passage BM25, divided by the best candidate's;
+* its report's BM25 over the whole report text, divided by the best
+  candidate report's ("fusion": a question is usually about one report, and
+  the whole report says more about the topic than one window of it);
+* its best sentence: the share of the question's idf mass in that sentence,
+  raised when the sentence (or the one after it) holds a word of the kind
+  the question asks for (`retrieval.answer_types`), plus a lead bonus that
+  fades with the sentence's place in its report (news puts the key facts
+  first);
+* the share of the question's idf mass in the whole passage, and the best
+  share within two adjacent sentences ("evidence").
+
+The not-found rule asks whether one of the best candidates holds enough
+evidence.  Each piece is measured in docs/quality.md (bench:
+benchmarks/bench_quality.py) before it earns its weight.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 from retrieval.analyzer import Analyzer
+from retrieval.answer_types import NO_CUES, AnswerKind, Cues, sentence_cues
 from retrieval.models import Passage, Report
 
-# Below this share of the question's idf mass matched by the best passage we
-# refuse to quote: it is the line between "answers it" and "shares a word".
-MIN_COVERAGE = 0.5
+NotFoundRule = Literal["sentences", "passage", "never"]
+
+
+@dataclass(frozen=True, slots=True)
+class RerankSettings:
+    """Stage two's knobs; a weight of 0 switches its feature off.
+
+    The defaults are the variant docs/quality.md chose; the benchmark builds
+    the other variants from these fields.
+    """
+
+    passage_weight: float = 1.0
+    report_weight: float = 1.05
+    sentence_weight: float = 0.8
+    # Multipliers of a sentence's match when it (or the next sentence) holds a cue.
+    cue_weight: float = 0.25
+    next_cue_weight: float = 0.05
+    lead_weight: float = 0.55
+    # Share of the question's idf mass anywhere in the passage / within two adjacent
+    # sentences (the evidence the not-found rule reads).
+    coverage_weight: float = 0.15
+    evidence_weight: float = 0.4
+    # "sentences": refuse unless one of the `evidence_depth` best candidates holds
+    # `min_evidence` of the question's idf mass within two adjacent sentences;
+    # "passage": unless the top passage holds it anywhere (the first baseline);
+    # "never": always answer.
+    not_found: NotFoundRule = "sentences"
+    min_evidence: float = 0.45
+    evidence_depth: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class PassageProfile:
+    """What stage two needs of a passage beyond its tokens, worked out at index time.
+
+    `sentence_ends[j]` is the token offset where sentence j of the passage ends;
+    it is empty when the tokens could not be lined up with the sentences, and
+    the passage is then scored as one block.
+    """
+
+    sentence_ends: tuple[int, ...]
+    # Ordinal of the passage's first sentence in its report (0 = the lead).
+    first_sentence: int
+    cues: tuple[Cues, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,13 +86,22 @@ class Query:
     # idf of each distinct query term in the passage index; 0.0 for unknown terms.
     idf: Mapping[str, float]
     n_docs: int
+    kind: AnswerKind | None = None
+    weights: Mapping[str, float] = field(init=False, repr=False, compare=False)
+    total_weight: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        weights = {term: self.weight(term) for term in dict.fromkeys(self.terms)}
+        object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "total_weight", sum(weights.values()))
 
     def weight(self, term: str) -> float:
-        """The term's idf, with unknown terms weighted as the rarest possible:
-        a question about something the reports never mention must lose."""
+        """The term's idf; a term the reports never use weighs as much as their
+        rarest one (the idf of a term in one passage), so a question about
+        something the reports never mention cannot gather enough evidence."""
         idf = self.idf.get(term, 0.0)
-        if idf == 0.0 and term not in self.known_terms:
-            return math.log((self.n_docs + 0.5) / 0.5)
+        if idf == 0.0:
+            return max(math.log((self.n_docs - 0.5) / 1.5), 0.0)
         return max(idf, 0.0)
 
     @property
@@ -46,12 +115,20 @@ class Candidate:
     bm25: float
     passage: Passage
     tokens: tuple[str, ...]
+    profile: PassageProfile | None = None
+    # BM25 of the passage's report in the report-level index.
+    report_score: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class Scored:
     candidate: Candidate
     score: float
+    # Index into passage.sentences of the sentence that scored best, or -1 when
+    # the passage was scored as one block.
+    best_sentence: int = -1
+    # The largest share of the question's idf mass within two adjacent sentences.
+    evidence: float = 0.0
 
 
 def indexed_text(passage: Passage, report: Report) -> str:
@@ -59,38 +136,179 @@ def indexed_text(passage: Passage, report: Report) -> str:
     return passage.text
 
 
-def rank(query: Query, candidates: Sequence[Candidate], analyzer: Analyzer) -> list[Scored]:
-    scored = [Scored(c, c.bm25) for c in candidates]
+def report_text(report: Report) -> str:
+    """The text the report-level index holds: the title, the caption and the body."""
+    return "\n\n".join(part for part in (report.title, report.caption, report.text) if part)
+
+
+def profile_passages(
+    passages: Sequence[Passage], tokens: Sequence[Sequence[str]], analyzer: Analyzer
+) -> tuple[PassageProfile, ...]:
+    """A profile for each passage; `passages` in report order, as make_passages gives them."""
+    profiles: list[PassageProfile] = []
+    # Sentences of the current report in order of first appearance: windows overlap,
+    # so a passage's first sentence may already have been seen in the window before.
+    report_id: str | None = None
+    ordinals: dict[str, int] = {}
+    for passage, passage_tokens in zip(passages, tokens, strict=True):
+        if passage.report_id != report_id:
+            report_id, ordinals = passage.report_id, {}
+        first = ordinals.get(passage.sentences[0], len(ordinals)) if passage.sentences else 0
+        for sentence in passage.sentences:
+            ordinals.setdefault(sentence, len(ordinals))
+        profiles.append(_profile(passage, passage_tokens, first, analyzer))
+    return tuple(profiles)
+
+
+def _profile(
+    passage: Passage, tokens: Sequence[str], first: int, analyzer: Analyzer
+) -> PassageProfile:
+    ends: list[int] = []
+    count = 0
+    for sentence in passage.sentences:
+        count += len(analyzer.tokens(sentence))
+        ends.append(count)
+    if not ends or count != len(tokens):
+        cues = sentence_cues(passage.text, analyzer)
+        return PassageProfile(sentence_ends=(), first_sentence=first, cues=(cues,))
+    return PassageProfile(
+        sentence_ends=tuple(ends),
+        first_sentence=first,
+        cues=tuple(sentence_cues(sentence, analyzer) for sentence in passage.sentences),
+    )
+
+
+def rank(
+    query: Query, candidates: Sequence[Candidate], settings: RerankSettings | None = None
+) -> list[Scored]:
+    """Candidates scored by stage two, best first (ties keep BM25's order)."""
+    settings = settings or RerankSettings()
+    if not candidates:
+        return []
+    top_bm25 = max(c.bm25 for c in candidates) or 1.0
+    top_report = max(c.report_score for c in candidates) or 1.0
+    scored = []
+    for candidate in candidates:
+        match = _match(query, candidate, settings)
+        score = (
+            settings.passage_weight * candidate.bm25 / top_bm25
+            + settings.report_weight * candidate.report_score / top_report
+            + match.sentence_score
+            + settings.coverage_weight * match.coverage
+            + settings.evidence_weight * match.evidence
+        )
+        scored.append(Scored(candidate, score, match.best_sentence, match.evidence))
     return sorted(scored, key=lambda s: (-s.score, s.candidate.index))
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    """How a passage's sentences match the question."""
+
+    sentence_score: float
+    best_sentence: int  # -1 when the passage was scored as one block
+    evidence: float  # best share of the question's idf mass in two adjacent sentences
+    coverage: float  # share of it anywhere in the passage
+
+
+def _match(query: Query, candidate: Candidate, settings: RerankSettings) -> _Match:
+    profile = candidate.profile
+    ends = profile.sentence_ends if profile is not None else ()
+    blocks = _matched_per_sentence(query, candidate.tokens, ends)
+    total = query.total_weight or 1.0
+    weights = query.weights
+
+    def share(terms: set[str]) -> float:
+        return sum(weights[t] for t in terms) / total
+
+    coverages = [share(block) for block in blocks]
+    evidence = max([coverages[0]] + [share(a | b) for a, b in itertools.pairwise(blocks)])
+    cues = profile.cues if profile is not None else (NO_CUES,)
+    first = profile.first_sentence if profile is not None else 0
+    wanted = set(query.terms)
+    has_cue = [
+        query.kind is not None and bool(sentence[query.kind] - wanted)
+        for sentence in (cues if len(cues) == len(blocks) else (NO_CUES,) * len(blocks))
+    ]
+    best_score, best = -math.inf, 0
+    for j, cover in enumerate(coverages):
+        # A cue only counts in a sentence that matches the question: scaling the
+        # match keeps a stray number in an unrelated sentence from winning.
+        cue = settings.cue_weight * has_cue[j] + (
+            settings.next_cue_weight * has_cue[j + 1] if j + 1 < len(blocks) else 0.0
+        )
+        score = settings.sentence_weight * cover * (1.0 + cue) + settings.lead_weight * _lead(
+            first + j
+        )
+        if score > best_score:
+            best_score, best = score, j
+    return _Match(
+        sentence_score=best_score,
+        best_sentence=best if ends else -1,
+        evidence=evidence,
+        coverage=share(set().union(*blocks)),
+    )
+
+
+def _lead(ordinal: int) -> float:
+    """Lead bonus of the sentence at `ordinal` in its report: 1 for the first, fading."""
+    return 1.0 / (1.0 + math.log1p(ordinal))
+
+
+def _matched_per_sentence(
+    query: Query, tokens: Sequence[str], ends: Sequence[int]
+) -> list[set[str]]:
+    """The query terms found in each sentence (one block when `ends` is empty)."""
+    weights = query.weights
+    if not ends:
+        return [{t for t in tokens if t in weights}]
+    blocks: list[set[str]] = [set() for _ in ends]
+    sentence = 0
+    for position, token in enumerate(tokens):
+        if token in weights:
+            while position >= ends[sentence]:
+                sentence += 1
+            blocks[sentence].add(token)
+    return blocks
 
 
 def coverage(query: Query, tokens: Sequence[str]) -> float:
     """Share of the question's idf mass that the passage contains."""
-    distinct = set(query.terms)
-    total = sum(query.weight(t) for t in distinct)
+    total = query.total_weight
     if total <= 0:
         return 0.0
     present = set(tokens)
-    return sum(query.weight(t) for t in distinct if t in present) / total
+    return sum(w for t, w in query.weights.items() if t in present) / total
 
 
-def is_not_found(query: Query, ranked: Sequence[Scored]) -> bool:
+def is_not_found(
+    query: Query, ranked: Sequence[Scored], settings: RerankSettings | None = None
+) -> bool:
+    settings = settings or RerankSettings()
     if not ranked or not query.known_terms:
         return True
-    return coverage(query, ranked[0].candidate.tokens) < MIN_COVERAGE
+    if settings.not_found == "never":
+        return False
+    if settings.not_found == "passage":
+        return coverage(query, ranked[0].candidate.tokens) < settings.min_evidence
+    shown = ranked[: max(settings.evidence_depth, 1)]
+    return max(s.evidence for s in shown) < settings.min_evidence
 
 
-def best_sentence(
-    query: Query, passage: Passage, analyzer: Analyzer
-) -> tuple[str, tuple[str, ...]]:
-    """The sentence holding the most query weight, and the passage's matched words."""
+def best_sentence(query: Query, scored: Scored, analyzer: Analyzer) -> tuple[str, tuple[str, ...]]:
+    """The sentence that scored best (or holds the most query weight), and the
+    passage's words that matched the question, for highlighting."""
+    passage = scored.candidate.passage
     wanted = set(query.terms)
-    best, best_weight = (passage.sentences[0] if passage.sentences else passage.text), -1.0
-    for sentence in passage.sentences:
-        terms = {term for term, _, _ in analyzer.spans(sentence)} & wanted
-        weight = sum(query.weight(t) for t in terms)
-        if weight > best_weight:
-            best, best_weight = sentence, weight
+    if 0 <= scored.best_sentence < len(passage.sentences):
+        best = passage.sentences[scored.best_sentence]
+    else:
+        best, best_weight = (passage.sentences[0] if passage.sentences else passage.text), -1.0
+        for sentence in passage.sentences:
+            terms = {term for term, _, _ in analyzer.spans(sentence)} & wanted
+            weight = sum(query.weight(t) for t in terms)
+            if weight > best_weight:
+                best, best_weight = sentence, weight
     matched: list[str] = []
     for term, start, end in analyzer.spans(passage.text):
         word = passage.text[start:end]

@@ -2,9 +2,10 @@
 
 Stage one is BM25Okapi over passages (exactly rank-bm25's scores, via
 `retrieval.bm25`).  Stage two (`retrieval.rerank`) reorders the best
-candidates with cheap features and decides when the evidence is too weak to
-quote anything.  This module only wires the stages together, keeps the
-built index, and turns scored passages into `Hit` records.
+candidates with cheap features, among them a second BM25 index over whole
+reports, and decides when the evidence is too weak to quote anything.  This
+module only wires the stages together, keeps the built indexes, and turns
+scored passages into `Hit` records.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 import pickle
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -25,12 +26,14 @@ from typing import Any
 
 from retrieval import rerank
 from retrieval.analyzer import Analyzer, AnalyzerSettings
+from retrieval.answer_types import question_kind
 from retrieval.bm25 import BACKENDS, FastBM25, Scorer, build_scorer
 from retrieval.errors import UnknownBackendError
 from retrieval.index_store import IndexStore, fingerprint
 from retrieval.loader import LoadProblem, LoadResult, load_reports, report_files
 from retrieval.models import Hit, Passage, Report
 from retrieval.passages import make_passages
+from retrieval.rerank import RerankSettings
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,7 @@ _CORPUS_MODULES = (
     "loader.py",
     "passages.py",
     "analyzer.py",
+    "answer_types.py",
     "rerank.py",
     "search.py",
 )
@@ -52,6 +56,7 @@ class SearchSettings:
     analyzer: AnalyzerSettings = field(default_factory=AnalyzerSettings)
     # How many BM25 candidates stage two looks at; more costs time, not quality.
     candidates: int = 100
+    rerank: RerankSettings = field(default_factory=RerankSettings)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -68,6 +73,11 @@ class _Corpus:
     passages: tuple[Passage, ...]
     passage_tokens: tuple[tuple[str, ...], ...]
     problems: tuple[LoadProblem, ...]
+    # Stage two's inputs: each passage's profile and report (index into reports),
+    # and each report's tokens for the report-level BM25 index.
+    profiles: tuple[rerank.PassageProfile, ...] = ()
+    passage_reports: tuple[int, ...] = ()
+    report_tokens: tuple[tuple[str, ...], ...] = ()
 
 
 class SearchEngine:
@@ -75,10 +85,18 @@ class SearchEngine:
     threads is safe and a reload simply builds a new engine and swaps it in."""
 
     def __init__(
-        self, corpus: _Corpus, scorer: Scorer, analyzer: Analyzer, settings: SearchSettings
+        self,
+        corpus: _Corpus,
+        scorer: Scorer,
+        analyzer: Analyzer,
+        settings: SearchSettings,
+        report_scorer: Scorer | None = None,
     ) -> None:
         self._corpus = corpus
         self._scorer = scorer
+        # Small next to the passage index (one document per report), so a cached
+        # engine rebuilds it rather than storing a second index file.
+        self._report_scorer = report_scorer or build_scorer(settings.backend, corpus.report_tokens)
         self._analyzer = analyzer
         self.settings = settings
         self._reports_by_id = {report.id: report for report in corpus.reports}
@@ -102,7 +120,8 @@ class SearchEngine:
         analyzer = Analyzer(settings.analyzer)
         corpus = _make_corpus(reports, analyzer, problems)
         scorer = build_scorer(settings.backend, corpus.passage_tokens)
-        return cls(corpus, scorer, analyzer, settings)
+        report_scorer = build_scorer(settings.backend, corpus.report_tokens)
+        return cls(corpus, scorer, analyzer, settings, report_scorer)
 
     @classmethod
     def from_path(
@@ -149,6 +168,16 @@ class SearchEngine:
             len(loaded.problems),
         )
         return engine
+
+    def with_rerank(self, settings: RerankSettings) -> SearchEngine:
+        """The same indexes ranked with other stage-two settings (for comparing variants)."""
+        return SearchEngine(
+            self._corpus,
+            self._scorer,
+            self._analyzer,
+            replace(self.settings, rerank=settings),
+            self._report_scorer,
+        )
 
     # -- what the engine knows ---------------------------------------------
 
@@ -205,20 +234,29 @@ class SearchEngine:
         indices, scores = self._scorer.top_k(terms, self.settings.candidates)
         if len(indices) == 0:
             return []
+        corpus = self._corpus
+        report_scores = self._report_scorer.get_scores(terms)
         candidates = [
             rerank.Candidate(
                 index=int(i),
                 bm25=float(s),
-                passage=self._corpus.passages[int(i)],
-                tokens=self._corpus.passage_tokens[int(i)],
+                passage=corpus.passages[int(i)],
+                tokens=corpus.passage_tokens[int(i)],
+                profile=corpus.profiles[int(i)],
+                report_score=float(report_scores[corpus.passage_reports[int(i)]]),
             )
             for i, s in zip(indices, scores, strict=True)
         ]
         query = rerank.Query(
-            text=question, terms=tuple(terms), idf=self._idf_of(terms), n_docs=self._scorer.n_docs
+            text=question,
+            terms=tuple(terms),
+            idf=self._idf_of(terms),
+            n_docs=self._scorer.n_docs,
+            kind=question_kind(question),
         )
-        ranked = rerank.rank(query, candidates, self._analyzer)
-        if not ranked or rerank.is_not_found(query, ranked):
+        settings = self.settings.rerank
+        ranked = rerank.rank(query, candidates, settings)
+        if not ranked or rerank.is_not_found(query, ranked, settings):
             return []
         return [
             self._to_hit(rank, scored, query)
@@ -230,7 +268,7 @@ class SearchEngine:
 
     def _to_hit(self, rank: int, scored: rerank.Scored, query: rerank.Query) -> Hit:
         passage = scored.candidate.passage
-        best, matched = rerank.best_sentence(query, passage, self._analyzer)
+        best, matched = rerank.best_sentence(query, scored, self._analyzer)
         return Hit(
             rank=rank,
             score=scored.score,
@@ -251,7 +289,16 @@ def _make_corpus(
     tokens = tuple(
         tuple(analyzer.tokens(rerank.indexed_text(p, by_id[p.report_id]))) for p in passages
     )
-    return _Corpus(tuple(reports), tuple(passages), tokens, tuple(problems))
+    report_index = {report.id: i for i, report in enumerate(reports)}
+    return _Corpus(
+        reports=tuple(reports),
+        passages=tuple(passages),
+        passage_tokens=tokens,
+        problems=tuple(problems),
+        profiles=rerank.profile_passages(passages, tokens, analyzer),
+        passage_reports=tuple(report_index[p.report_id] for p in passages),
+        report_tokens=tuple(tuple(analyzer.tokens(rerank.report_text(r))) for r in reports),
+    )
 
 
 def _distinct(ranked: Sequence[rerank.Scored]) -> list[rerank.Scored]:

@@ -1,0 +1,254 @@
+"""Stage two, piece by piece, on small real passages.
+
+Each test sets two passages side by side that BM25 cannot tell apart (or
+gets wrong) and checks that the feature under test decides, and that
+switching the feature off gives the other order.  No quality thresholds:
+those live in benchmarks/bench_quality.py.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from retrieval.analyzer import Analyzer
+from retrieval.answer_types import question_kind
+from retrieval.models import Passage, Report
+from retrieval.passages import make_passages, split_sentences
+from retrieval.rerank import (
+    Candidate,
+    Query,
+    RerankSettings,
+    best_sentence,
+    is_not_found,
+    profile_passages,
+    rank,
+)
+from retrieval.search import SearchEngine
+
+ANALYZER = Analyzer()
+WHEN = datetime(2024, 5, 1, tzinfo=UTC)
+DEFAULT = RerankSettings()
+NO_CUES = replace(DEFAULT, cue_weight=0.0, next_cue_weight=0.0)
+
+
+def report(report_id: str, *paragraphs: str) -> Report:
+    return Report(id=report_id, title=report_id, paragraphs=paragraphs, published=WHEN)
+
+
+def candidates_of(passages: Sequence[Passage], bm25: float = 5.0) -> list[Candidate]:
+    """Candidates with equal BM25 and report scores: only stage two's own features differ."""
+    tokens = [tuple(ANALYZER.tokens(p.text)) for p in passages]
+    profiles = profile_passages(passages, tokens, ANALYZER)
+    return [
+        Candidate(index, bm25, passage, passage_tokens, profile, report_score=3.0)
+        for index, (passage, passage_tokens, profile) in enumerate(
+            zip(passages, tokens, profiles, strict=True)
+        )
+    ]
+
+
+def one_passage_each(*texts: str) -> list[Candidate]:
+    """Each text the lead of its own report, so the lead bonus is the same for all."""
+    passages = [make_passages(report(f"r{i}", text))[0] for i, text in enumerate(texts)]
+    return candidates_of(passages)
+
+
+def query(question: str, n_docs: int = 1000) -> Query:
+    terms = ANALYZER.query_tokens(question)
+    return Query(
+        text=question,
+        terms=tuple(terms),
+        idf={term: 2.0 for term in terms},
+        n_docs=n_docs,
+        kind=question_kind(question),
+    )
+
+
+def first_text(question: str, candidates: Sequence[Candidate], settings: RerankSettings) -> str:
+    return rank(query(question), candidates, settings)[0].candidate.passage.text
+
+
+# ---- answer-type cues -----------------------------------------------------------------
+
+
+def test_how_many_prefers_the_passage_with_a_number() -> None:
+    plain = "Refugees crossed the border into Turkey on foot."
+    counted = "About 40,000 refugees crossed the border into Turkey."
+    candidates = one_passage_each(plain, counted)
+    question = "How many refugees crossed into Turkey?"
+    assert first_text(question, candidates, DEFAULT) == counted
+    assert first_text(question, candidates, NO_CUES) == plain  # a tie: BM25's order
+
+
+def test_who_prefers_a_capitalised_name_not_in_the_question() -> None:
+    # Both name Aleppo, but Aleppo is in the question: only Aqidi answers "who".
+    vague = "The rebels in Aleppo are led by a former army colonel."
+    named = "The rebels in Aleppo are led by Abdul-Jabbar Aqidi."
+    candidates = one_passage_each(vague, named)
+    question = "Who leads the rebels in Aleppo?"
+    assert first_text(question, candidates, DEFAULT) == named
+    assert first_text(question, candidates, NO_CUES) == vague
+
+
+def test_when_prefers_a_date() -> None:
+    undated = "The treaty was signed in the capital after long talks."
+    dated = "The treaty was signed on March 3, 1998."
+    candidates = one_passage_each(undated, dated)
+    assert first_text("When was the treaty signed?", candidates, DEFAULT) == dated
+    assert first_text("When was the treaty signed?", candidates, NO_CUES) == undated
+
+
+def test_a_question_of_no_kind_gets_no_cue_bonus() -> None:
+    candidates = one_passage_each(
+        "The treaty was signed in the capital.", "The treaty was signed on March 3, 1998."
+    )
+    ranked = rank(query("What about the treaty signing?"), candidates, DEFAULT)
+    assert ranked[0].score == ranked[1].score
+
+
+# ---- sentences, lead and fusion ------------------------------------------------------
+
+
+def test_terms_in_one_sentence_beat_terms_spread_over_a_passage() -> None:
+    spread = "The bridge opened in spring. Later that year, the toll was cut."
+    together = "Officials cut the toll on the bridge. Traffic grew in spring."
+    candidates = one_passage_each(spread, together)
+    question = "Why was the bridge toll cut?"
+    assert first_text(question, candidates, DEFAULT) == together
+    no_sentences = replace(DEFAULT, sentence_weight=0.0)
+    assert first_text(question, candidates, no_sentences) == spread
+
+
+def test_the_lead_wins_between_equal_passages_of_one_report() -> None:
+    text = "Officials opened the new bridge on Monday."
+    later = "Engineers said the new bridge is safe."
+    everything = candidates_of(
+        make_passages(report("r", text, "Traffic was light.", "Rain fell.", later))
+    )
+    lead, last = everything[0], everything[3]
+    # The later passage comes first in BM25's order, as it would on a tie.
+    candidates = [replace(last, index=0), replace(lead, index=1)]
+    question = "What about the new bridge?"
+    assert first_text(question, candidates, DEFAULT) == text
+    assert first_text(question, candidates, replace(DEFAULT, lead_weight=0.0)) == later
+
+
+def test_fusion_prefers_the_passage_from_the_report_about_the_topic() -> None:
+    farm = report(
+        "farm",
+        "Farmers across the plains brought in the wheat harvest this week, and officials "
+        "said on Monday that it reached 12 million tonnes after a long dry season.",
+        "The wheat was dry and the harvest came early.",
+        "Wheat prices fell as the harvest came in.",
+    )
+    # One short passage mentions the harvest in passing: passage BM25 likes it best.
+    city = report(
+        "city",
+        "The council met on Tuesday to discuss bus fares, parking and the library.",
+        "Wheat harvest festival opens.",
+    )
+    fillers = [report(f"filler{i}", f"Story {i} about trains and boats.") for i in range(5)]
+    engine = SearchEngine.build([city, farm, *fillers])
+    question = "What about the wheat harvest?"
+    assert engine.search(question)[0].report.id == "farm"
+    without_fusion = engine.with_rerank(replace(DEFAULT, report_weight=0.0))
+    assert without_fusion.search(question)[0].report.id == "city"
+
+
+def test_plain_settings_keep_bm25_order() -> None:
+    plain = RerankSettings(
+        passage_weight=1.0,
+        report_weight=0.0,
+        sentence_weight=0.0,
+        cue_weight=0.0,
+        next_cue_weight=0.0,
+        lead_weight=0.0,
+    )
+    passages = make_passages(report("r", "Alpha beta.", "Beta gamma.", "Gamma alpha."))
+    candidates = [
+        replace(c, bm25=score)
+        for c, score in zip(candidates_of(passages), (1.0, 3.0, 2.0), strict=True)
+    ]
+    ranked = rank(query("alpha beta gamma"), candidates, plain)
+    assert [s.candidate.bm25 for s in ranked] == [3.0, 2.0, 1.0]
+
+
+# ---- not found ------------------------------------------------------------------------
+
+
+def test_words_found_nowhere_are_not_found() -> None:
+    fillers = [report(f"filler{i}", f"Story {i} about trains and boats.") for i in range(5)]
+    engine = SearchEngine.build([report("a", "The port reopened after the storm."), *fillers])
+    assert engine.search("How do I bake sourdough bread?") == []
+    assert engine.search("When did the port reopen?")
+
+
+def test_question_words_scattered_far_apart_are_not_found() -> None:
+    # Each content word of the question sits in its own sentence, far from the others.
+    sentences = [
+        "Smith spoke first.",
+        "The hall was full.",
+        "Nobody left early.",
+        "Budget talks went on.",
+        "Tea was served.",
+        "Chairs were stacked.",
+        "Paris was mentioned.",
+    ]
+    candidates = one_passage_each(" ".join(sentences))
+    question = query("Smith budget Paris")
+    ranked = rank(question, candidates, DEFAULT)
+    assert is_not_found(question, ranked, DEFAULT)
+    assert not is_not_found(question, ranked, replace(DEFAULT, not_found="never"))
+    # The first rule looked at the whole passage, which holds every word.
+    assert not is_not_found(question, ranked, replace(DEFAULT, not_found="passage"))
+
+
+def test_words_together_in_two_adjacent_sentences_are_found() -> None:
+    candidates = one_passage_each("Smith spoke about the budget. He was in Paris.")
+    question = query("Smith budget Paris")
+    assert not is_not_found(question, rank(question, candidates, DEFAULT), DEFAULT)
+
+
+def test_unknown_words_weigh_as_much_as_the_rarest_known_word() -> None:
+    terms = ("bridge", "zeppelin")
+    question = Query(text="", terms=terms, idf={"bridge": 3.0, "zeppelin": 0.0}, n_docs=100)
+    # The idf BM25Okapi gives a word found in one passage out of 100.
+    assert question.weight("zeppelin") == math.log(99.5 / 1.5)
+    assert question.weight("zeppelin") > question.weight("bridge")
+    assert question.known_terms == frozenset({"bridge"})
+
+
+# ---- best sentence and profiles -------------------------------------------------------
+
+
+def test_best_sentence_is_the_one_that_scored_best() -> None:
+    text = "The council met on Tuesday. Bus fares will rise by ten percent in June. The end."
+    candidates = one_passage_each(text)
+    question = query("How much will bus fares rise?")
+    top = rank(question, candidates, DEFAULT)[0]
+    sentence, matched = best_sentence(question, top, ANALYZER)
+    assert sentence == "Bus fares will rise by ten percent in June."
+    assert set(matched) == {"Bus", "fares", "will", "rise"}
+
+
+def test_profiles_line_up_sentences_tokens_and_report_order() -> None:
+    rng = random.Random(3)
+    words = ["rebels", "army", "border", "refugees", "camp", "Aleppo", "40,000", "Monday"]
+    paragraph = " ".join(
+        " ".join(rng.choice(words) for _ in range(rng.randint(5, 25))).capitalize() + "."
+        for _ in range(40)
+    )
+    passages = make_passages(report("r", paragraph))
+    assert len(passages) > 3  # overlapping windows
+    tokens = [tuple(ANALYZER.tokens(p.text)) for p in passages]
+    sentences = split_sentences(paragraph)
+    for passage, passage_tokens, profile in zip(
+        passages, tokens, profile_passages(passages, tokens, ANALYZER), strict=True
+    ):
+        assert len(profile.sentence_ends) == len(passage.sentences) == len(profile.cues)
+        assert profile.sentence_ends[-1] == len(passage_tokens)
+        assert sentences[profile.first_sentence] == passage.sentences[0]
