@@ -17,17 +17,20 @@ import io
 import logging
 import pickle
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from retrieval import rerank
 from retrieval.analyzer import Analyzer, AnalyzerSettings
 from retrieval.answer_types import question_kind
-from retrieval.bm25 import BACKENDS, FastBM25, Scorer, build_scorer
+from retrieval.bm25 import BACKENDS, FastBM25, Floats, Ints, Scorer, best_of, build_scorer
 from retrieval.errors import UnknownBackendError
 from retrieval.index_store import IndexStore, fingerprint
 from retrieval.loader import LoadProblem, LoadResult, load_reports, report_files
@@ -78,6 +81,12 @@ class _Corpus:
     profiles: tuple[rerank.PassageProfile, ...] = ()
     passage_reports: tuple[int, ...] = ()
     report_tokens: tuple[tuple[str, ...], ...] = ()
+
+
+# Some reports' share of a corpus, analyzed once: `index_reports` makes one per
+# report and `SearchEngine.from_parts` merges them, so a live reload
+# (retrieval.library) re-analyzes only the reports that changed.
+CorpusPart = _Corpus
 
 
 class SearchEngine:
@@ -169,6 +178,24 @@ class SearchEngine:
         )
         return engine
 
+    @classmethod
+    def from_parts(
+        cls,
+        parts: Sequence[CorpusPart],
+        settings: SearchSettings | None = None,
+        problems: Sequence[LoadProblem] = (),
+    ) -> SearchEngine:
+        """An engine over parts analyzed earlier: only the BM25 indexes are built,
+        since their statistics span the whole collection."""
+        settings = settings or SearchSettings()
+        corpus = _merge_parts(parts, problems)
+        scorer = build_scorer(settings.backend, corpus.passage_tokens)
+        return cls(corpus, scorer, Analyzer(settings.analyzer), settings)
+
+    def parts(self) -> list[CorpusPart]:
+        """This engine's corpus cut into one part per report, in order (for from_parts)."""
+        return _split_parts(self._corpus)
+
     def with_rerank(self, settings: RerankSettings) -> SearchEngine:
         """The same indexes ranked with other stage-two settings (for comparing variants)."""
         return SearchEngine(
@@ -226,12 +253,19 @@ class SearchEngine:
 
     # -- searching ----------------------------------------------------------
 
-    def search(self, question: str, top: int = 5) -> list[Hit]:
-        """The best passages for `question`, best first; [] means not found."""
+    def search(
+        self, question: str, top: int = 5, within: Collection[str] | None = None
+    ) -> list[Hit]:
+        """The best passages for `question`, best first; [] means not found.
+
+        `within` (report ids) keeps only those reports' passages as candidates,
+        scored with the whole collection's statistics: "does this new report
+        answer the question?" gets the same answer the full search would give.
+        """
         terms = self._analyzer.query_tokens(question)
         if not terms or top <= 0 or not self._corpus.passages:
             return []
-        indices, scores = self._scorer.top_k(terms, self.settings.candidates)
+        indices, scores = self._first_stage(terms, within)
         if len(indices) == 0:
             return []
         corpus = self._corpus
@@ -262,6 +296,33 @@ class SearchEngine:
             self._to_hit(rank, scored, query)
             for rank, scored in enumerate(_distinct(ranked)[:top], start=1)
         ]
+
+    def _first_stage(
+        self, terms: Sequence[str], within: Collection[str] | None
+    ) -> tuple[Ints, Floats]:
+        if within is None:
+            return self._scorer.top_k(terms, self.settings.candidates)
+        # As top_k: the passages holding at least one query term, whatever their score.
+        wanted = set(terms)
+        tokens = self._corpus.passage_tokens
+        ids = [
+            i
+            for report_id in within
+            for i in self._passage_ids.get(report_id, ())
+            if not wanted.isdisjoint(tokens[i])
+        ]
+        if not ids:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        chosen = np.array(ids, dtype=np.int64)
+        scores = self._scorer.get_scores(terms)[chosen]
+        return best_of(chosen, scores, self.settings.candidates, positive_only=False)
+
+    @cached_property
+    def _passage_ids(self) -> dict[str, list[int]]:
+        ids: dict[str, list[int]] = {}
+        for index, passage in enumerate(self._corpus.passages):
+            ids.setdefault(passage.report_id, []).append(index)
+        return ids
 
     def _idf_of(self, terms: Sequence[str]) -> dict[str, float]:
         return {term: self._scorer.term_idf(term) for term in set(terms)}
@@ -299,6 +360,54 @@ def _make_corpus(
         passage_reports=tuple(report_index[p.report_id] for p in passages),
         report_tokens=tuple(tuple(analyzer.tokens(rerank.report_text(r))) for r in reports),
     )
+
+
+def index_reports(reports: Sequence[Report], analyzer: Analyzer) -> list[CorpusPart]:
+    """One analyzed part per report, for `SearchEngine.from_parts`."""
+    return [_make_corpus((report,), analyzer, ()) for report in reports]
+
+
+def _merge_parts(parts: Sequence[_Corpus], problems: Sequence[LoadProblem]) -> _Corpus:
+    """One corpus from parts, in order; report indices are shifted to the merged list."""
+    reports: list[Report] = []
+    passage_reports: list[int] = []
+    for part in parts:
+        offset = len(reports)
+        reports.extend(part.reports)
+        passage_reports.extend(offset + i for i in part.passage_reports)
+    return _Corpus(
+        reports=tuple(reports),
+        passages=tuple(chain.from_iterable(p.passages for p in parts)),
+        passage_tokens=tuple(chain.from_iterable(p.passage_tokens for p in parts)),
+        problems=tuple(problems),
+        profiles=tuple(chain.from_iterable(p.profiles for p in parts)),
+        passage_reports=tuple(passage_reports),
+        report_tokens=tuple(chain.from_iterable(p.report_tokens for p in parts)),
+    )
+
+
+def _split_parts(corpus: _Corpus) -> list[_Corpus]:
+    """The inverse of _merge_parts: one part per report (its passages are contiguous)."""
+    starts = [0] * (len(corpus.reports) + 1)
+    for report_index in corpus.passage_reports:
+        starts[report_index + 1] += 1
+    for i in range(len(corpus.reports)):
+        starts[i + 1] += starts[i]
+    parts: list[_Corpus] = []
+    for i, report in enumerate(corpus.reports):
+        start, end = starts[i], starts[i + 1]
+        parts.append(
+            _Corpus(
+                reports=(report,),
+                passages=corpus.passages[start:end],
+                passage_tokens=corpus.passage_tokens[start:end],
+                problems=(),
+                profiles=corpus.profiles[start:end],
+                passage_reports=(0,) * (end - start),
+                report_tokens=corpus.report_tokens[i : i + 1],
+            )
+        )
+    return parts
 
 
 def _distinct(ranked: Sequence[rerank.Scored]) -> list[rerank.Scored]:
