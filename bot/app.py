@@ -27,7 +27,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import access, handlers, limits
+from bot import access, handlers, limits, live, subscriptions
 from bot.config import Settings
 from bot.dedupe import JOURNAL_NAME, JournalingRequest, UpdateJournal
 from bot.delivery import RetryingRequest, rate_limiter
@@ -49,8 +49,11 @@ _NEW_MESSAGES = filters.UpdateType.MESSAGE
 HANDLERS: list[BaseHandler[Update, Context, None]] = [
     CommandHandler("start", handlers.start, filters=_NEW_MESSAGES),
     CommandHandler("help", handlers.help_command, filters=_NEW_MESSAGES),
-    CommandHandler("latest", handlers.latest, filters=_NEW_MESSAGES),
+    CommandHandler("latest", subscriptions.latest, filters=_NEW_MESSAGES),
     CommandHandler("ask", handlers.ask, filters=_NEW_MESSAGES),
+    CommandHandler("subscribe", subscriptions.subscribe, filters=_NEW_MESSAGES),
+    CommandHandler("subscriptions", subscriptions.list_subscriptions, filters=_NEW_MESSAGES),
+    CommandHandler("unsubscribe", subscriptions.unsubscribe, filters=_NEW_MESSAGES),
     MessageHandler(_NEW_MESSAGES & filters.TEXT & ~filters.COMMAND, handlers.text_message),
     MessageHandler(_NEW_MESSAGES & filters.COMMAND, handlers.unknown_command),
     MessageHandler(_NEW_MESSAGES & ~filters.TEXT & ~filters.StatusUpdate.ALL, handlers.not_text),
@@ -59,7 +62,9 @@ HANDLERS: list[BaseHandler[Update, Context, None]] = [
 ]
 
 
-def build_application(settings: Settings, engine: SearchEngine) -> BotApplication:
+def build_application(
+    settings: Settings, engine: SearchEngine, live_reports: live.Live | None = None
+) -> BotApplication:
     if not settings.token:
         raise ValueError("build_application needs settings.token")
     # Retries, flood waits and the journal of handled updates: bot/delivery.py, bot/dedupe.py.
@@ -78,6 +83,8 @@ def build_application(settings: Settings, engine: SearchEngine) -> BotApplicatio
     )
     application.bot_data[handlers.ENGINE_KEY] = engine
     application.bot_data[SETTINGS_KEY] = settings
+    if live_reports is not None:  # folder rescans, feeds, subscriptions: bot/live.py
+        live.install(application, live_reports)
     application.bot_data[limits.LIMITS_KEY] = limits.QuestionLimits(settings.rate_limit_per_minute)
     # Before HANDLERS, each in its own group so both run: who may use the bot, then how often.
     policy = access.AccessPolicy.from_settings(settings)
@@ -113,8 +120,10 @@ async def _on_startup(application: BotApplication) -> None:
             data=settings.heartbeat_path,
             name="heartbeat",
         )
+    await live.start(application)
     log.info("bot @%s is up and polling", application.bot.username)
 
 
 async def _on_shutdown(application: BotApplication) -> None:
     remove_heartbeat(_settings(application).heartbeat_path)
+    await live.stop(application)

@@ -49,7 +49,10 @@ NO_MORE_TEXT = "There are no more answers to this question."
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", "Welcome, and what I know"),
     ("ask", "Ask a question: /ask QUESTION"),
-    ("latest", "The newest reports: /latest [N]"),
+    ("latest", "The newest reports: /latest [N] [TOPIC]"),
+    ("subscribe", "Get new reports on a topic: /subscribe TOPIC"),
+    ("subscriptions", "The topics you follow"),
+    ("unsubscribe", "Stop following: /unsubscribe TOPIC or all"),
     ("help", "How to use me"),
 )
 
@@ -394,6 +397,9 @@ def render_help(bot_username: str | None = None) -> Rendered:
         "",
         "/ask QUESTION — ask a question (in groups, or mention me, or reply to me)",
         f"/latest [N] — the N newest reports (default {LATEST_DEFAULT}, at most {LATEST_MAX})",
+        "/latest [N] TOPIC — the newest reports on a topic",
+        "/subscribe TOPIC — I send you each new report on it as it arrives",
+        "/subscriptions — the topics you follow; /unsubscribe TOPIC or all — stop",
         "/start — what I know and example questions",
         "/help — this message",
         "",

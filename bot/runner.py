@@ -19,8 +19,9 @@ from telegram.error import InvalidToken, NetworkError
 from bot.app import build_application
 from bot.config import ConfigError, Settings, configure_logging
 from bot.delivery import connect, wait_for_bot_api
+from bot.live import open_live
+from bot.store import StoreError
 from retrieval.errors import RetrievalError
-from retrieval.search import SearchEngine
 
 log = logging.getLogger("bot.runner")
 
@@ -52,19 +53,6 @@ async def check_token(settings: Settings) -> None:
         pass
 
 
-def load_engine(settings: Settings) -> SearchEngine:
-    engine = SearchEngine.from_path(settings.reports_dir, cache_dir=settings.index_cache_dir)
-    for problem in engine.problems:
-        log.warning("skipped %s", problem)
-    log.info(
-        "loaded %d reports, %d passages from %s",
-        len(engine.reports),
-        len(engine.passages),
-        settings.reports_dir,
-    )
-    return engine
-
-
 def main() -> int:
     try:
         settings = Settings.from_env()
@@ -85,8 +73,8 @@ def main() -> int:
         if not connect(loop, wait_for_bot_api(lambda: check_token(settings), settings.base_url)):
             log.info("stopped before the Bot API could be reached")
             return EXIT_OK
-        engine = load_engine(settings)
-        application = build_application(settings, engine)
+        live = open_live(settings)  # the reports, kept up to date while the bot runs
+        application = build_application(settings, live.library.engine, live)
         application.run_polling(
             allowed_updates=Update.ALL_TYPES,
             drop_pending_updates=False,
@@ -105,7 +93,7 @@ def main() -> int:
             "check the network and TELEGRAM_BASE_URL",
             EXIT_UNAVAILABLE,
         )
-    except (RetrievalError, ConfigError) as error:
+    except (RetrievalError, ConfigError, StoreError) as error:
         return _fail(str(error), EXIT_CONFIG)
     finally:
         if not loop.is_closed():

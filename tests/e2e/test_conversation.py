@@ -77,9 +77,17 @@ def test_latest_with_too_big_a_count_is_capped(control: Control, user_id: int) -
 
 
 def test_latest_with_a_bad_count_gets_a_hint(control: Control, user_id: int) -> None:
-    _, reply = ask(control, user_id, "/latest abc")
-    assert reply["text"].startswith("“abc” is not a number of reports.")
+    _, reply = ask(control, user_id, "/latest 0")
+    assert reply["text"].startswith("“0” is not a number of reports.")
     assert "/latest N" in reply["text"]
+
+
+def test_latest_with_a_topic_lists_the_reports_on_it(control: Control, user_id: int) -> None:
+    _, reply = ask(control, user_id, "/latest refugees camps Turkey")
+    assert reply["text"].startswith("Newest reports (1 of 1)")
+    assert "Syria Battle" in reply["text"]
+    _, reply = ask(control, user_id, "/latest sourdough bread")
+    assert reply["text"].startswith("No reports on “sourdough bread” yet.")
 
 
 def test_unknown_command_gets_a_hint(control: Control, user_id: int) -> None:
