@@ -38,6 +38,7 @@ from typing import Any
 from telegram.request import HTTPXRequest, RequestData
 
 from bot.config import ConfigError
+from bot.delivery import as_json_error
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ class JournalingRequest(HTTPXRequest):
             url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
         )
         if status != 200 or not url.rstrip("/").endswith("/getUpdates"):
-            return status, payload
+            return status, as_json_error(status, payload)
         return status, self._journal(payload)
 
     def _journal(self, payload: bytes) -> bytes:

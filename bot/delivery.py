@@ -36,6 +36,7 @@ import signal
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from http import HTTPStatus
 from typing import Any
 
 from telegram.error import InvalidToken, NetworkError, RetryAfter
@@ -79,6 +80,23 @@ def retry_after_seconds(error: RetryAfter) -> float:
         warnings.simplefilter("ignore")
         value = error.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def as_json_error(status: int, payload: bytes) -> bytes:
+    """An error page that is not JSON (nginx's 502 in front of Telegram) as the Bot API's
+    JSON error, so python-telegram-bot reports it in one line, not with a JSON traceback."""
+    if status < 400:
+        return payload
+    try:
+        json.loads(payload)
+    except ValueError:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "HTTP error"
+        error = {"ok": False, "error_code": status, "description": f"{phrase} (not JSON)"}
+        return json.dumps(error).encode("ascii")
+    return payload
 
 
 def api_method(url: str) -> str:
@@ -138,7 +156,7 @@ class RetryingRequest(HTTPXRequest):
                     log.info("%s: attempt %d found the earlier one took effect", name, attempt)
                     return 200, _SUCCESS_WITHOUT_RESULT
                 if status < 500 or attempt == attempts:
-                    return status, payload
+                    return status, as_json_error(status, payload)
                 problem = f"HTTP {status}"
             delay = self.delays[attempt - 1] * random.uniform(0.8, 1.2)
             log.warning(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -13,6 +14,7 @@ from telegram.error import BadRequest, InvalidToken, NetworkError
 
 from bot.delivery import (
     RetryingRequest,
+    as_json_error,
     connect,
     retry_delays,
     took_effect_before,
@@ -49,6 +51,30 @@ def test_took_effect_before(method: str, status: int, description: str, done: bo
     payload = f'{{"ok": false, "description": "{description}"}}'.encode()
     assert took_effect_before(method, status, payload) is done
     assert not took_effect_before(method, status, b"<html>502</html>")
+
+
+def test_an_error_page_that_is_not_json_becomes_a_json_error() -> None:
+    page = b"<html><head><title>502 Bad Gateway</title></head></html>"
+    assert json.loads(as_json_error(502, page)) == {
+        "ok": False,
+        "error_code": 502,
+        "description": "Bad Gateway (not JSON)",
+    }
+    assert json.loads(as_json_error(599, b""))["description"] == "HTTP error (not JSON)"
+    ok = b'{"ok": true, "result": []}'
+    assert as_json_error(200, b"<html>") == b"<html>"
+    assert as_json_error(500, ok) == ok
+
+
+async def test_a_502_page_is_one_warning_not_a_traceback(
+    botapi: FakeBotAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    botapi.control.send_message(USER, USER, "hello")
+    botapi.control.inject("sendMessage", "bad_gateway", count=2)
+    async with _bot(botapi, retries=1) as bot:
+        with pytest.raises(NetworkError, match="Bad Gateway"):
+            await bot.send_message(USER, "the answer")
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 
 def _bot(server: FakeBotAPI, retries: int) -> Bot:
