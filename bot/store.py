@@ -281,3 +281,18 @@ class Store:
 
     def unsubscribe_all(self, chat_id: int) -> int:
         return self._write("DELETE FROM subscriptions WHERE chat_id = ?", (chat_id,))
+
+    def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """A group became a supergroup (a new chat id): its subscriptions follow it."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.execute(
+                    "UPDATE OR IGNORE subscriptions SET chat_id = ? WHERE chat_id = ?",
+                    (new_chat_id, old_chat_id),
+                )
+                self._db.execute("DELETE FROM subscriptions WHERE chat_id = ?", (old_chat_id,))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from telegram import Bot, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import handlers, render_live
@@ -158,6 +158,11 @@ async def _send(bot: Bot, store: Store, chat_id: int, rendered: Rendered, gone: 
         return 1
     except Forbidden as error:  # blocked by the user, or removed from the group
         _forget(store, chat_id, gone, str(error))
+    except ChatMigrated as error:  # the group became a supergroup: follow it, once
+        log.info("chat %s moved to %s: its subscriptions follow", chat_id, error.new_chat_id)
+        store.move_chat(chat_id, error.new_chat_id)
+        gone.add(chat_id)
+        return await _send(bot, store, error.new_chat_id, rendered, gone)
     except BadRequest as error:
         if "chat not found" in str(error).lower():
             _forget(store, chat_id, gone, str(error))

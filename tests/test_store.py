@@ -103,6 +103,16 @@ def test_subscriptions_are_per_chat_case_and_space_insensitive_and_survive(path:
     assert len(again.subscriptions()) == 1
 
 
+def test_a_migrated_group_takes_its_subscriptions_along(path: Path) -> None:
+    store = Store.open(path)
+    store.subscribe(-5, "wheat", user_id=1)
+    store.subscribe(-5, "barley", user_id=1)
+    store.subscribe(-1005, "barley", user_id=2)  # already there under the new id
+    store.move_chat(-5, -1005)
+    assert store.subscriptions(-5) == []
+    assert sorted(s.topic for s in store.subscriptions(-1005)) == ["barley", "wheat"]
+
+
 def test_the_file_uses_write_ahead_logging(path: Path) -> None:
     Store.open(path).close()
     with sqlite3.connect(path) as db:
