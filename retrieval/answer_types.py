@@ -107,8 +107,22 @@ _WORD: Final = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?[^\W_]*|[^\W_](?:[\w'’.-]*
 _YEAR: Final = re.compile(r"(?:1[5-9]|20)\d\ds?")
 
 
-def sentence_cues(sentence: str, analyzer: Analyzer) -> Cues:
-    """The analyzer terms in `sentence` that could answer each kind of question."""
+def sentence_cues(
+    sentence: str, analyzer: Analyzer, memo: dict[str, list[str]] | None = None
+) -> Cues:
+    """The analyzer terms in `sentence` that could answer each kind of question.
+
+    `memo` (word -> terms) may be shared between calls with the same analyzer to
+    save re-analyzing words that recur, as names and numbers do in a report.
+    """
+    memo = {} if memo is None else memo
+
+    def terms_of(word: str) -> list[str]:
+        terms = memo.get(word)
+        if terms is None:
+            terms = memo[word] = _terms(word, analyzer)
+        return terms
+
     matches = list(_WORD.finditer(sentence))
     if not matches:
         return NO_CUES
@@ -124,15 +138,15 @@ def sentence_cues(sentence: str, analyzer: Analyzer) -> Cues:
     for position, word in enumerate(words):
         lowered = word.casefold().rstrip(".")
         if word[0].isdigit():
-            terms = _terms(word, analyzer)
+            terms = terms_of(word)
             numbers.update(terms)
             if _YEAR.fullmatch(lowered):
                 dates.update(terms)
             continue
         if lowered in _NUMBER_WORDS:
-            numbers.update(_terms(word, analyzer))
+            numbers.update(terms_of(word))
         if lowered in _RELATIVE_DAYS or (word[0].isupper() and lowered in _CALENDAR_NAMES):
-            dates.update(_terms(word, analyzer))
+            dates.update(terms_of(word))
             continue
         if not word[0].isupper() or lowered in _NOT_NAMES:
             continue
@@ -141,7 +155,7 @@ def sentence_cues(sentence: str, analyzer: Analyzer) -> Cues:
         # capitalised word follows ("Barack Obama said…", not "Police said…").
         if position == 0 and not following[:1].isupper():
             continue
-        terms = _terms(word, analyzer)
+        terms = terms_of(word)
         names.update(terms)
         if _in_place_phrase(words, joined, position):
             places.update(terms)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -60,8 +61,11 @@ class RerankSettings:
     # "passage": unless the top passage holds it anywhere (the first baseline);
     # "never": always answer.
     not_found: NotFoundRule = "sentences"
-    min_evidence: float = 0.45
+    min_evidence: float = 0.42
     evidence_depth: int = 10
+    # In the evidence, a word its report uses only once counts this much: a report
+    # that names the subject of the question once, in passing, is not about it.
+    single_mention_weight: float = 0.75
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,8 @@ class PassageProfile:
     # Ordinal of the passage's first sentence in its report (0 = the lead).
     first_sentence: int
     cues: tuple[Cues, ...]
+    # Bit p is set when the passage's token p occurs more than once in its report.
+    recurring: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,36 +152,41 @@ def profile_passages(
 ) -> tuple[PassageProfile, ...]:
     """A profile for each passage; `passages` in report order, as make_passages gives them."""
     profiles: list[PassageProfile] = []
-    # Sentences of the current report in order of first appearance: windows overlap,
-    # so a passage's first sentence may already have been seen in the window before.
-    report_id: str | None = None
-    ordinals: dict[str, int] = {}
-    for passage, passage_tokens in zip(passages, tokens, strict=True):
-        if passage.report_id != report_id:
-            report_id, ordinals = passage.report_id, {}
-        first = ordinals.get(passage.sentences[0], len(ordinals)) if passage.sentences else 0
-        for sentence in passage.sentences:
-            ordinals.setdefault(sentence, len(ordinals))
-        profiles.append(_profile(passage, passage_tokens, first, analyzer))
+    pairs = list(zip(passages, tokens, strict=True))
+    word_terms: dict[str, list[str]] = {}
+    for _, group in itertools.groupby(pairs, key=lambda pair: pair[0].report_id):
+        profiles.extend(_profile_report(list(group), analyzer, word_terms))
     return tuple(profiles)
 
 
-def _profile(
-    passage: Passage, tokens: Sequence[str], first: int, analyzer: Analyzer
-) -> PassageProfile:
-    ends: list[int] = []
-    count = 0
-    for sentence in passage.sentences:
-        count += len(analyzer.tokens(sentence))
-        ends.append(count)
-    if not ends or count != len(tokens):
-        cues = sentence_cues(passage.text, analyzer)
-        return PassageProfile(sentence_ends=(), first_sentence=first, cues=(cues,))
-    return PassageProfile(
-        sentence_ends=tuple(ends),
-        first_sentence=first,
-        cues=tuple(sentence_cues(sentence, analyzer) for sentence in passage.sentences),
-    )
+def _profile_report(
+    pairs: Sequence[tuple[Passage, Sequence[str]]],
+    analyzer: Analyzer,
+    word_terms: dict[str, list[str]],
+) -> list[PassageProfile]:
+    """Profiles of one report's passages.  Windows overlap, so the report's
+    sentences are counted once each, in order of first appearance."""
+    sentence_tokens: dict[str, list[str]] = {}
+    sentence_cues_of: dict[str, Cues] = {}
+    for passage, _ in pairs:
+        for sentence in passage.sentences:
+            if sentence not in sentence_tokens:
+                sentence_tokens[sentence] = analyzer.tokens(sentence)
+                sentence_cues_of[sentence] = sentence_cues(sentence, analyzer, word_terms)
+    ordinals = {sentence: i for i, sentence in enumerate(sentence_tokens)}
+    counts = Counter(itertools.chain.from_iterable(sentence_tokens.values()))
+    profiles = []
+    for passage, passage_tokens in pairs:
+        first = ordinals[passage.sentences[0]] if passage.sentences else 0
+        recurring = sum(1 << p for p, token in enumerate(passage_tokens) if counts[token] > 1)
+        ends = list(itertools.accumulate(len(sentence_tokens[s]) for s in passage.sentences))
+        if not ends or ends[-1] != len(passage_tokens):
+            cues = sentence_cues(passage.text, analyzer, word_terms)
+            profiles.append(PassageProfile((), first, (cues,), recurring))
+        else:
+            cues_each = tuple(sentence_cues_of[sentence] for sentence in passage.sentences)
+            profiles.append(PassageProfile(tuple(ends), first, cues_each, recurring))
+    return profiles
 
 
 def rank(
@@ -217,12 +228,16 @@ def _match(query: Query, candidate: Candidate, settings: RerankSettings) -> _Mat
     blocks = _matched_per_sentence(query, candidate.tokens, ends)
     total = query.total_weight or 1.0
     weights = query.weights
+    evidence_weights = _evidence_weights(query, candidate, settings.single_mention_weight)
 
-    def share(terms: set[str]) -> float:
+    def share(terms: set[str], weights: Mapping[str, float] = weights) -> float:
         return sum(weights[t] for t in terms) / total
 
     coverages = [share(block) for block in blocks]
-    evidence = max([coverages[0]] + [share(a | b) for a, b in itertools.pairwise(blocks)])
+    evidence = max(
+        [share(blocks[0], evidence_weights)]
+        + [share(a | b, evidence_weights) for a, b in itertools.pairwise(blocks)]
+    )
     cues = profile.cues if profile is not None else (NO_CUES,)
     first = profile.first_sentence if profile is not None else 0
     wanted = set(query.terms)
@@ -248,6 +263,20 @@ def _match(query: Query, candidate: Candidate, settings: RerankSettings) -> _Mat
         evidence=evidence,
         coverage=share(set().union(*blocks)),
     )
+
+
+def _evidence_weights(
+    query: Query, candidate: Candidate, single_mention_weight: float
+) -> Mapping[str, float]:
+    """The query's weights, scaled down for words the passage's report uses only once."""
+    if single_mention_weight == 1.0 or candidate.profile is None:
+        return query.weights
+    recurring = candidate.profile.recurring
+    scaled = {term: weight * single_mention_weight for term, weight in query.weights.items()}
+    for position, token in enumerate(candidate.tokens):
+        if token in scaled and recurring >> position & 1:
+            scaled[token] = query.weights[token]
+    return scaled
 
 
 def _lead(ordinal: int) -> float:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+
+import pytest
 
 from retrieval.analyzer import Analyzer
 from retrieval.answer_types import question_kind
@@ -152,10 +155,12 @@ def test_fusion_prefers_the_passage_from_the_report_about_the_topic() -> None:
         "Wheat harvest festival opens.",
     )
     fillers = [report(f"filler{i}", f"Story {i} about trains and boats.") for i in range(5)]
-    engine = SearchEngine.build([city, farm, *fillers])
+    # Counting single mentions fully leaves fusion the only thing that knows the topic.
+    settings = replace(DEFAULT, single_mention_weight=1.0)
+    engine = SearchEngine.build([city, farm, *fillers]).with_rerank(settings)
     question = "What about the wheat harvest?"
     assert engine.search(question)[0].report.id == "farm"
-    without_fusion = engine.with_rerank(replace(DEFAULT, report_weight=0.0))
+    without_fusion = engine.with_rerank(replace(settings, report_weight=0.0))
     assert without_fusion.search(question)[0].report.id == "city"
 
 
@@ -213,6 +218,21 @@ def test_words_together_in_two_adjacent_sentences_are_found() -> None:
     assert not is_not_found(question, rank(question, candidates, DEFAULT), DEFAULT)
 
 
+def test_a_word_its_report_uses_once_is_weaker_evidence() -> None:
+    passing = report("city", "Bus fares rise in June. A cat show opens on Friday.")
+    topical = report(
+        "pets", "Cats purr when calm, vets say. When a cat purrs, it is usually content."
+    )
+    candidates = candidates_of([*make_passages(passing), *make_passages(topical)])
+    question = query("Why do cats purr?")
+    by_report = {s.candidate.passage.report_id: s for s in rank(question, candidates, DEFAULT)}
+    # "cat" alone, said once: scaled down; "cat" and "purr", said again and again: whole.
+    assert by_report["city"].evidence == pytest.approx(0.5 * DEFAULT.single_mention_weight)
+    assert by_report["pets"].evidence == pytest.approx(1.0)
+    counted_fully = rank(question, candidates, replace(DEFAULT, single_mention_weight=1.0))
+    assert {s.candidate.passage.report_id: s.evidence for s in counted_fully}["city"] == 0.5
+
+
 def test_unknown_words_weigh_as_much_as_the_rarest_known_word() -> None:
     terms = ("bridge", "zeppelin")
     question = Query(text="", terms=terms, idf={"bridge": 3.0, "zeppelin": 0.0}, n_docs=100)
@@ -246,9 +266,13 @@ def test_profiles_line_up_sentences_tokens_and_report_order() -> None:
     assert len(passages) > 3  # overlapping windows
     tokens = [tuple(ANALYZER.tokens(p.text)) for p in passages]
     sentences = split_sentences(paragraph)
+    report_counts = Counter(ANALYZER.tokens(paragraph))
     for passage, passage_tokens, profile in zip(
         passages, tokens, profile_passages(passages, tokens, ANALYZER), strict=True
     ):
         assert len(profile.sentence_ends) == len(passage.sentences) == len(profile.cues)
         assert profile.sentence_ends[-1] == len(passage_tokens)
         assert sentences[profile.first_sentence] == passage.sentences[0]
+        # Counted over the report once, not over the overlapping windows.
+        for position, token in enumerate(passage_tokens):
+            assert bool(profile.recurring >> position & 1) == (report_counts[token] > 1)
