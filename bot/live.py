@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,9 @@ from retrieval.library import Change, Library
 log = logging.getLogger(__name__)
 
 LIVE_KEY = "live"
+# How often, at most, a changed folder's index is written to the index cache (and once
+# more at shut-down), so a restart loads it instead of analyzing every file again.
+CACHE_SAVE_SECONDS = 300.0
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -49,6 +53,7 @@ class Live:
     policy: AccessPolicy
     feeds: FeedPoller | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    last_cache_save: float = field(default_factory=time.monotonic)
 
     def allowed(self, subscription: Subscription) -> bool:
         return self.policy.allows(subscription.user_id, subscription.chat_id)
@@ -129,7 +134,21 @@ async def stop(application: AnyApplication) -> None:
         return
     if live.feeds is not None:
         await live.feeds.aclose()
+    await _save_cache(live)
     live.store.close()
+
+
+async def _save_cache(live: Live) -> None:
+    if not live.library.cache_stale:
+        return
+    live.last_cache_save = time.monotonic()
+    try:
+        saved = await asyncio.to_thread(live.library.save_cache, live.settings.index_cache_dir)
+    except Exception as error:  # the cache is a speed-up; the bot carries on without it
+        log.warning("could not save the index cache: %s", error)
+    else:
+        if saved:
+            log.info("saved the index cache in %s", live.settings.index_cache_dir)
 
 
 def _live(context: ContextTypes.DEFAULT_TYPE) -> Live:
@@ -146,6 +165,8 @@ async def _refresh(context: ContextTypes.DEFAULT_TYPE) -> None:
     else:
         if change is not None:
             _swap_in(context, live, change)
+        if time.monotonic() - live.last_cache_save >= CACHE_SAVE_SECONDS:
+            await _save_cache(live)
     finally:
         if context.application.running and context.job_queue is not None:
             context.job_queue.run_once(

@@ -112,6 +112,9 @@ class Library:
         self._refresh_lock = threading.Lock()
         self._engine: SearchEngine | None = None
         self._root_missing = False
+        # Bumped when the folder's index changes; compared with what the cache last got.
+        self._folder_version = 0
+        self._saved_version = 0
 
     @classmethod
     def open(
@@ -170,6 +173,7 @@ class Library:
         with self._refresh_lock:
             started = self._clock()
             files_read, folder_changed = self._refresh_files()
+            self._folder_version += folder_changed
             with self._pending_lock:
                 pending, self._pending = self._pending, _Pending()
             extras_changed = self._apply_extras(pending)
@@ -266,7 +270,43 @@ class Library:
             changed = True
         return changed
 
-    def _build(self) -> SearchEngine:
+    @property
+    def cache_stale(self) -> bool:
+        """The folder changed since it was loaded (Library.open) or saved (save_cache)."""
+        return self._folder_version != self._saved_version
+
+    def save_cache(self, cache_dir: Path) -> bool:
+        """Save the folder's index (outside reports left out) as the index cache for its
+        files as last read, so a restart loads it instead of analyzing everything again.
+
+        False when there is nothing to save, or a file is still waiting to settle (the
+        folder then does not match what the index holds).
+        """
+        with self._refresh_lock:
+            if self._engine is None or not self.cache_stale or self._waiting:
+                return False
+            paths = [p for p in self._order if p in self._files]
+            if any(self._files[p].signature == _UNKNOWN for p in paths):
+                return False
+            engine = self._build(with_extras=False) if self._extras else self._engine
+            signatures = [
+                (
+                    self._relative(p),
+                    self._files[p].signature.size,
+                    self._files[p].signature.mtime_ns,
+                )
+                for p in paths
+            ]
+            version = self._folder_version
+        engine.save_to_cache(cache_dir, signatures)  # the engine is immutable: no lock needed
+        self._saved_version = max(self._saved_version, version)
+        return True
+
+    def _relative(self, path: str) -> str:
+        """A file's name as the index cache's key lists it (see search._file_signatures)."""
+        return str(Path(path).relative_to(self.root)) if self.root.is_dir() else Path(path).name
+
+    def _build(self, *, with_extras: bool = True) -> SearchEngine:
         parts: list[CorpusPart] = []
         problems: list[LoadProblem] = []
         seen: dict[str, str] = {}
@@ -282,7 +322,7 @@ class Library:
                     continue
                 seen[report.id] = path
                 parts.append(part)
-        for report_id, part in self._extras.items():
+        for report_id, part in self._extras.items() if with_extras else ():
             if report_id in seen:
                 problems.append(_duplicate("(feed)", report_id, seen[report_id]))
                 continue

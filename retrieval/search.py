@@ -196,6 +196,15 @@ class SearchEngine:
         """This engine's corpus cut into one part per report, in order (for from_parts)."""
         return _split_parts(self._corpus)
 
+    def save_to_cache(self, cache_dir: Path, signatures: Sequence[tuple[str, int, int]]) -> None:
+        """Store this engine as the index cache of a folder whose report files have exactly
+        these (relative path, size, mtime_ns) signatures, in `report_files` order, so that
+        `from_path` loads it instead of rebuilding (a live library keeps the cache current
+        this way).  The engine must hold exactly what loading those files gives."""
+        if isinstance(self._scorer, FastBM25):
+            key = fingerprint(list(signatures), self._analyzer.fingerprint(), _code_version())
+            IndexStore(cache_dir).save(key, self._scorer, _pickle(self._corpus))
+
     def with_rerank(self, settings: RerankSettings) -> SearchEngine:
         """The same indexes ranked with other stage-two settings (for comparing variants)."""
         return SearchEngine(

@@ -272,6 +272,36 @@ def test_open_rereads_a_file_that_changed_while_the_engine_loaded(folder: Path) 
     assert any("Antwerp" in p.text for p in library.engine.passages)
 
 
+def test_a_saved_cache_spares_the_next_start_the_analysis(
+    folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = tmp_path / "cache"
+    library = Library.open(folder, cache_dir=cache)
+    assert not library.cache_stale and library.save_cache(cache) is False
+    write(folder / "wheat.txt", WHEAT)
+    library.refresh()
+    library.put_reports([feed_report(5, "A feed story about tides.")])
+    library.refresh()
+    assert library.cache_stale
+    assert library.save_cache(cache) is True
+    assert not library.cache_stale
+    with caplog.at_level("INFO", logger="retrieval.search"):
+        cached = SearchEngine.from_path(folder, cache_dir=cache)
+    assert "loaded cached index" in caplog.text
+    # The folder's reports, and not those put in from outside.
+    assert cached.reports == load_reports(folder).reports
+    assert cached.report("feed-5") is None
+    assert Library.open(folder, cache_dir=cache).refresh() is None
+
+
+def test_no_cache_is_saved_while_a_file_waits_to_settle(folder: Path, tmp_path: Path) -> None:
+    library = Library(folder)
+    library.refresh()
+    (folder / "fresh.txt").write_text(WHEAT, encoding="utf-8")  # mtime now: not settled
+    assert library.refresh() is None
+    assert library.save_cache(tmp_path / "cache") is False
+
+
 def test_a_single_file_as_root(tmp_path: Path) -> None:
     report = write(tmp_path / "port.txt", PORT)
     library = Library(report)

@@ -1,5 +1,6 @@
 """Live reports across restarts, through the real bot: subscriptions and feed state live
-in DATA_DIR's SQLite file, and access is checked again when a push goes out.  Feeds are
+in DATA_DIR's SQLite file, access is checked again when a push goes out, and the
+folder's index, saved at shut-down, is what the next start loads.  Feeds are
 served by a local HTTP server: their entries are answered, listed by /latest with the
 feed as source, pushed to subscribers, and not fetched again in full after a restart."""
 
@@ -7,6 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from retrieval.search import SearchEngine
 from tests.botapi.control import Control
 from tests.botapi.server import FakeBotAPI
 from tests.e2e.harness import ask, quote_of, start_bot
@@ -47,7 +51,11 @@ STRIKE = ITEM.format(
 
 
 def test_subscriptions_survive_a_restart_and_access_is_checked_at_push_time(
-    server: FakeBotAPI, control: Control, tmp_path: Path, user_id: int
+    server: FakeBotAPI,
+    control: Control,
+    tmp_path: Path,
+    user_id: int,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     folder = seeded_folder(tmp_path / "reports")
     state = tmp_path / "state"
@@ -73,6 +81,12 @@ def test_subscriptions_survive_a_restart_and_access_is_checked_at_push_time(
         assert bot_messages_after(control, alice, last_alice) == []
     finally:
         assert second.stop() == 0, second.log
+    # The folder changed while it ran: its index was saved for the next start.
+    assert "saved the index cache" in second.log
+    with caplog.at_level("INFO", logger="retrieval.search"):
+        cached = SearchEngine.from_path(folder, cache_dir=state / "index-cache")
+    assert "loaded cached index" in caplog.text
+    assert any(report.title == "Tidal Plant" for report in cached.reports)
 
 
 def test_feed_entries_are_answered_listed_pushed_and_remembered(
