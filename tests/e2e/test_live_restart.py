@@ -13,7 +13,7 @@ import pytest
 from retrieval.search import SearchEngine
 from tests.botapi.control import Control
 from tests.botapi.server import FakeBotAPI
-from tests.e2e.harness import ask, quote_of, start_bot
+from tests.e2e.harness import ask, bot_env, quote_of, run_bot_to_exit, start_bot
 from tests.e2e.live_helpers import (
     POLL_SECONDS,
     ask_until,
@@ -136,3 +136,19 @@ def test_feed_entries_are_answered_listed_pushed_and_remembered(
             assert after_restart.status == 304
         finally:
             assert again.stop() == 0, again.log
+
+
+def test_a_state_file_that_is_not_sqlite_stops_the_bot_with_one_line(
+    server: FakeBotAPI, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "reports-bot.sqlite3").write_bytes(b"not a database at all " * 50)
+    env = bot_env(
+        TELEGRAM_BOT_TOKEN=server.token, TELEGRAM_BASE_URL=server.base_url, DATA_DIR=state
+    )
+    result = run_bot_to_exit(env)
+    assert result.returncode == 2, result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("reports-bot:")]
+    assert "reports-bot.sqlite3" in line and "move it away" in line
+    assert "Traceback" not in result.stderr
