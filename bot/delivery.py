@@ -8,9 +8,11 @@ Three layers, each for one kind of failure:
   times.  Telegram refused the call, so a retry cannot double it.
 - 5xx answers and network failures (connection refused or reset, the answer
   never came, timeouts): `RetryingRequest` sends again, TELEGRAM_RETRIES times
-  at most, after 0.5 s, 1 s, 2 s….
-  getUpdates is not retried here: python-telegram-bot's polling loop already
-  retries it forever with its own backoff.
+  at most, after 0.5 s, 1 s, 2 s….  Not sendChatAction ("typing…" is cosmetic;
+  retrying it would only hold up the answer), and not getUpdates, which
+  python-telegram-bot's polling loop already retries forever with its own backoff.
+  An error page that is not JSON (nginx's 502) is turned into the Bot API's JSON
+  error, so it is logged as one line rather than a JSON traceback.
 - A Bot API that cannot be reached at start-up: `wait_for_bot_api` keeps
   trying, with a warning each time, instead of exiting.
 
