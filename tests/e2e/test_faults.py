@@ -320,7 +320,7 @@ def test_kill_9_and_restart_mid_stream_loses_nothing_and_repeats_nothing(tmp_pat
             with control.world.cond:
                 control.world.wait(all_answered, TIMEOUT, lambda: str(tally(control, asked)))
 
-            control.inject("sendMessage", "timeout", seconds=5)
+            control.inject("sendMessage", "timeout", seconds=60)  # held until the kill
             in_flight = question(users[0], 2)
             wait_until(
                 lambda: any(f["method"] == "sendMessage" for f in control.fired_faults()),
