@@ -231,7 +231,10 @@ def _match(query: Query, candidate: Candidate, settings: RerankSettings) -> _Mat
     evidence_weights = _evidence_weights(query, candidate, settings.single_mention_weight)
 
     def share(terms: set[str], weights: Mapping[str, float] = weights) -> float:
-        return sum(weights[t] for t in terms) / total
+        # Summed in question order, never in set order: set order follows the
+        # per-process string hash, and float sums in another order can differ in
+        # the last bit, which would make two runs (or two backends) disagree.
+        return sum(w for t, w in weights.items() if t in terms) / total
 
     coverages = [share(block) for block in blocks]
     evidence = max(
@@ -335,7 +338,7 @@ def best_sentence(query: Query, scored: Scored, analyzer: Analyzer) -> tuple[str
         best, best_weight = (passage.sentences[0] if passage.sentences else passage.text), -1.0
         for sentence in passage.sentences:
             terms = {term for term, _, _ in analyzer.spans(sentence)} & wanted
-            weight = sum(query.weight(t) for t in terms)
+            weight = sum(w for t, w in query.weights.items() if t in terms)
             if weight > best_weight:
                 best, best_weight = sentence, weight
     matched: list[str] = []

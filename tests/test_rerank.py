@@ -8,8 +8,12 @@ those live in benchmarks/bench_quality.py.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import random
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
@@ -276,3 +280,38 @@ def test_profiles_line_up_sentences_tokens_and_report_order() -> None:
         # Counted over the report once, not over the overlapping windows.
         for position, token in enumerate(passage_tokens):
             assert bool(profile.recurring >> position & 1) == (report_counts[token] > 1)
+
+
+# ---- determinism ----------------------------------------------------------------------
+
+_SCORES_SCRIPT = """
+import json
+from bot.config import PROJECT_SEEDS
+from retrieval.search import SearchEngine
+engine = SearchEngine.from_path(PROJECT_SEEDS)
+questions = [
+    "How many refugees have entered camps in Turkey?",
+    "Which districts of Damascus were recaptured by Assad forces?",
+    "What did Faiz Amr say about the border crossings?",
+    "Aleppo rebels border Turkey refugees camps crossings",
+    "rebel offensive Aleppo city government troops defect video",
+]
+print(json.dumps([[h.score for h in engine.search(q)] for q in questions]))
+"""
+
+
+def test_scores_do_not_depend_on_the_string_hash_seed() -> None:
+    """Sums run in question order, not set order, so every run (and both backends,
+    which the CLI compares byte for byte across processes) gives the same floats."""
+    outputs = []
+    for seed in ("1", "2", "3"):
+        done = subprocess.run(
+            [sys.executable, "-c", _SCORES_SCRIPT],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert json.loads(outputs[0])[0], "the seed questions should be answered"
