@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test lint chat bench bench-quality container-test
+.PHONY: setup test lint chat bench bench-quality bench-reload container-test
 
 $(BIN)/reports-bot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ bench: setup
 
 bench-quality: setup
 	$(BIN)/python -m benchmarks.bench_quality
+
+bench-reload: setup
+	$(BIN)/python -m benchmarks.bench_reload
 
 container-test: setup
 	bash .ci/container-test
