@@ -26,9 +26,11 @@ from tests.e2e.harness import (
     TIMEOUT,
     BotProcess,
     ask,
+    bot_env,
     buttons,
     group_says,
     quote_of,
+    run_bot_to_exit,
     start_bot,
 )
 
@@ -79,6 +81,16 @@ def wait_for_log(bot: BotProcess, ready: Callable[[str], bool], what: str) -> No
 
 def test_startup_logs_the_access_mode(bot: BotProcess) -> None:
     assert "access: restricted to 6 users and 1 chat" in bot.log
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("ALLOWED_USER_IDS", "@ann"), ("ALLOWED_CHAT_IDS", "x")]
+)
+def test_a_bad_id_list_is_one_line_and_exit_2(tmp_path: Path, name: str, value: str) -> None:
+    done = run_bot_to_exit(bot_env(TELEGRAM_BOT_TOKEN="1:x", DATA_DIR=tmp_path, **{name: value}))
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert name in line and "separated by commas" in line
 
 
 # -- plain messages and every command ---------------------------------------------------------

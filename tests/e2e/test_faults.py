@@ -31,6 +31,7 @@ from tests.e2e.harness import (
     bot_env,
     buttons,
     quote_of,
+    run_bot_to_exit,
     start_bot,
 )
 
@@ -228,6 +229,21 @@ def test_sigterm_while_waiting_for_the_bot_api_exits_cleanly(tmp_path: Path) -> 
         assert "Traceback" not in bot.log
     finally:
         bot.stop(signal.SIGKILL)
+
+
+def test_an_unusable_data_dir_is_one_line_and_exit_2(server: FakeBotAPI, tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "state"
+    not_a_folder.write_text("a file where DATA_DIR should be")
+    env = bot_env(
+        TELEGRAM_BOT_TOKEN=server.token,
+        TELEGRAM_BASE_URL=server.base_url,
+        DATA_DIR=not_a_folder,
+        LOG_LEVEL="ERROR",
+    )
+    done = run_bot_to_exit(env)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert str(not_a_folder) in line and "Traceback" not in done.stderr
 
 
 # -- many questions, many faults -------------------------------------------------------------
