@@ -368,12 +368,14 @@ class FakeBotAPI:
             httpd, thread = self._httpd, self._thread
             if httpd is None or thread is None:
                 return
-            self._httpd = self._thread = None
             with self.world.cond:
                 self.world.generation += 1
                 self.world.changed()
             httpd.shutdown()
             httpd.server_close()
+            # Only now is the port really closed: `listening` must not say False
+            # while a connection could still be accepted.
+            self._httpd = self._thread = None
             with self._connections_lock:
                 open_connections = list(self._connections)
             for connection in open_connections:
