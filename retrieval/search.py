@@ -420,19 +420,31 @@ def _split_parts(corpus: _Corpus) -> list[_Corpus]:
 
 
 def _distinct(ranked: Sequence[rerank.Scored]) -> list[rerank.Scored]:
-    """Drop overlapping windows of one paragraph: the reader should not see the
-    same sentences twice when pressing "More"."""
+    """Drop windows that mostly repeat one already shown: the reader should not
+    read the same sentences again when pressing "More".
+
+    A window may share one sentence with each window shown before it (but not
+    lie inside one): half-overlapping windows often differ only in the
+    sentence after the match, which is where the answer tends to be, and
+    dropping every overlap lost those (docs/quality.md, "distinct windows").
+    """
     kept: list[rerank.Scored] = []
     seen: dict[str, list[set[str]]] = {}
     for scored in ranked:
         passage = scored.candidate.passage
         sentences = set(passage.sentences)
         earlier = seen.setdefault(passage.report_id, [])
-        if any(sentences & other for other in earlier):
+        if any(
+            len(sentences & other) > _SHARED_SENTENCES or sentences <= other for other in earlier
+        ):
             continue
         earlier.append(sentences)
         kept.append(scored)
     return kept
+
+
+# How many sentences a shown window may share with each earlier one of its report.
+_SHARED_SENTENCES = 1
 
 
 def _pickle(corpus: _Corpus) -> bytes:

@@ -29,12 +29,13 @@ from retrieval.rerank import (
     Candidate,
     Query,
     RerankSettings,
+    Scored,
     best_sentence,
     is_not_found,
     profile_passages,
     rank,
 )
-from retrieval.search import SearchEngine
+from retrieval.search import SearchEngine, _distinct
 
 ANALYZER = Analyzer()
 WHEN = datetime(2024, 5, 1, tzinfo=UTC)
@@ -315,3 +316,47 @@ def test_scores_do_not_depend_on_the_string_hash_seed() -> None:
         outputs.append(done.stdout)
     assert outputs[0] == outputs[1] == outputs[2]
     assert json.loads(outputs[0])[0], "the seed questions should be answered"
+
+
+# ---- distinct windows -----------------------------------------------------------------
+
+
+def windows_of(words_per_sentence: int) -> list[Passage]:
+    """One long paragraph of seven numbered sentences, cut into overlapping windows."""
+    paragraph = " ".join(
+        f"Sentence {i} about the harbour {' '.join(['word'] * words_per_sentence)}."
+        for i in range(7)
+    )
+    return make_passages(report("r", paragraph))
+
+
+def numbers(passage: Passage) -> list[str]:
+    return [sentence.split()[1] for sentence in passage.sentences]
+
+
+def shown(passages: Sequence[Passage]) -> list[list[str]]:
+    """The windows _distinct keeps when they rank in the given order."""
+    ranked = [Scored(candidate, 1.0) for candidate in candidates_of(passages)]
+    return [numbers(scored.candidate.passage) for scored in _distinct(ranked)]
+
+
+def test_a_window_sharing_one_sentence_with_a_shown_one_is_kept() -> None:
+    windows = windows_of(30)
+    assert [numbers(w) for w in windows] == [["0", "1", "2"], ["2", "3", "4"], ["4", "5", "6"]]
+    assert shown(windows) == [["0", "1", "2"], ["2", "3", "4"], ["4", "5", "6"]]
+
+
+def test_a_window_sharing_two_sentences_with_a_shown_one_is_dropped() -> None:
+    windows = windows_of(22)
+    assert [numbers(w) for w in windows] == [
+        ["0", "1", "2", "3"],
+        ["2", "3", "4", "5"],
+        ["4", "5", "6"],
+    ]
+    assert shown(windows) == [["0", "1", "2", "3"], ["4", "5", "6"]]
+
+
+def test_a_window_inside_a_shown_one_is_dropped() -> None:
+    whole = make_passages(report("r", "The harbour opened. It was busy."))[0]
+    part = make_passages(report("r", "The harbour opened."))[0]
+    assert shown([whole, part]) == [numbers(whole)]
