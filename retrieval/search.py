@@ -500,11 +500,17 @@ def _unpickle(payload: bytes) -> object:
     garbage.  Afterwards the objects are frozen (`gc.freeze`): they live as long
     as the engine, so no later collection walks them either, and no collection
     of the whole heap (half a second) lands on the first questions.
+
+    None when the payload does not unpickle: the caller rebuilds, as for any bad cache.
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
         corpus = pickle.loads(payload)
+    except Exception as error:  # e.g. a record class changed in a module outside the key
+        log.warning("cached index payload cannot be read (%r); rebuilding", error)
+        return None
+    else:
         gc.freeze()
         return corpus
     finally:
