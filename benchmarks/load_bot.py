@@ -49,7 +49,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -205,6 +205,9 @@ class ReplyWatcher:
         self._replies: dict[tuple[int, int], list[Reply]] = {}
         self._unquoted: dict[int, list[Reply]] = {}
         self.refused: dict[str, int] = {}
+        # Successful calls by method: each one that names a chat passes the bot's
+        # send limiter, so calls per answer set the throughput ceiling.
+        self.succeeded: dict[str, int] = {}
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="reply-watcher", daemon=True)
 
@@ -234,6 +237,7 @@ class ReplyWatcher:
                 if call.status != 200:
                     self.refused[call.method] = self.refused.get(call.method, 0) + 1
                     continue
+                self.succeeded[call.method] = self.succeeded.get(call.method, 0) + 1
                 if call.method != "sendMessage":
                     continue
                 chat_id = int(call.params["chat_id"])
@@ -331,6 +335,7 @@ class Phase:
     # Unquoted bot messages in the phase's chats that no question accounts for.
     unmatched: int = 0
     refused: dict[str, int] = field(default_factory=dict)
+    succeeded: dict[str, int] = field(default_factory=dict)
 
     def add(self, group: str, asked: Asked) -> None:
         self.asked.setdefault(group, []).append(asked)
@@ -439,6 +444,7 @@ class LoadSettings:
     users: int
     questions_per_user: int
     think: float
+    light_think: float
     light_users: int
     light_questions: int
     heavy_words: int
@@ -525,18 +531,38 @@ def heavy_phases(
     heavy: Question,
     settings: LoadSettings,
     first_user: int,
-) -> list[Phase]:
-    """Light users alone, then with one heavy asker, then with a group firing heavy questions."""
-    alone = closed_phase(api, watcher, "light", light, settings, first_user)
+) -> tuple[list[Phase], int]:
+    """Light users alone, then with one heavy asker, then while a group fires heavy
+    questions; the phases and how many user ids they took.
+
+    Each phase has its own people, so no one goes over the bot's per-user limit.
+    Light users read each answer for `light_think` seconds, so that together they
+    stay under the bot's send limit and their latency is the bot's work, not its
+    queue in front of Telegram.
+    """
+    settings = replace(settings, think=settings.light_think)
+    users = iter(range(first_user, first_user + 1_000_000))
+
+    def light_users(phase: Phase, deadline: float) -> list[Callable[[], None]]:
+        def record(asked: Asked) -> None:
+            with lock:
+                phase.add("users", asked)
+
+        return [
+            _bind_user(api, watcher, next(users), questions, record, deadline, settings)
+            for questions in light
+        ]
+
+    lock = threading.Lock()
+    alone = Phase("light")
+    alone.started = time.time()
+    deadline = alone.started + settings.phase_timeout
+    run_threads(light_users(alone, deadline))
+    finish_phase(alone, watcher, deadline, settings.grace)
     phases = [alone]
 
     with_heavy = Phase("light+heavy")
-    lock = threading.Lock()
     light_done = threading.Event()
-
-    def record_light(asked: Asked) -> None:
-        with lock:
-            with_heavy.add("users", asked)
 
     def record_heavy(asked: Asked) -> None:
         with lock:
@@ -544,20 +570,15 @@ def heavy_phases(
 
     with_heavy.started = time.time()
     deadline = with_heavy.started + settings.phase_timeout
-    heavy_user = first_user + len(light)
+    heavy_asker = replace(settings, think=0.0)
     heavy_thread = threading.Thread(
         target=_bind_user(
-            api, watcher, heavy_user, [heavy], record_heavy, deadline, settings, light_done
+            api, watcher, next(users), [heavy], record_heavy, deadline, heavy_asker, light_done
         ),
         daemon=True,
     )
     heavy_thread.start()
-    run_threads(
-        [
-            _bind_user(api, watcher, first_user + i, questions, record_light, deadline, settings)
-            for i, questions in enumerate(light)
-        ]
-    )
+    run_threads(light_users(with_heavy, deadline))
     light_done.set()
     heavy_thread.join(max(0.0, deadline - time.time()))
     finish_phase(with_heavy, watcher, deadline, settings.grace)
@@ -567,25 +588,13 @@ def heavy_phases(
         flood = Phase("light+heavy-flood")
         flood.started = time.time()
         deadline = flood.started + settings.phase_timeout
-        # Another person than the heavy asker above, whose budget for this minute is spent.
+        flooder = next(users)
         for _ in range(settings.heavy_flood):
-            flood.add("heavy", ask(api, GROUP_ID, heavy_user + 1, heavy, group=True))
-
-        def record_flood(asked: Asked) -> None:
-            with lock:
-                flood.add("users", asked)
-
-        run_threads(
-            [
-                _bind_user(
-                    api, watcher, first_user + i, questions, record_flood, deadline, settings
-                )
-                for i, questions in enumerate(light)
-            ]
-        )
+            flood.add("heavy", ask(api, GROUP_ID, flooder, heavy, group=True))
+        run_threads(light_users(flood, deadline))
         finish_phase(flood, watcher, deadline, settings.grace)
         phases.append(flood)
-    return phases
+    return phases, next(users) - first_user
 
 
 # ---- questions -------------------------------------------------------------------------------
@@ -672,6 +681,7 @@ def summarize(phase: Phase) -> dict[str, Any]:
             for name, asked in phase.asked.items()
         },
         "refused_calls": phase.refused,
+        "calls": phase.succeeded,
         "unmatched_replies": phase.unmatched,
         "latencies": {name: [a.latency for a in asked] for name, asked in phase.asked.items()},
     }
@@ -749,6 +759,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--questions", type=int, default=20, help="questions per user")
     parser.add_argument("--think", type=float, default=0.0, help="seconds between questions")
     parser.add_argument("--light-users", type=int, default=10)
+    parser.add_argument(
+        "--light-think",
+        type=float,
+        default=1.0,
+        help="seconds light users read an answer before asking again",
+    )
     parser.add_argument("--light-questions", type=int, default=10)
     parser.add_argument(
         "--heavy-words",
@@ -800,6 +816,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         users=args.users,
         questions_per_user=args.questions,
         think=args.think,
+        light_think=args.light_think,
         light_users=args.light_users,
         light_questions=args.light_questions,
         heavy_words=args.heavy_words,
@@ -877,6 +894,7 @@ def run_phases(
         offset = 0
         for name in phases:
             refused_before = dict(watcher.refused)
+            succeeded_before = dict(watcher.succeeded)
             if name == "closed":
                 lists = split_questions(questions, settings.users, per_user, offset)
                 log(f"closed: {settings.users} users x {per_user} questions, one at a time")
@@ -894,12 +912,15 @@ def run_phases(
                     f"heavy: {settings.light_users} light users x {settings.light_questions} "
                     f"questions; heavy question of {len(heavy.text)} characters"
                 )
-                done = heavy_phases(api, watcher, lists, heavy, settings, next_user)
-            next_user += len(lists) + 1
+                done, used = heavy_phases(api, watcher, lists, heavy, settings, next_user)
+                next_user += used
+            next_user += len(lists)
             offset += len(lists) * len(lists[0])
             for phase in done:
                 phase.refused = _difference(watcher.refused, refused_before)
+                phase.succeeded = _difference(watcher.succeeded, succeeded_before)
                 refused_before = dict(watcher.refused)
+                succeeded_before = dict(watcher.succeeded)
                 rows.append(summarize(phase))
                 log(markdown(rows[-1:]).splitlines()[-1])
             bot._check_alive()
