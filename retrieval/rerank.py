@@ -66,6 +66,9 @@ class RerankSettings:
     # In the evidence, a word its report uses only once counts this much: a report
     # that names the subject of the question once, in passing, is not about it.
     single_mention_weight: float = 0.75
+    # How many sentences a shown window may share with each window of its report
+    # shown before it (retrieval.search._distinct); 0 drops every overlap.
+    shared_sentences: int = 1
 
 
 @dataclass(frozen=True, slots=True)

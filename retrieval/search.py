@@ -303,7 +303,9 @@ class SearchEngine:
             return []
         return [
             self._to_hit(rank, scored, query)
-            for rank, scored in enumerate(_distinct(ranked)[:top], start=1)
+            for rank, scored in enumerate(
+                _distinct(ranked, settings.shared_sentences)[:top], start=1
+            )
         ]
 
     def _first_stage(
@@ -419,14 +421,15 @@ def _split_parts(corpus: _Corpus) -> list[_Corpus]:
     return parts
 
 
-def _distinct(ranked: Sequence[rerank.Scored]) -> list[rerank.Scored]:
+def _distinct(ranked: Sequence[rerank.Scored], shared: int = 0) -> list[rerank.Scored]:
     """Drop windows that mostly repeat one already shown: the reader should not
     read the same sentences again when pressing "More".
 
-    A window may share one sentence with each window shown before it (but not
-    lie inside one): half-overlapping windows often differ only in the
-    sentence after the match, which is where the answer tends to be, and
-    dropping every overlap lost those (docs/quality.md, "distinct windows").
+    A window may share up to `shared` sentences with each window of its report
+    shown before it, but may not lie inside one.  Half-overlapping windows often
+    differ only in the sentence after the match, which is where the answer tends
+    to be, so dropping every overlap (`shared` 0) lost answers (docs/quality.md,
+    `RerankSettings.shared_sentences`).
     """
     kept: list[rerank.Scored] = []
     seen: dict[str, list[set[str]]] = {}
@@ -434,17 +437,11 @@ def _distinct(ranked: Sequence[rerank.Scored]) -> list[rerank.Scored]:
         passage = scored.candidate.passage
         sentences = set(passage.sentences)
         earlier = seen.setdefault(passage.report_id, [])
-        if any(
-            len(sentences & other) > _SHARED_SENTENCES or sentences <= other for other in earlier
-        ):
+        if any(len(sentences & other) > shared or sentences <= other for other in earlier):
             continue
         earlier.append(sentences)
         kept.append(scored)
     return kept
-
-
-# How many sentences a shown window may share with each earlier one of its report.
-_SHARED_SENTENCES = 1
 
 
 def _pickle(corpus: _Corpus) -> bytes:

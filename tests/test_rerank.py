@@ -334,16 +334,17 @@ def numbers(passage: Passage) -> list[str]:
     return [sentence.split()[1] for sentence in passage.sentences]
 
 
-def shown(passages: Sequence[Passage]) -> list[list[str]]:
+def shown(passages: Sequence[Passage], shared: int = DEFAULT.shared_sentences) -> list[list[str]]:
     """The windows _distinct keeps when they rank in the given order."""
     ranked = [Scored(candidate, 1.0) for candidate in candidates_of(passages)]
-    return [numbers(scored.candidate.passage) for scored in _distinct(ranked)]
+    return [numbers(scored.candidate.passage) for scored in _distinct(ranked, shared)]
 
 
 def test_a_window_sharing_one_sentence_with_a_shown_one_is_kept() -> None:
     windows = windows_of(30)
     assert [numbers(w) for w in windows] == [["0", "1", "2"], ["2", "3", "4"], ["4", "5", "6"]]
     assert shown(windows) == [["0", "1", "2"], ["2", "3", "4"], ["4", "5", "6"]]
+    assert shown(windows, shared=0) == [["0", "1", "2"], ["4", "5", "6"]]
 
 
 def test_a_window_sharing_two_sentences_with_a_shown_one_is_dropped() -> None:
