@@ -421,7 +421,7 @@ def _split_parts(corpus: _Corpus) -> list[_Corpus]:
     return parts
 
 
-def _distinct(ranked: Sequence[rerank.Scored], shared: int = 0) -> list[rerank.Scored]:
+def _distinct(ranked: Sequence[rerank.Scored], shared: int) -> list[rerank.Scored]:
     """Drop windows that mostly repeat one already shown: the reader should not
     read the same sentences again when pressing "More".
 
