@@ -61,6 +61,7 @@ PLAIN = RerankSettings(
     coverage_weight=0.0,
     evidence_weight=0.0,
     not_found="never",
+    shared_sentences=0,
 )
 CHOSEN = RerankSettings()
 
@@ -82,6 +83,7 @@ def variants() -> list[Variant]:
     sentence = replace(fusion, sentence_weight=c.sentence_weight)
     cues = replace(sentence, cue_weight=c.cue_weight, next_cue_weight=c.next_cue_weight)
     lead = replace(cues, lead_weight=c.lead_weight)
+    shares = replace(lead, coverage_weight=c.coverage_weight, evidence_weight=c.evidence_weight)
     return [
         Variant("whitespace BM25", "BM25Okapi over str.split() tokens; no refusal", None),
         Variant("analyzer BM25", "our analyzer (stems, stopwords); plain BM25; no refusal", PLAIN),
@@ -101,8 +103,14 @@ def variants() -> list[Variant]:
         ),
         Variant("+ lead bonus", f"+ {c.lead_weight} / (1 + ln(1 + sentence ordinal))", lead),
         Variant(
-            "chosen",
+            "+ shares",
             f"+ {c.coverage_weight} passage share + {c.evidence_weight} two-sentence share",
+            shares,
+        ),
+        Variant(
+            "chosen",
+            f"a shown window may share {c.shared_sentences} sentence with an earlier one "
+            "of its report (was: none)",
             c,
         ),
         Variant("chosen - fusion", "report_weight 0", replace(c, report_weight=0)),
@@ -129,6 +137,11 @@ def variants() -> list[Variant]:
             "chosen, single mentions whole",
             "single_mention_weight 1, min_evidence 0.45 (the rule before it)",
             replace(c, single_mention_weight=1.0, min_evidence=0.45),
+        ),
+        Variant(
+            "chosen, 2 shared sentences",
+            "shared_sentences 2",
+            replace(c, shared_sentences=2),
         ),
         Variant("chosen, 50 candidates", "BM25 top 50 to stage two", c, candidates=50),
         Variant("chosen, 200 candidates", "BM25 top 200 to stage two", c, candidates=200),
