@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test lint chat bench bench-quality bench-reload container-test
+.PHONY: setup test lint chat bench bench-quality bench-reload bench-load bench-restart container-test
 
 $(BIN)/reports-bot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ bench-quality: setup
 
 bench-reload: setup
 	$(BIN)/python -m benchmarks.bench_reload
+
+bench-load: setup
+	$(BIN)/python -m benchmarks.load_bot
+
+bench-restart: setup
+	$(BIN)/python -m benchmarks.bench_restart
 
 container-test: setup
 	bash .ci/container-test
