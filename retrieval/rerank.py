@@ -33,6 +33,7 @@ from typing import Literal
 from retrieval.analyzer import Analyzer
 from retrieval.answer_types import NO_CUES, AnswerKind, Cues, sentence_cues
 from retrieval.models import Passage, Report
+from retrieval.spelling import DEFAULT_LIMITS, SpellingLimits
 
 NotFoundRule = Literal["sentences", "passage", "never"]
 
@@ -69,6 +70,10 @@ class RerankSettings:
     # How many sentences a shown window may share with each window of its report
     # shown before it (retrieval.search._distinct); 0 drops every overlap.
     shared_sentences: int = 1
+    # How query terms the index does not know are corrected to a close known term
+    # (retrieval.spelling), None for not at all: a typo in a key word otherwise
+    # weighs as a rare word no passage holds, and the answer is refused.
+    spelling: SpellingLimits | None = DEFAULT_LIMITS
 
 
 @dataclass(frozen=True, slots=True)

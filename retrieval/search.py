@@ -37,6 +37,7 @@ from retrieval.loader import LoadProblem, LoadResult, load_reports, report_files
 from retrieval.models import Hit, Passage, Report
 from retrieval.passages import make_passages
 from retrieval.rerank import RerankSettings
+from retrieval.spelling import SpellingCorrector
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +272,11 @@ class SearchEngine:
         scored with the whole collection's statistics: "does this new report
         answer the question?" gets the same answer the full search would give.
         """
-        terms = self._analyzer.query_tokens(question)
+        terms = self._analyzer.tokens(question)
+        if terms and self._spelling is not None:
+            terms = self._spelling.correct(terms)
+        elif not terms:  # only stopwords: kept as they are, never "corrected"
+            terms = self._analyzer.query_tokens(question)
         if not terms or top <= 0 or not self._corpus.passages:
             return []
         indices, scores = self._first_stage(terms, within)
@@ -334,6 +339,16 @@ class SearchEngine:
         for index, passage in enumerate(self._corpus.passages):
             ids.setdefault(passage.report_id, []).append(index)
         return ids
+
+    @cached_property
+    def _spelling(self) -> SpellingCorrector | None:
+        limits = self.settings.rerank.spelling
+        if limits is None:
+            return None
+        # The passages' own terms (built on the first question), so both backends
+        # correct to the same words; a lower idf means more passages use the term.
+        known = frozenset(chain.from_iterable(self._corpus.passage_tokens))
+        return SpellingCorrector(known, lambda term: -self._scorer.term_idf(term), limits)
 
     def _idf_of(self, terms: Sequence[str]) -> dict[str, float]:
         return {term: self._scorer.term_idf(term) for term in set(terms)}
