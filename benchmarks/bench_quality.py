@@ -42,6 +42,7 @@ from retrieval.loader import load_reports
 from retrieval.models import Hit, Passage, Report
 from retrieval.rerank import RerankSettings
 from retrieval.search import SearchEngine, SearchSettings
+from retrieval.spelling import SpellingLimits
 
 REPO = Path(__file__).resolve().parent.parent
 EVAL_DIR = REPO.parent / "shared" / "eval"
@@ -62,6 +63,7 @@ PLAIN = RerankSettings(
     evidence_weight=0.0,
     not_found="never",
     shared_sentences=0,
+    spelling=None,
 )
 CHOSEN = RerankSettings()
 
@@ -72,6 +74,10 @@ class Variant:
     what: str
     settings: RerankSettings | None  # None: the whitespace baseline
     candidates: int = SearchSettings().candidates
+
+
+def _limits(settings: RerankSettings) -> SpellingLimits:
+    return settings.spelling or SpellingLimits()
 
 
 def variants() -> list[Variant]:
@@ -108,10 +114,39 @@ def variants() -> list[Variant]:
             shares,
         ),
         Variant(
-            "chosen",
+            "+ one shared sentence",
             f"a shown window may share {c.shared_sentences} sentence with an earlier one "
             "of its report (was: none)",
+            replace(shares, shared_sentences=c.shared_sentences),
+        ),
+        Variant(
+            "chosen",
+            "+ unknown query terms corrected to a known term 1 edit away (2 from 8 letters), "
+            "same first and last letter, 4 letters or more",
             c,
+        ),
+        Variant(
+            "chosen, spelling any last letter",
+            "same_last_letter False",
+            replace(c, spelling=replace(_limits(c), same_last_letter=False)),
+        ),
+        Variant(
+            "chosen, spelling any first or last letter",
+            "same_first_letter False, same_last_letter False",
+            replace(
+                c,
+                spelling=replace(_limits(c), same_first_letter=False, same_last_letter=False),
+            ),
+        ),
+        Variant(
+            "chosen, spelling 2 edits from 5 letters",
+            "two_edits_from 5",
+            replace(c, spelling=replace(_limits(c), two_edits_from=5)),
+        ),
+        Variant(
+            "chosen, spelling from 5 letters",
+            "min_length 5",
+            replace(c, spelling=replace(_limits(c), min_length=5)),
         ),
         Variant("chosen - fusion", "report_weight 0", replace(c, report_weight=0)),
         Variant("chosen - sentence", "sentence_weight 0", replace(c, sentence_weight=0)),
