@@ -303,7 +303,7 @@ class Library:
         return True
 
     def _relative(self, path: str) -> str:
-        """A file's name as the index cache's key lists it (see search._file_signatures)."""
+        """A file's name as the index cache's key lists it (see corpus_cache.file_signatures)."""
         return str(Path(path).relative_to(self.root)) if self.root.is_dir() else Path(path).name
 
     def _build(self, *, with_extras: bool = True) -> SearchEngine:

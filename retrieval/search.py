@@ -10,20 +10,14 @@ scored passages into `Hit` records.
 
 from __future__ import annotations
 
-import dataclasses
-import gc
-import hashlib
-import io
 import logging
-import pickle
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import cached_property, lru_cache
+from functools import cached_property
 from itertools import chain
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -31,27 +25,16 @@ from retrieval import rerank
 from retrieval.analyzer import Analyzer, AnalyzerSettings
 from retrieval.answer_types import question_kind
 from retrieval.bm25 import BACKENDS, FastBM25, Floats, Ints, Scorer, best_of, build_scorer
+from retrieval.corpus_cache import code_version, file_signatures, pickle_corpus, unpickle_corpus
 from retrieval.errors import UnknownBackendError
 from retrieval.index_store import IndexStore, fingerprint
-from retrieval.loader import LoadProblem, LoadResult, load_reports, report_files
+from retrieval.loader import LoadProblem, LoadResult, load_reports
 from retrieval.models import Hit, Passage, Report
 from retrieval.passages import make_passages
 from retrieval.rerank import RerankSettings
 from retrieval.spelling import SpellingCorrector
 
 log = logging.getLogger(__name__)
-
-# The modules whose code decides what the cached corpus holds (see _code_version).
-_CORPUS_MODULES = (
-    "models.py",
-    "formats.py",
-    "loader.py",
-    "passages.py",
-    "analyzer.py",
-    "answer_types.py",
-    "rerank.py",
-    "search.py",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,18 +135,18 @@ class SearchEngine:
 
         analyzer = Analyzer(settings.analyzer)
         store = IndexStore(cache_dir)
-        key = fingerprint(_file_signatures(root), analyzer.fingerprint(), _code_version())
+        key = fingerprint(file_signatures(root), analyzer.fingerprint(), code_version())
         cached = store.load(key)
         if cached is not None:
             scorer, payload = cached
-            corpus = _unpickle(payload)
+            corpus = unpickle_corpus(payload)
             if isinstance(corpus, _Corpus):
                 log.info("loaded cached index %s (%d passages)", key[:12], len(corpus.passages))
                 return cls(corpus, scorer, analyzer, settings)
             log.warning("cached index %s holds unexpected data; rebuilding", key[:12])
         engine = cls._build_from_load(load_reports(root), settings)
         if isinstance(engine._scorer, FastBM25):
-            store.save(key, engine._scorer, _pickle(engine._corpus))
+            store.save(key, engine._scorer, pickle_corpus(engine._corpus))
         return engine
 
     @classmethod
@@ -203,8 +186,8 @@ class SearchEngine:
         `from_path` loads it instead of rebuilding (a live library keeps the cache current
         this way).  The engine must hold exactly what loading those files gives."""
         if isinstance(self._scorer, FastBM25):
-            key = fingerprint(list(signatures), self._analyzer.fingerprint(), _code_version())
-            IndexStore(cache_dir).save(key, self._scorer, _pickle(self._corpus))
+            key = fingerprint(list(signatures), self._analyzer.fingerprint(), code_version())
+            IndexStore(cache_dir).save(key, self._scorer, pickle_corpus(self._corpus))
 
     def with_rerank(self, settings: RerankSettings) -> SearchEngine:
         """The same indexes ranked with other stage-two settings (for comparing variants)."""
@@ -457,101 +440,3 @@ def _distinct(ranked: Sequence[rerank.Scored], shared: int) -> list[rerank.Score
         earlier.append(sentences)
         kept.append(scored)
     return kept
-
-
-def _pickle(corpus: _Corpus) -> bytes:
-    """The cache payload: `corpus` pickled to load fast (see _RecordPickler, _unpickle)."""
-    buffer = io.BytesIO()
-    _RecordPickler(buffer, pickle.HIGHEST_PROTOCOL).dump(corpus)
-    return buffer.getvalue()
-
-
-class _RecordPickler(pickle.Pickler):
-    """Pickles a dataclass record as a call of its constructor with its field values.
-
-    By default a slotted dataclass is restored through `__setstate__`, which
-    looks up the class's fields again for each of the 100,000s of records;
-    calling the generated `__init__` loads the corpus in 0.5 s instead of
-    0.8 s at 100k passages.  Only for classes whose `__init__` takes every
-    field positionally and does nothing else; others pickle as usual.  Field
-    order is then part of the payload, which is why models.py is one of the
-    _CORPUS_MODULES.
-    """
-
-    def __init__(self, file: io.BytesIO, protocol: int) -> None:
-        super().__init__(file, protocol)
-        self._fields: dict[type, tuple[str, ...] | None] = {}
-
-    def reducer_override(self, obj: Any) -> Any:
-        cls = type(obj)
-        if cls not in self._fields:
-            self._fields[cls] = _init_fields(cls)
-        names = self._fields[cls]
-        if names is None:
-            return NotImplemented
-        return cls, tuple(getattr(obj, name) for name in names)
-
-
-def _init_fields(cls: type) -> tuple[str, ...] | None:
-    """The fields a record class's `__init__` takes, in order, when it takes all of
-    them positionally and does nothing else; None otherwise."""
-    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
-        return None
-    fields = dataclasses.fields(cls)
-    if not all(f.init and not f.kw_only for f in fields):
-        return None
-    return tuple(f.name for f in fields)
-
-
-def _unpickle(payload: bytes) -> object:
-    """A cached corpus, unpickled with the cyclic garbage collector paused.
-
-    Unpickling makes millions of objects (records, tuples, strings); with the
-    collector on, it walks that growing heap again and again and the load takes
-    five times longer (4 s instead of 0.8 s at 100k passages).  None of it is
-    garbage.  Afterwards the objects are frozen (`gc.freeze`): they live as long
-    as the engine, so no later collection walks them either, and no collection
-    of the whole heap (half a second) lands on the first questions.
-
-    None when the payload does not unpickle: the caller rebuilds, as for any bad cache.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        corpus = pickle.loads(payload)
-    except Exception as error:  # e.g. a record class changed in a module outside the key
-        log.warning("cached index payload cannot be read (%r); rebuilding", error)
-        return None
-    else:
-        gc.freeze()
-        return corpus
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _file_signatures(root: Path) -> list[tuple[str, int, int]]:
-    """(relative path, size, mtime_ns) of each file the loader would read: the cache key."""
-    signatures: list[tuple[str, int, int]] = []
-    for path in report_files(root):
-        try:
-            stat = path.stat()
-        except OSError:
-            continue  # vanished or unreadable: the loader reports it
-        name = str(path.relative_to(root)) if root.is_dir() else path.name
-        signatures.append((name, stat.st_size, stat.st_mtime_ns))
-    return signatures
-
-
-@lru_cache(maxsize=1)
-def _code_version() -> str:
-    """A hash of the modules that shape the cached corpus.
-
-    Any change to how reports are parsed, cut or indexed makes old caches
-    stale on its own, so nobody has to remember to bump a version number.
-    """
-    digest = hashlib.sha256()
-    package = Path(__file__).resolve().parent
-    for module in _CORPUS_MODULES:
-        digest.update((package / module).read_bytes())
-    return digest.hexdigest()[:16]
