@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 
-from retrieval.models import Passage, Report
+from retrieval.models import MAX_QUOTE_CHARS, Passage, Report
 
 MAX_PASSAGE_CHARS = 600
 
@@ -129,6 +130,45 @@ def make_passages(report: Report) -> list[Passage]:
                 )
             )
     return passages
+
+
+def widen(passage: Passage, report: Report, limit: int = MAX_QUOTE_CHARS) -> Passage:
+    """The passage grown by whole neighbouring sentences of its paragraph while it
+    fits in `limit` characters: following sentences first, then preceding ones.
+
+    Windows are cut at MAX_PASSAGE_CHARS for indexing, but a quote may be up to
+    MAX_QUOTE_CHARS, and the sentence after the one that matched is where the
+    answer often is (docs/quality.md, "Widened quotes").  The result is still an
+    exact span of the report; a caption, or a passage whose paragraph cannot be
+    found, comes back unchanged.
+    """
+    if passage.is_caption:
+        return passage
+    for paragraph in report.paragraphs:
+        start = paragraph.find(passage.text)
+        if start >= 0:
+            break
+    else:
+        return passage
+    end = start + len(passage.text)
+    spans = _sentence_spans(paragraph)
+    for first, last in spans:
+        if first >= end:
+            if last - start > limit:
+                break
+            end = last
+    for first, last in reversed(spans):
+        if last <= start:
+            if end - first > limit:
+                break
+            start = first
+    text = paragraph[start:end]
+    if text == passage.text:
+        return passage
+    sentences = tuple(paragraph[a:b] for a, b in spans if a >= start and b <= end)
+    return replace(
+        passage, text=text, sentences=sentences, speaker=passage.speaker or find_speaker(text)
+    )
 
 
 def _windows(paragraph: str) -> list[tuple[int, int, tuple[str, ...]]]:

@@ -74,6 +74,9 @@ class RerankSettings:
     # (retrieval.spelling), None for not at all: a typo in a key word otherwise
     # weighs as a rare word no passage holds, and the answer is refused.
     spelling: SpellingLimits | None = DEFAULT_LIMITS
+    # Show each hit's window grown by whole neighbouring sentences up to the quote
+    # limit (retrieval.passages.widen): indexing still uses the 600-character windows.
+    widen_quotes: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from retrieval.errors import UnknownBackendError
 from retrieval.index_store import IndexStore, fingerprint
 from retrieval.loader import LoadProblem, LoadResult, load_reports
 from retrieval.models import Hit, Passage, Report
-from retrieval.passages import make_passages
+from retrieval.passages import make_passages, widen
 from retrieval.rerank import RerankSettings
 from retrieval.spelling import SpellingCorrector
 
@@ -338,12 +338,15 @@ class SearchEngine:
 
     def _to_hit(self, rank: int, scored: rerank.Scored, query: rerank.Query) -> Hit:
         passage = scored.candidate.passage
+        report = self._reports_by_id[passage.report_id]
         best, matched = rerank.best_sentence(query, scored, self._analyzer)
+        if self.settings.rerank.widen_quotes:
+            passage = widen(passage, report)
         return Hit(
             rank=rank,
             score=scored.score,
             passage=passage,
-            report=self._reports_by_id[passage.report_id],
+            report=report,
             best_sentence=best,
             matched_terms=matched,
         )

@@ -11,8 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval.models import Report
-from retrieval.passages import MAX_PASSAGE_CHARS, find_speaker, make_passages, split_sentences
+from retrieval.models import MAX_QUOTE_CHARS, Report
+from retrieval.passages import (
+    MAX_PASSAGE_CHARS,
+    find_speaker,
+    make_passages,
+    split_sentences,
+    widen,
+)
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_cd10308accc684f1.txt"
 WHEN = datetime(2012, 7, 23, tzinfo=UTC)
@@ -221,3 +227,37 @@ def test_seed_speakers() -> None:
 )
 def test_find_speaker(text: str, speaker: str | None) -> None:
     assert find_speaker(text) == speaker
+
+
+# --- widen -------------------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), count=st.integers(2, 40))
+def test_widened_windows_are_exact_spans_within_the_quote_limit(seed: int, count: int) -> None:
+    report = report_of(long_paragraph(random.Random(seed), count))
+    paragraph = report.paragraphs[0]
+    for passage in make_passages(report):
+        wide = widen(passage, report)
+        assert passage.text in wide.text and wide.text in paragraph
+        assert len(wide.text) <= MAX_QUOTE_CHARS
+        assert wide.text.startswith(wide.sentences[0]) and wide.text.endswith(wide.sentences[-1])
+        assert all(sentence in wide.text for sentence in wide.sentences)
+        assert (wide.report_id, wide.position) == (passage.report_id, passage.position)
+
+
+def test_widen_adds_the_following_sentence_first() -> None:
+    before = "Officials met on Monday to discuss the port. " * 3
+    window = "The harbour reopened after the storm, officials said. " * 10
+    after = "About 40 ships were waiting to dock."
+    report = report_of(before + window + after)
+    passage = next(p for p in make_passages(report) if p.text.startswith("The harbour"))
+    wide = widen(passage, report, limit=len(passage.text) + len(after) + 1)
+    assert wide.text.endswith(after)
+    assert wide.text.startswith("The harbour")
+
+
+def test_widen_leaves_a_whole_paragraph_and_a_caption_alone() -> None:
+    report = seed_report()
+    for passage in make_passages(report):
+        assert widen(passage, report) == passage
