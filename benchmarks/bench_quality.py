@@ -64,6 +64,7 @@ PLAIN = RerankSettings(
     not_found="never",
     shared_sentences=0,
     spelling=None,
+    widen_quotes=False,
 )
 CHOSEN = RerankSettings()
 
@@ -147,6 +148,11 @@ def variants() -> list[Variant]:
             "chosen, spelling from 5 letters",
             "min_length 5",
             replace(c, spelling=replace(_limits(c), min_length=5)),
+        ),
+        Variant(
+            "chosen - widened quotes",
+            "widen_quotes False: quote the 600-character window as indexed",
+            replace(c, widen_quotes=False),
         ),
         Variant("chosen - fusion", "report_weight 0", replace(c, report_weight=0)),
         Variant("chosen - sentence", "sentence_weight 0", replace(c, sentence_weight=0)),
