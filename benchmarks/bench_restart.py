@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.corpus import CorpusSpec, default_corpus_dir, ensure_corpus
+from benchmarks.corpus import add_corpus_arguments, corpus_from_args
 from benchmarks.load_bot import (
     FIRST_USER_ID,
     RESULTS_DIR,
@@ -133,12 +133,8 @@ def top_imports(log_text: str, count: int = 12) -> list[tuple[str, float]]:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    defaults = CorpusSpec()
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--passages", type=int, default=defaults.passages)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--layout", default=defaults.layout)
-    parser.add_argument("--corpus", type=Path, help="corpus folder (default under /tmp)")
+    add_corpus_arguments(parser)
     parser.add_argument("--runs", type=int, default=5, help="warm starts to measure")
     parser.add_argument("--target", type=float, default=TARGET_SECONDS)
     parser.add_argument(
@@ -152,10 +148,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    spec = CorpusSpec(passages=args.passages, seed=args.seed, layout=args.layout)
-    corpus_dir = args.corpus or default_corpus_dir(spec.passages, spec.seed, spec.layout)
-    log(f"corpus: {corpus_dir}")
-    corpus = ensure_corpus(spec, corpus_dir)
+    corpus = corpus_from_args(args)
+    log(f"corpus: {corpus.root}")
     question = next(q for q in load_questions(corpus) if q.answerable)
     work = Path(tempfile.mkdtemp(prefix="reports-bot-restart-"))
     data_dir = work / "state"

@@ -495,6 +495,22 @@ def default_corpus_dir(passages: int, seed: int, layout: str) -> Path:
     return Path("/tmp") / f"reports-bot-corpus-{passages}-{layout}-{seed}"
 
 
+def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a benchmark that runs over a generated corpus (see corpus_from_args)."""
+    defaults = CorpusSpec()
+    parser.add_argument("--passages", type=int, default=defaults.passages)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--layout", choices=LAYOUTS, default=defaults.layout)
+    parser.add_argument("--corpus", type=Path, help="corpus folder (default under /tmp)")
+
+
+def corpus_from_args(args: argparse.Namespace) -> Corpus:
+    """The corpus those options name: reused when it matches, generated otherwise."""
+    spec = CorpusSpec(passages=args.passages, seed=args.seed, layout=args.layout)
+    out: Path = args.corpus or default_corpus_dir(spec.passages, spec.seed, spec.layout)
+    return ensure_corpus(spec, out)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     defaults = CorpusSpec()
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])

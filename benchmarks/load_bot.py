@@ -54,7 +54,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.corpus import Corpus, CorpusSpec, default_corpus_dir, ensure_corpus
+from benchmarks.corpus import Corpus, add_corpus_arguments, corpus_from_args
 from bot.config import DEFAULT_RATE_LIMIT_PER_MINUTE, Settings
 from bot.limits import MAX_QUESTION_CHARS, WINDOW_SECONDS
 from tests.botapi.server import FakeBotAPI
@@ -743,12 +743,8 @@ def problems_of(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    defaults = CorpusSpec()
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--passages", type=int, default=defaults.passages)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--layout", default=defaults.layout)
-    parser.add_argument("--corpus", type=Path, help="corpus folder (default under /tmp)")
+    add_corpus_arguments(parser)
     parser.add_argument(
         "--index-cache",
         type=Path,
@@ -798,10 +794,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    spec = CorpusSpec(passages=args.passages, seed=args.seed, layout=args.layout)
-    corpus_dir = args.corpus or default_corpus_dir(spec.passages, spec.seed, spec.layout)
+    corpus = corpus_from_args(args)
+    corpus_dir = corpus.root
     log(f"corpus: {corpus_dir}")
-    corpus = ensure_corpus(spec, corpus_dir)
     questions = load_questions(corpus)
     index_cache = args.index_cache or corpus_dir.with_name(corpus_dir.name + "-index-cache")
     bot_settings = dict(item.split("=", 1) for item in args.bot_env)
