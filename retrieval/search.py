@@ -93,9 +93,6 @@ class SearchEngine:
         self._analyzer = analyzer
         self.settings = settings
         self._reports_by_id = {report.id: report for report in corpus.reports}
-        self._passages_by_report: dict[str, list[Passage]] = {}
-        for passage in corpus.passages:
-            self._passages_by_report.setdefault(passage.report_id, []).append(passage)
         self._latest = tuple(
             sorted(corpus.reports, key=lambda r: (r.published, r.id), reverse=True)
         )
@@ -242,7 +239,8 @@ class SearchEngine:
         return examples
 
     def _passages_of(self, report_id: str) -> list[Passage]:
-        return self._passages_by_report.get(report_id, [])
+        passages = self._corpus.passages
+        return [passages[i] for i in self._passage_ids.get(report_id, ())]
 
     # -- searching ----------------------------------------------------------
 
