@@ -38,7 +38,7 @@ from typing import Any
 from telegram.request import HTTPXRequest, RequestData
 
 from bot.config import ConfigError
-from bot.delivery import as_json_error
+from bot.delivery import api_method, as_json_error
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ class JournalingRequest(HTTPXRequest):
         status, payload = await super().do_request(
             url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
         )
-        if status != 200 or not url.rstrip("/").endswith("/getUpdates"):
+        if status != 200 or api_method(url) != "getUpdates":
             return status, as_json_error(status, payload)
         return status, self._journal(payload)
 
