@@ -48,8 +48,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from retrieval.bm25 import FastBM25, RankBM25Backend, Scorer
+from retrieval.bm25 import FastBM25
+from retrieval.bm25_reference import RankBM25Backend
 from retrieval.index_store import IndexStore
+from retrieval.scorer import Scorer
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "benchmarks" / "results"

@@ -1,4 +1,5 @@
-"""BM25Okapi scoring: a fast posting-list scorer and the rank-bm25 reference.
+"""BM25Okapi scoring with `FastBM25`, a posting-list scorer, and `build_scorer`, which
+builds it or the rank-bm25 reference (`retrieval.bm25_reference`) by name.
 
 `FastBM25` gives exactly the scores of `rank_bm25.BM25Okapi` (same idf with
 the epsilon floor, same length normalisation, duplicate query terms counted
@@ -18,67 +19,41 @@ same way in both backends.
 Edge cases rank-bm25 crashes on (ZeroDivisionError) get a defined answer in
 both backends here: an empty corpus, or one whose documents are all empty,
 scores every query 0 for every document.
+
+Building the posting lists is `retrieval.bm25_build`; the saved index's file
+format, `retrieval.bm25_file`.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import os
 import sys
-import uuid
 from collections.abc import Sequence
-from itertools import chain, pairwise
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-from rank_bm25 import BM25Okapi
 
+from retrieval.bm25_build import (
+    TermIds,
+    best_code_per_term,
+    invert_chunk,
+    merge_chunks,
+    number_pairs,
+    okapi_idf,
+    okapi_tf_part,
+)
+from retrieval.bm25_file import read_arrays, write_arrays
+from retrieval.bm25_reference import RankBM25Backend
 from retrieval.errors import IndexCacheError, UnknownBackendError
+from retrieval.scorer import EPSILON, K1, B, Floats, Ints, Scorer, best_of
 
-K1: Final = 1.5
-B: Final = 0.75
-EPSILON: Final = 0.25
 BACKENDS: Final[tuple[str, ...]] = ("fast", "rank-bm25")
-
-Ints = npt.NDArray[np.int64]
-Floats = npt.NDArray[np.float64]
 
 # When the posting lists we would have to merge cover more than this share of
 # the corpus, one dense pass over a score array beats merging candidate sets.
 DENSE_SHARE: Final = 0.25
-
-_MAGIC: Final = b"RBOTBM25"
-_FORMAT: Final = "reports-bot/bm25"
-_FORMAT_VERSION: Final = 1
-_ALIGN: Final = 64
-_DTYPES: Final = frozenset({"<i4", "<i8", "<u2", "<u4", "<f8", "|u1"})
-
-
-class Scorer(Protocol):
-    """What the search engine needs from a first-stage scorer."""
-
-    n_docs: int
-
-    def get_scores(self, query: Sequence[str]) -> Floats:
-        """One float64 score per document, exactly `BM25Okapi.get_scores`."""
-        ...
-
-    def top_k(self, query: Sequence[str], k: int) -> tuple[Ints, Floats]:
-        """The best `k` documents holding at least one query term: (indices, scores).
-
-        Sorted by score descending, then document index ascending.  In a large
-        corpus every such document scores above 0; in a tiny one a term found
-        in half the documents or more has an idf of 0 or below, and those
-        documents must still be found (one report must be searchable).
-        """
-        ...
-
-    def term_idf(self, term: str) -> float:
-        """The idf the scorer uses for `term` (epsilon floor applied), 0.0 if unknown."""
-        ...
 
 
 def build_scorer(backend: str, corpus: Sequence[Sequence[str]]) -> Scorer:
@@ -90,36 +65,6 @@ def build_scorer(backend: str, corpus: Sequence[Sequence[str]]) -> Scorer:
     raise UnknownBackendError(
         f"unknown scoring backend {backend!r}: use one of {', '.join(BACKENDS)}"
     )
-
-
-def best_of(
-    ids: Ints, scores: Floats, k: int, *, positive_only: bool = True
-) -> tuple[Ints, Floats]:
-    """The `k` best scores (positive ones only, unless told), by score descending then id.
-
-    `np.argpartition` alone would pick arbitrarily among ties at the cut, so
-    we keep every score tied with the k-th and sort those exactly.
-    """
-    if positive_only:
-        keep = scores > 0
-        ids, scores = ids[keep], scores[keep]
-    if k <= 0:
-        return ids[:0], scores[:0]
-    if len(scores) > k:
-        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-        keep = scores >= kth
-        ids, scores = ids[keep], scores[keep]
-    order = np.lexsort((ids, -scores))[:k]
-    return ids[order].astype(np.int64), scores[order]
-
-
-class _TermIds(dict[str, int]):
-    """Term → id, numbering new terms in order of first appearance (as rank-bm25 meets them)."""
-
-    def __missing__(self, term: str) -> int:
-        term_id = len(self)
-        self[term] = term_id
-        return term_id
 
 
 class FastBM25(Scorer):
@@ -156,9 +101,9 @@ class FastBM25(Scorer):
         # Derived state, recomputed rather than stored so it always matches k1, b, epsilon.
         n_tokens = int(doc_len.sum())
         self.avgdl = n_tokens / self.n_docs if self.n_docs else 0.0
-        self._tf_part = _tf_part(pair_tf, pair_dl, k1, b, self.avgdl)
+        self._tf_part = okapi_tf_part(pair_tf, pair_dl, k1, b, self.avgdl)
         self._df = np.diff(term_offsets)
-        self._idf, self.average_idf = _okapi_idf(self._df, self.n_docs, epsilon)
+        self._idf, self.average_idf = okapi_idf(self._df, self.n_docs, epsilon)
         # Per-occurrence upper bound of a term's contribution, for pruning in top_k.
         self._bound = np.where(self._idf > 0, self._idf * self._tf_part[term_best_code], 0.0)
 
@@ -183,18 +128,18 @@ class FastBM25(Scorer):
         if n_docs >= 2**31:
             raise ValueError("FastBM25 indexes at most 2**31 - 1 documents; split the corpus")
         doc_len = np.fromiter(map(len, corpus), dtype=np.int64, count=n_docs)
-        terms = _TermIds()
+        terms = TermIds()
         chunk_docs = max(chunk_docs, 1)
         chunks = [
-            _invert_chunk(corpus[first : first + chunk_docs], first, doc_len, terms)
+            invert_chunk(corpus[first : first + chunk_docs], first, doc_len, terms)
             for first in range(0, n_docs, chunk_docs)
         ]
-        term_offsets, doc_ids, tf = _merge_chunks(chunks, len(terms))
-        pair_codes, pair_tf, pair_dl = _pair_codes(tf, doc_ids, doc_len)
+        term_offsets, doc_ids, tf = merge_chunks(chunks, len(terms))
+        pair_codes, pair_tf, pair_dl = number_pairs(tf, doc_ids, doc_len)
         del tf
         avgdl = int(doc_len.sum()) / n_docs if n_docs else 0.0
-        term_best_code = _best_code_per_term(
-            pair_codes, term_offsets, _tf_part(pair_tf, pair_dl, k1, b, avgdl)
+        term_best_code = best_code_per_term(
+            pair_codes, term_offsets, okapi_tf_part(pair_tf, pair_dl, k1, b, avgdl)
         )
         return cls(
             k1=k1,
@@ -366,7 +311,7 @@ class FastBM25(Scorer):
             "term_best_code": self._term_best_code,
         }
         params = {"k1": self.k1, "b": self.b, "epsilon": self.epsilon}
-        _write_arrays(path, params, arrays)
+        write_arrays(path, params, arrays)
 
     @classmethod
     def load(cls, path: Path) -> FastBM25:
@@ -382,7 +327,7 @@ class FastBM25(Scorer):
     @classmethod
     def from_bytes(cls, data: bytes, source: str = "<bytes>") -> FastBM25:
         """Parse the bytes of a saved index (arrays are read-only views into `data`)."""
-        params, arrays = _read_arrays(data, source)
+        params, arrays = read_arrays(data, source)
         try:
             text = arrays["term_text"].tobytes().decode("utf-8", "surrogatepass")
             bounds = arrays["term_chars"].tolist()
@@ -429,182 +374,6 @@ class FastBM25(Scorer):
                 raise ValueError(what)
 
 
-class RankBM25Backend(Scorer):
-    """The reference: rank_bm25.BM25Okapi itself, with our top-k tie-break."""
-
-    def __init__(self, model: BM25Okapi | None, n_docs: int) -> None:
-        self._model = model  # None when the corpus has no tokens at all (rank-bm25 would crash)
-        self.n_docs = n_docs
-
-    @classmethod
-    def build(
-        cls,
-        corpus: Sequence[Sequence[str]],
-        k1: float = K1,
-        b: float = B,
-        epsilon: float = EPSILON,
-    ) -> RankBM25Backend:
-        has_tokens = any(len(doc) for doc in corpus)
-        model = BM25Okapi(corpus, k1=k1, b=b, epsilon=epsilon) if has_tokens else None
-        return cls(model, len(corpus))
-
-    def get_scores(self, query: Sequence[str]) -> Floats:
-        if self._model is None:
-            return np.zeros(self.n_docs)
-        return np.asarray(self._model.get_scores(list(query)), dtype=np.float64)
-
-    def top_k(self, query: Sequence[str], k: int) -> tuple[Ints, Floats]:
-        scores = self.get_scores(query)
-        if self._model is None or all(self._model.idf.get(q, 1.0) > 0 for q in query):
-            return best_of(np.arange(self.n_docs, dtype=np.int64), scores, k)
-        wanted = set(query)
-        matching = [i for i, freqs in enumerate(self._model.doc_freqs) if wanted & freqs.keys()]
-        ids = np.array(matching, dtype=np.int64)
-        return best_of(ids, scores[ids], k, positive_only=False)
-
-    def term_idf(self, term: str) -> float:
-        if self._model is None:
-            return 0.0
-        return float(self._model.idf.get(term, 0.0))
-
-
-# ---- the arithmetic, in rank-bm25's operation order ------------------------------------
-
-
-def _okapi_idf(df: Ints, n_docs: int, epsilon: float) -> tuple[Floats, float]:
-    """Per-term idf with rank-bm25's epsilon floor, and the average raw idf.
-
-    idf depends only on df, so the logs are taken once per distinct df with
-    `math.log`, exactly as rank-bm25 does.  rank-bm25 sums the raw idfs one by
-    one in first-appearance order, which is our term-id order; `cumsum` adds
-    sequentially too, where `sum` would add pairwise and round differently.
-    """
-    if len(df) == 0:
-        return np.zeros(0), 0.0
-    distinct = np.flatnonzero(np.bincount(df))
-    raw_of_df = np.zeros(int(distinct[-1]) + 1)
-    raw_of_df[distinct] = [
-        math.log(n_docs - f + 0.5) - math.log(f + 0.5) for f in distinct.tolist()
-    ]
-    raw = raw_of_df[df]
-    average_idf = float(np.cumsum(raw)[-1]) / len(raw)
-    return np.where(raw < 0, epsilon * average_idf, raw), average_idf
-
-
-def _tf_part(pair_tf: Ints, pair_dl: Ints, k1: float, b: float, avgdl: float) -> Floats:
-    """rank-bm25's `q_freq * (k1 + 1) / (q_freq + k1 * (1 - b + b * doc_len / avgdl))`."""
-    if len(pair_tf) == 0:
-        return np.zeros(0)
-    q_freq, doc_len = pair_tf, pair_dl
-    part: Floats = q_freq * (k1 + 1) / (q_freq + k1 * (1 - b + b * doc_len / avgdl))
-    return part
-
-
-def _invert_chunk(
-    docs: Sequence[Sequence[str]], first: int, doc_len: Ints, terms: _TermIds
-) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int32]]:
-    """(term, doc, tf) of every posting of consecutive documents, term-major, docs ascending."""
-    lengths = doc_len[first : first + len(docs)]
-    n_tokens = int(lengths.sum())
-    # One key per token, term-major then doc: after sorting, a run of equal
-    # keys is one posting and its length is the term frequency.
-    keys = np.fromiter(
-        map(terms.__getitem__, chain.from_iterable(docs)), dtype=np.int64, count=n_tokens
-    )
-    width = max(len(docs), 1)
-    keys *= width
-    keys += np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
-    keys.sort()
-    new_run = np.ones(n_tokens, dtype=bool)
-    np.not_equal(keys[1:], keys[:-1], out=new_run[1:])
-    starts = np.flatnonzero(new_run)
-    tf = np.diff(starts, append=n_tokens)
-    term, doc = np.divmod(keys[starts], width)
-    doc += first
-    return term.astype(np.int32), doc.astype(np.int32), tf.astype(np.int32)
-
-
-def _merge_chunks(
-    chunks: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int32]]],
-    n_terms: int,
-) -> tuple[Ints, npt.NDArray[np.int32], npt.NDArray[np.int32]]:
-    """Lay the chunks' postings out term-major: (term offsets, doc ids, tfs).
-
-    Chunks cover increasing doc ranges, so appending each chunk's postings
-    of a term after the previous chunks' keeps doc ids ascending.  Chunks
-    are dropped from the list as they are placed, to free their memory.
-    """
-    counts = [np.bincount(term, minlength=n_terms) for term, _, _ in chunks]
-    term_offsets = np.zeros(n_terms + 1, dtype=np.int64)
-    for count in counts:
-        term_offsets[1:] += count
-    np.cumsum(term_offsets, out=term_offsets)
-    doc_ids = np.empty(int(term_offsets[-1]), dtype=np.int32)
-    tf = np.empty(int(term_offsets[-1]), dtype=np.int32)
-    cursor = term_offsets[:-1].copy()
-    chunk_start = np.zeros(n_terms + 1, dtype=np.int64)
-    while chunks:
-        term, doc, freq = chunks.pop(0)
-        count = counts.pop(0)
-        np.cumsum(count, out=chunk_start[1:])
-        at = cursor[term] + (np.arange(len(term)) - chunk_start[term])
-        doc_ids[at] = doc
-        tf[at] = freq
-        cursor += count
-    return term_offsets, doc_ids, tf
-
-
-def _pair_codes(
-    tf: npt.NDArray[np.int32], doc_ids: npt.NDArray[np.int32], doc_len: Ints
-) -> tuple[npt.NDArray[np.unsignedinteger[Any]], Ints, Ints]:
-    """Number the distinct (tf, dl) pairs; return each posting's code and the pair table."""
-    if len(tf) == 0:
-        return np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.int64), np.zeros(0, np.int64)
-    width = int(doc_len.max()) + 1
-    n_keys = (int(tf.max()) + 1) * width
-    slices = [slice(s, s + (1 << 22)) for s in range(0, len(tf), 1 << 22)]
-
-    def keys(part: slice) -> Ints:
-        key: Ints = tf[part].astype(np.int64) * width + doc_len[doc_ids[part]]
-        return key
-
-    if n_keys <= 1 << 24:  # the usual case: a small dense table, no sort, slice by slice
-        present = np.zeros(n_keys, dtype=bool)
-        for part in slices:
-            present[keys(part)] = True
-        pairs = np.flatnonzero(present)
-        code_type = np.uint16 if len(pairs) <= 1 << 16 else np.uint32
-        code_of_key = (np.cumsum(present) - 1).astype(code_type)
-        codes: npt.NDArray[np.unsignedinteger[Any]] = np.empty(len(tf), dtype=code_type)
-        for part in slices:
-            codes[part] = code_of_key[keys(part)]
-    else:  # very long documents: sort instead
-        all_keys = keys(slice(None))
-        order = np.argsort(all_keys)
-        sorted_keys = all_keys[order]
-        new = np.diff(sorted_keys, prepend=-1) != 0
-        pairs = sorted_keys[new]
-        code_type = np.uint16 if len(pairs) <= 1 << 16 else np.uint32
-        codes = np.empty(len(tf), dtype=code_type)
-        codes[order] = np.cumsum(new) - 1
-    pair_tf, pair_dl = np.divmod(pairs, width)
-    return codes, pair_tf.astype(np.int64), pair_dl.astype(np.int64)
-
-
-def _best_code_per_term(
-    codes: npt.NDArray[np.unsignedinteger[Any]], term_offsets: Ints, tf_part: Floats
-) -> Ints:
-    """For each term, the code of its posting with the largest tf part (for score bounds)."""
-    if len(term_offsets) <= 1:
-        return np.zeros(0, dtype=np.int64)
-    # Reduce over small integer ranks rather than a float64 copy of every posting.
-    by_value = np.argsort(tf_part, kind="stable")
-    rank = np.empty(len(tf_part), dtype=codes.dtype)
-    rank[by_value] = np.arange(len(tf_part))
-    best_rank = np.maximum.reduceat(rank[codes], term_offsets[:-1])
-    return by_value[best_rank].astype(np.int64)
-
-
 def _union_sorted(id_lists: list[npt.NDArray[np.int32]]) -> Ints:
     """Sorted distinct ids of several sorted id arrays (np.unique is slow here)."""
     if len(id_lists) == 1:
@@ -612,72 +381,3 @@ def _union_sorted(id_lists: list[npt.NDArray[np.int32]]) -> Ints:
     merged: Ints = np.sort(np.concatenate(id_lists)).astype(np.int64)
     distinct: Ints = merged[np.diff(merged, prepend=-1) != 0]
     return distinct
-
-
-# ---- the file format: magic, header length, JSON header, 64-byte aligned arrays -------
-
-
-def _write_arrays(
-    path: Path, params: dict[str, float], arrays: dict[str, npt.NDArray[Any]]
-) -> None:
-    arrays = {name: np.ascontiguousarray(array) for name, array in arrays.items()}
-    specs: dict[str, dict[str, Any]] = {}
-    offset = end = 0
-    for name, array in arrays.items():
-        specs[name] = {"dtype": array.dtype.str, "shape": list(array.shape), "offset": offset}
-        end = offset + array.nbytes
-        offset = _aligned(end)
-    header = json.dumps(
-        {"format": _FORMAT, "version": _FORMAT_VERSION, "params": params, "arrays": specs}
-    ).encode()
-    prefix = _MAGIC + len(header).to_bytes(8, "little") + header
-    data_start = _aligned(len(prefix))
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "wb") as out:
-            out.write(prefix)
-            for name, array in arrays.items():
-                out.seek(data_start + specs[name]["offset"])
-                array.tofile(out)  # straight from the array's memory, no copy
-            out.truncate(data_start + end)  # ends with the last byte of data: cuts show
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _read_arrays(data: bytes, source: str) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
-    def corrupt(why: str) -> IndexCacheError:
-        return IndexCacheError(f"the search index {source} is {why}; delete it to rebuild")
-
-    if data[: len(_MAGIC)] != _MAGIC:
-        raise corrupt("not a reports-bot index (bad magic bytes)")
-    start = len(_MAGIC) + 8
-    header_len = int.from_bytes(data[len(_MAGIC) : start], "little")
-    try:
-        header = json.loads(data[start : start + header_len])
-        if header["format"] != _FORMAT or header["version"] != _FORMAT_VERSION:
-            raise corrupt(f"format {header['format']} v{header['version']}, not v{_FORMAT_VERSION}")
-        data_start = _aligned(start + header_len)
-        arrays: dict[str, npt.NDArray[Any]] = {}
-        for name, spec in header["arrays"].items():
-            if spec["dtype"] not in _DTYPES:
-                raise corrupt(f"unreadable (array {name} has dtype {spec['dtype']})")
-            shape = spec["shape"]
-            if not all(isinstance(n, int) and n >= 0 for n in shape):
-                raise corrupt(f"unreadable (array {name} has shape {shape})")
-            dtype = np.dtype(spec["dtype"])
-            count = math.prod(shape)
-            offset = data_start + int(spec["offset"])
-            if offset < data_start or offset + count * dtype.itemsize > len(data):
-                raise corrupt(f"truncated (array {name} runs past the end)")
-            arrays[name] = np.frombuffer(data, dtype, count, offset).reshape(shape)
-        return header["params"], arrays
-    except (ValueError, KeyError, TypeError) as error:
-        raise corrupt(f"unreadable ({error})") from error
-
-
-def _aligned(offset: int) -> int:
-    return -(-offset // _ALIGN) * _ALIGN

@@ -2,7 +2,8 @@
 
 The cache key (`retrieval.index_store.fingerprint`) combines the report files'
 signatures, the analyzer's fingerprint and `code_version()`; the payload is
-the corpus pickled to load fast.  `retrieval.search` decides when to use it.
+the corpus (`retrieval.corpus.Corpus`) pickled to load fast.  `retrieval.search`
+decides when to use it.
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ _CORPUS_MODULES = (
     "models.py",
     "formats.py",
     "loader.py",
+    "sentences.py",
+    "speakers.py",
     "passages.py",
     "analyzer.py",
     "answer_types.py",
     "rerank.py",
+    "corpus.py",
     "search.py",
     "corpus_cache.py",
 )
@@ -85,22 +89,32 @@ def unpickle_corpus(payload: bytes) -> object:
     Unpickling makes millions of objects (records, tuples, strings); with the
     collector on, it walks that growing heap again and again and the load takes
     five times longer (4 s instead of 0.8 s at 100k passages).  None of it is
-    garbage.  Afterwards the objects are frozen (`gc.freeze`): they live as long
-    as the engine, so no later collection walks them either, and no collection
-    of the whole heap (half a second) lands on the first questions.
+    garbage.  The collector is back in the state it was in when this returns.
+
+    The objects then sit in the collector's youngest generation, so the next
+    collections walk all of them, though they live as long as the engine: about
+    1 s in all at 100k passages, spent in whatever runs next (the rest of the
+    load, or the first questions).  Freezing them (`gc.freeze()`) is a decision
+    for the whole process, so it is left to the caller: a long-running one loads
+    the index with the collector off and freezes before turning it back on,
+
+        gc.disable()
+        library = Library.open(reports, cache_dir=cache)
+        gc.freeze()
+        gc.enable()
+
+    (`gc.freeze()` only after the load, with the collector on, is too late: the
+    walks have happened inside it.)
 
     None when the payload does not unpickle: the caller rebuilds, as for any bad cache.
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
-        corpus = pickle.loads(payload)
+        return pickle.loads(payload)
     except Exception as error:  # e.g. a record class changed in a module outside the key
         log.warning("cached index payload cannot be read (%r); rebuilding", error)
         return None
-    else:
-        gc.freeze()
-        return corpus
     finally:
         if enabled:
             gc.enable()

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time
 import yaml
 
 from retrieval.models import Report
-from retrieval.passages import split_sentences
+from retrieval.sentences import split_sentences
 
 # A caption is a short line right under the title.
 MAX_CAPTION_CHARS = 300

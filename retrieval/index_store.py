@@ -41,17 +41,6 @@ _TMP_PREFIX: Final = ".tmp-"
 _ABANDONED_AFTER_S: Final = 3600.0
 
 
-def default_cache_dir() -> Path:
-    """$REPORTS_BOT_CACHE_DIR, else $XDG_CACHE_HOME/reports-bot, else ~/.cache/reports-bot."""
-    explicit = os.environ.get("REPORTS_BOT_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg and Path(xdg).is_absolute():  # the XDG spec says to ignore relative paths
-        return Path(xdg) / "reports-bot"
-    return Path.home() / ".cache" / "reports-bot"
-
-
 def fingerprint(
     files: Iterable[tuple[str, int, int]], analyzer_fingerprint: str, extra: str = ""
 ) -> str:
@@ -112,8 +101,8 @@ class IndexStore:
             _remove(tmp)
             log.warning(
                 "could not save the search index cache in %s (%s); searches still work, "
-                "but the next start re-indexes: free some space or point "
-                "REPORTS_BOT_CACHE_DIR at a writable folder",
+                "but the next start re-indexes: free some space or make that folder "
+                "writable (the bot keeps it in DATA_DIR: point DATA_DIR at a writable folder)",
                 self.cache_dir,
                 error,
             )

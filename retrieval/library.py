@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from retrieval.analyzer import Analyzer
+from retrieval.corpus import CorpusPart, index_reports
 from retrieval.loader import LoadProblem, load_file, report_files
 from retrieval.models import Report
-from retrieval.search import CorpusPart, SearchEngine, SearchSettings, index_reports
+from retrieval.search import SearchEngine, SearchSettings
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,6 @@ class _Pending:
     """Reports handed in from outside (feeds) since the last refresh."""
 
     put: dict[str, Report] = field(default_factory=dict)
-    removed: set[str] = field(default_factory=set)
     quiet: set[str] = field(default_factory=set)
 
 
@@ -154,17 +154,10 @@ class Library:
         with self._pending_lock:
             for report in reports:
                 self._pending.put[report.id] = report
-                self._pending.removed.discard(report.id)
                 if announce:
                     self._pending.quiet.discard(report.id)
                 else:
                     self._pending.quiet.add(report.id)
-
-    def remove_reports(self, report_ids: Iterable[str]) -> None:
-        with self._pending_lock:
-            for report_id in report_ids:
-                self._pending.put.pop(report_id, None)
-                self._pending.removed.add(report_id)
 
     # -- refreshing ------------------------------------------------------------------------
 
@@ -261,14 +254,10 @@ class Library:
         return _File(signature, tuple(parts), loaded.problems)
 
     def _apply_extras(self, pending: _Pending) -> bool:
-        changed = False
-        for report_id in pending.removed:
-            changed |= self._extras.pop(report_id, None) is not None
         fresh = [r for r in pending.put.values() if not _holds(self._extras.get(r.id), r)]
         for part in index_reports(fresh, self._analyzer):
             self._extras[part.reports[0].id] = part
-            changed = True
-        return changed
+        return bool(fresh)
 
     @property
     def cache_stale(self) -> bool:

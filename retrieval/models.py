@@ -7,8 +7,10 @@ does I/O, so every layer (retrieval, bot, CLI, tests) can share them freely.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+
+from retrieval.sentences import split_sentences
 
 # The longest quote we ever show; passages are built to fit inside it.
 MAX_QUOTE_CHARS = 700
@@ -40,9 +42,6 @@ class Report:
 
     @property
     def first_sentence(self) -> str:
-        # Imported lazily: passages imports models, not the other way round.
-        from retrieval.passages import split_sentences
-
         for paragraph in self.paragraphs:
             sentences = split_sentences(paragraph)
             if sentences:
@@ -73,14 +72,13 @@ class Passage:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One ranked answer: the passage, the report it came from and why it matched."""
+    """One ranked answer: the passage, the report it came from and its best sentence."""
 
     rank: int
     score: float
     passage: Passage
     report: Report
     best_sentence: str
-    matched_terms: tuple[str, ...] = field(default=())
 
     @property
     def quote(self) -> str:

@@ -68,7 +68,7 @@ class RerankSettings:
     # that names the subject of the question once, in passing, is not about it.
     single_mention_weight: float = 0.75
     # How many sentences a shown window may share with each window of its report
-    # shown before it (retrieval.search._distinct); 0 drops every overlap.
+    # shown before it (retrieval.hits.distinct_windows); 0 drops every overlap.
     shared_sentences: int = 1
     # How query terms the index does not know are corrected to a close known term
     # (retrieval.spelling), None for not at all: a typo in a key word otherwise
@@ -148,7 +148,7 @@ class Scored:
     evidence: float = 0.0
 
 
-def indexed_text(passage: Passage, report: Report) -> str:
+def indexed_text(passage: Passage) -> str:
     """The text BM25 indexes for a passage."""
     return passage.text
 
@@ -336,25 +336,3 @@ def is_not_found(
         return coverage(query, ranked[0].candidate.tokens) < settings.min_evidence
     shown = ranked[: max(settings.evidence_depth, 1)]
     return max(s.evidence for s in shown) < settings.min_evidence
-
-
-def best_sentence(query: Query, scored: Scored, analyzer: Analyzer) -> tuple[str, tuple[str, ...]]:
-    """The sentence that scored best (or holds the most query weight), and the
-    passage's words that matched the question, for highlighting."""
-    passage = scored.candidate.passage
-    wanted = set(query.terms)
-    if 0 <= scored.best_sentence < len(passage.sentences):
-        best = passage.sentences[scored.best_sentence]
-    else:
-        best, best_weight = (passage.sentences[0] if passage.sentences else passage.text), -1.0
-        for sentence in passage.sentences:
-            terms = {term for term, _, _ in analyzer.spans(sentence)} & wanted
-            weight = sum(w for t, w in query.weights.items() if t in terms)
-            if weight > best_weight:
-                best, best_weight = sentence, weight
-    matched: list[str] = []
-    for term, start, end in analyzer.spans(passage.text):
-        word = passage.text[start:end]
-        if term in wanted and word not in matched:
-            matched.append(word)
-    return best, tuple(matched)

@@ -4,8 +4,9 @@ Stage one is BM25Okapi over passages (exactly rank-bm25's scores, via
 `retrieval.bm25`).  Stage two (`retrieval.rerank`) reorders the best
 candidates with cheap features, among them a second BM25 index over whole
 reports, and decides when the evidence is too weak to quote anything.  This
-module only wires the stages together, keeps the built indexes, and turns
-scored passages into `Hit` records.
+module only wires the stages together and keeps the built indexes: what is
+indexed comes from `retrieval.corpus`, and `retrieval.hits` turns the ranked
+passages into `Hit` records.
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ import numpy as np
 from retrieval import rerank
 from retrieval.analyzer import Analyzer, AnalyzerSettings
 from retrieval.answer_types import question_kind
-from retrieval.bm25 import BACKENDS, FastBM25, Floats, Ints, Scorer, best_of, build_scorer
+from retrieval.bm25 import BACKENDS, FastBM25, build_scorer
+from retrieval.corpus import Corpus, CorpusPart, make_corpus, merge_parts, split_parts
 from retrieval.corpus_cache import code_version, file_signatures, pickle_corpus, unpickle_corpus
 from retrieval.errors import UnknownBackendError
+from retrieval.hits import make_hits
 from retrieval.index_store import IndexStore, fingerprint
 from retrieval.loader import LoadProblem, LoadResult, load_reports
 from retrieval.models import Hit, Passage, Report
-from retrieval.passages import make_passages, widen
 from retrieval.rerank import RerankSettings
+from retrieval.scorer import Floats, Ints, Scorer, best_of
 from retrieval.spelling import SpellingCorrector
 
 log = logging.getLogger(__name__)
@@ -52,34 +55,13 @@ class SearchSettings:
             )
 
 
-@dataclass(frozen=True, slots=True)
-class _Corpus:
-    """Everything derived from the reports except the scorer (what the cache pickles)."""
-
-    reports: tuple[Report, ...]
-    passages: tuple[Passage, ...]
-    passage_tokens: tuple[tuple[str, ...], ...]
-    problems: tuple[LoadProblem, ...]
-    # Stage two's inputs: each passage's profile and report (index into reports),
-    # and each report's tokens for the report-level BM25 index.
-    profiles: tuple[rerank.PassageProfile, ...] = ()
-    passage_reports: tuple[int, ...] = ()
-    report_tokens: tuple[tuple[str, ...], ...] = ()
-
-
-# Some reports' share of a corpus, analyzed once: `index_reports` makes one per
-# report and `SearchEngine.from_parts` merges them, so a live reload
-# (retrieval.library) re-analyzes only the reports that changed.
-CorpusPart = _Corpus
-
-
 class SearchEngine:
     """Holds one built index. Immutable after construction, so sharing it across
     threads is safe and a reload simply builds a new engine and swaps it in."""
 
     def __init__(
         self,
-        corpus: _Corpus,
+        corpus: Corpus,
         scorer: Scorer,
         analyzer: Analyzer,
         settings: SearchSettings,
@@ -108,7 +90,7 @@ class SearchEngine:
     ) -> SearchEngine:
         settings = settings or SearchSettings()
         analyzer = Analyzer(settings.analyzer)
-        corpus = _make_corpus(reports, analyzer, problems)
+        corpus = make_corpus(reports, analyzer, problems)
         scorer = build_scorer(settings.backend, corpus.passage_tokens)
         report_scorer = build_scorer(settings.backend, corpus.report_tokens)
         return cls(corpus, scorer, analyzer, settings, report_scorer)
@@ -137,7 +119,7 @@ class SearchEngine:
         if cached is not None:
             scorer, payload = cached
             corpus = unpickle_corpus(payload)
-            if isinstance(corpus, _Corpus):
+            if isinstance(corpus, Corpus):
                 log.info("loaded cached index %s (%d passages)", key[:12], len(corpus.passages))
                 return cls(corpus, scorer, analyzer, settings)
             log.warning("cached index %s holds unexpected data; rebuilding", key[:12])
@@ -169,13 +151,13 @@ class SearchEngine:
         """An engine over parts analyzed earlier: only the BM25 indexes are built,
         since their statistics span the whole collection."""
         settings = settings or SearchSettings()
-        corpus = _merge_parts(parts, problems)
+        corpus = merge_parts(parts, problems)
         scorer = build_scorer(settings.backend, corpus.passage_tokens)
         return cls(corpus, scorer, Analyzer(settings.analyzer), settings)
 
     def parts(self) -> list[CorpusPart]:
         """This engine's corpus cut into one part per report, in order (for from_parts)."""
-        return _split_parts(self._corpus)
+        return split_parts(self._corpus)
 
     def save_to_cache(self, cache_dir: Path, signatures: Sequence[tuple[str, int, int]]) -> None:
         """Store this engine as the index cache of a folder whose report files have exactly
@@ -287,12 +269,7 @@ class SearchEngine:
         ranked = rerank.rank(query, candidates, settings)
         if not ranked or rerank.is_not_found(query, ranked, settings):
             return []
-        return [
-            self._to_hit(rank, scored, query)
-            for rank, scored in enumerate(
-                _distinct(ranked, settings.shared_sentences)[:top], start=1
-            )
-        ]
+        return make_hits(query, ranked, top, self._reports_by_id, self._analyzer, settings)
 
     def _first_stage(
         self, terms: Sequence[str], within: Collection[str] | None
@@ -333,111 +310,3 @@ class SearchEngine:
 
     def _idf_of(self, terms: Sequence[str]) -> dict[str, float]:
         return {term: self._scorer.term_idf(term) for term in set(terms)}
-
-    def _to_hit(self, rank: int, scored: rerank.Scored, query: rerank.Query) -> Hit:
-        passage = scored.candidate.passage
-        report = self._reports_by_id[passage.report_id]
-        best, matched = rerank.best_sentence(query, scored, self._analyzer)
-        if self.settings.rerank.widen_quotes:
-            passage = widen(passage, report)
-        return Hit(
-            rank=rank,
-            score=scored.score,
-            passage=passage,
-            report=report,
-            best_sentence=best,
-            matched_terms=matched,
-        )
-
-
-def _make_corpus(
-    reports: Sequence[Report], analyzer: Analyzer, problems: Sequence[LoadProblem]
-) -> _Corpus:
-    passages: list[Passage] = []
-    for report in reports:
-        passages.extend(make_passages(report))
-    by_id = {report.id: report for report in reports}
-    tokens = tuple(
-        tuple(analyzer.tokens(rerank.indexed_text(p, by_id[p.report_id]))) for p in passages
-    )
-    report_index = {report.id: i for i, report in enumerate(reports)}
-    return _Corpus(
-        reports=tuple(reports),
-        passages=tuple(passages),
-        passage_tokens=tokens,
-        problems=tuple(problems),
-        profiles=rerank.profile_passages(passages, tokens, analyzer),
-        passage_reports=tuple(report_index[p.report_id] for p in passages),
-        report_tokens=tuple(tuple(analyzer.tokens(rerank.report_text(r))) for r in reports),
-    )
-
-
-def index_reports(reports: Sequence[Report], analyzer: Analyzer) -> list[CorpusPart]:
-    """One analyzed part per report, for `SearchEngine.from_parts`."""
-    return [_make_corpus((report,), analyzer, ()) for report in reports]
-
-
-def _merge_parts(parts: Sequence[_Corpus], problems: Sequence[LoadProblem]) -> _Corpus:
-    """One corpus from parts, in order; report indices are shifted to the merged list."""
-    reports: list[Report] = []
-    passage_reports: list[int] = []
-    for part in parts:
-        offset = len(reports)
-        reports.extend(part.reports)
-        passage_reports.extend(offset + i for i in part.passage_reports)
-    return _Corpus(
-        reports=tuple(reports),
-        passages=tuple(chain.from_iterable(p.passages for p in parts)),
-        passage_tokens=tuple(chain.from_iterable(p.passage_tokens for p in parts)),
-        problems=tuple(problems),
-        profiles=tuple(chain.from_iterable(p.profiles for p in parts)),
-        passage_reports=tuple(passage_reports),
-        report_tokens=tuple(chain.from_iterable(p.report_tokens for p in parts)),
-    )
-
-
-def _split_parts(corpus: _Corpus) -> list[_Corpus]:
-    """The inverse of _merge_parts: one part per report (its passages are contiguous)."""
-    starts = [0] * (len(corpus.reports) + 1)
-    for report_index in corpus.passage_reports:
-        starts[report_index + 1] += 1
-    for i in range(len(corpus.reports)):
-        starts[i + 1] += starts[i]
-    parts: list[_Corpus] = []
-    for i, report in enumerate(corpus.reports):
-        start, end = starts[i], starts[i + 1]
-        parts.append(
-            _Corpus(
-                reports=(report,),
-                passages=corpus.passages[start:end],
-                passage_tokens=corpus.passage_tokens[start:end],
-                problems=(),
-                profiles=corpus.profiles[start:end],
-                passage_reports=(0,) * (end - start),
-                report_tokens=corpus.report_tokens[i : i + 1],
-            )
-        )
-    return parts
-
-
-def _distinct(ranked: Sequence[rerank.Scored], shared: int) -> list[rerank.Scored]:
-    """Drop windows that mostly repeat one already shown: the reader should not
-    read the same sentences again when pressing "More".
-
-    A window may share up to `shared` sentences with each window of its report
-    shown before it, but may not lie inside one.  Half-overlapping windows often
-    differ only in the sentence after the match, which is where the answer tends
-    to be, so dropping every overlap (`shared` 0) lost answers (docs/quality.md,
-    `RerankSettings.shared_sentences`).
-    """
-    kept: list[rerank.Scored] = []
-    seen: dict[str, list[set[str]]] = {}
-    for scored in ranked:
-        passage = scored.candidate.passage
-        sentences = set(passage.sentences)
-        earlier = seen.setdefault(passage.report_id, [])
-        if any(len(sentences & other) > shared or sentences <= other for other in earlier):
-            continue
-        earlier.append(sentences)
-        kept.append(scored)
-    return kept

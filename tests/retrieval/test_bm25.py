@@ -11,14 +11,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
 
-from retrieval.bm25 import (
-    BACKENDS,
-    EPSILON,
-    FastBM25,
-    RankBM25Backend,
-    build_scorer,
-)
+from retrieval.bm25 import BACKENDS, FastBM25, build_scorer
+from retrieval.bm25_reference import RankBM25Backend
 from retrieval.errors import IndexCacheError, UnknownBackendError
+from retrieval.scorer import EPSILON
 
 # A tiny alphabet makes terms recur, so many appear in more than half the
 # documents (negative idf, the epsilon floor) and average idf can go negative.

@@ -1,4 +1,4 @@
-"""Sentences, passage windows and speakers."""
+"""Passage windows, the speakers they carry, and widened quotes."""
 
 from __future__ import annotations
 
@@ -7,20 +7,15 @@ import random
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retrieval.models import MAX_QUOTE_CHARS, Report
-from retrieval.passages import (
-    MAX_PASSAGE_CHARS,
-    find_speaker,
-    make_passages,
-    split_sentences,
-    widen,
-)
+from retrieval.passages import MAX_PASSAGE_CHARS, make_passages, widen
+from retrieval.sentences import split_sentences
+from tests.conftest import make_report
 
-SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_cd10308accc684f1.txt"
+SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_cd10308accc684f1.txt"
 WHEN = datetime(2012, 7, 23, tzinfo=UTC)
 
 
@@ -39,51 +34,7 @@ def seed_report() -> Report:
 
 
 def report_of(*paragraphs: str, caption: str | None = None) -> Report:
-    return Report(id="r", title="T", paragraphs=paragraphs, published=WHEN, caption=caption)
-
-
-# --- split_sentences -------------------------------------------------------------------
-
-
-def test_split_sentences_handles_abbreviations_initials_numbers_and_quotes() -> None:
-    text = (
-        "The commander, Col. Abdul-Jabbar Mohammed Aqidi, spoke at 10 a.m. Monday. "
-        "Mr. Smith met Dr. Jones on Jan. 5 in St. Louis with Gen. Lee and Lt. Dan. "
-        "J.K. Rowling wrote seven books for the U.S. market. "
-        "It cost 1,000.5 dollars... Then prices rose. "
-        '"We left," he said. "It was over." '
-        '"Why?" she asked. Nobody knew! '
-        "Troops left the U.S. The next day they arrived."
-    )
-    assert split_sentences(text) == [
-        "The commander, Col. Abdul-Jabbar Mohammed Aqidi, spoke at 10 a.m. Monday.",
-        "Mr. Smith met Dr. Jones on Jan. 5 in St. Louis with Gen. Lee and Lt. Dan.",
-        "J.K. Rowling wrote seven books for the U.S. market.",
-        "It cost 1,000.5 dollars...",
-        "Then prices rose.",
-        '"We left," he said.',
-        '"It was over."',
-        '"Why?" she asked.',
-        "Nobody knew!",
-        "Troops left the U.S.",
-        "The next day they arrived.",
-    ]
-
-
-def test_split_sentences_returns_exact_substrings_in_order() -> None:
-    text = SEED.read_text(encoding="utf-8")
-    position = 0
-    for sentence in split_sentences(text):
-        found = text.index(sentence, position)
-        assert sentence == sentence.strip()
-        position = found + len(sentence)
-    assert text[position:].strip() == ""
-
-
-def test_split_sentences_of_empty_text() -> None:
-    assert split_sentences("") == []
-    assert split_sentences("  \n ") == []
-    assert split_sentences("no terminator at all") == ["no terminator at all"]
+    return make_report("T", paragraphs=paragraphs, report_id="r", published=WHEN, caption=caption)
 
 
 # --- windows ---------------------------------------------------------------------------
@@ -201,32 +152,6 @@ def test_seed_speakers() -> None:
     assert bashir.speaker == "Bashir al-Kheir"
     aqidi = next(p for p in passages if "Aqidi" in p.text)
     assert aqidi.speaker is None  # named, but not quoted
-
-
-@pytest.mark.parametrize(
-    ("text", "speaker"),
-    [
-        ('"We made a decision," Yates said.', "Yates"),
-        ('"We made a decision," director David Yates says.', "David Yates"),
-        (
-            "“We will win,” said Col. Abdul-Jabbar Mohammed Aqidi.",
-            "Col. Abdul-Jabbar Mohammed Aqidi",
-        ),
-        ('"It is over," Sen. John McCain, R-Arizona, told reporters.', "Sen. John McCain"),
-        ('Asked about it, Gibbs said: "I think so."', "Gibbs"),
-        ('"We are safe," Secretary of State Hillary Clinton said.', "Hillary Clinton"),
-        ('The report was "a disgrace," according to Jane Doe.', "Jane Doe"),
-        ('"We are here," he said.', None),
-        ('"We are here," the ministry said in a statement.', None),
-        ('"We are here," Reuters said.', None),
-        ("Yates said the film was long.", None),  # no quotation
-        ('"The books." Indeed, many fans know them and said so later that day.', None),
-        ('"It was good." Clinton said the United States would help.', None),
-        ('The plan was "bold," according to witnesses and residents.', None),
-    ],
-)
-def test_find_speaker(text: str, speaker: str | None) -> None:
-    assert find_speaker(text) == speaker
 
 
 # --- widen -------------------------------------------------------------------------------

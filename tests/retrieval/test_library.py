@@ -14,12 +14,14 @@ import pytest
 
 from bot.config import PROJECT_SEEDS
 from retrieval.analyzer import Analyzer
+from retrieval.corpus import index_reports
 from retrieval.library import Library
 from retrieval.loader import load_reports
 from retrieval.models import Report
-from retrieval.search import SearchEngine, SearchSettings, index_reports
+from retrieval.search import SearchEngine, SearchSettings
+from tests.conftest import make_report
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "reports"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
 QUESTIONS = (
     "How many refugees have entered camps in Turkey?",
     "Who commands the rebels in Aleppo province?",
@@ -101,8 +103,8 @@ def test_a_report_listed_among_the_hits_may_still_not_answer_on_its_own() -> Non
     }
     engine = SearchEngine.build(
         [
-            Report(
-                id=name, title=name, paragraphs=(text,), published=datetime(2024, 5, 1, tzinfo=UTC)
+            make_report(
+                name, paragraphs=(text,), report_id=name, published=datetime(2024, 5, 1, tzinfo=UTC)
             )
             for name, text in texts.items()
         ]
@@ -315,10 +317,10 @@ def test_a_single_file_as_root(tmp_path: Path) -> None:
 
 
 def feed_report(number: int, text: str, published: datetime | None = None) -> Report:
-    return Report(
-        id=f"feed-{number}",
-        title=f"Feed story {number}",
+    return make_report(
+        f"Feed story {number}",
         paragraphs=(text,),
+        report_id=f"feed-{number}",
         published=published or datetime(2030, 1, number, tzinfo=UTC),
         source="Wire",
         url=f"https://example.org/{number}",
@@ -339,9 +341,6 @@ def test_reports_put_from_outside_are_searchable_newest_first_and_replaceable(
     change = library.refresh()
     assert change is not None and [r.id for r in change.updated] == ["feed-1"]
     assert "Palermo" in change.engine.search("Which airport did volcano ash close?")[0].quote
-    library.remove_reports(["feed-1"])
-    change = library.refresh()
-    assert change is not None and change.removed == ("feed-1",)
     # Putting the very same report again changes nothing.
     library.put_reports([feed_report(2, "Snow in Madrid.")])
     library.refresh()

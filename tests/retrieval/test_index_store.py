@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from retrieval.bm25 import FastBM25
-from retrieval.index_store import IndexStore, default_cache_dir, fingerprint
+from retrieval.index_store import IndexStore, fingerprint
 
 CORPUS = [["storm", "coast", "storm"], ["rain", "coast"], [], ["été", "storm"]]
 PAYLOAD = b"reports and passages, as the search engine serialised them" * 50
@@ -95,7 +95,8 @@ def test_a_failed_save_leaves_nothing_visible(
     failing = _ScorerThatFailsHalfwayThroughSaving.build(CORPUS)
     with caplog.at_level(logging.WARNING, logger="retrieval.index_store"):
         store.save("k1", failing, PAYLOAD)
-    assert "No space left" in caplog.text and "REPORTS_BOT_CACHE_DIR" in caplog.text
+    assert "No space left" in caplog.text and str(tmp_path) in caplog.text
+    assert "point DATA_DIR at a writable folder" in caplog.text
     assert entries(tmp_path) == []
     assert store.load("k1") is None
 
@@ -150,16 +151,3 @@ def test_fingerprint_changes_with_any_input_but_not_file_order() -> None:
         fingerprint(files, "analyzer-v1", extra="search-v2"),
     ]
     assert base not in variants and len(set(variants)) == len(variants)
-
-
-def test_default_cache_dir_follows_the_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("REPORTS_BOT_CACHE_DIR", str(tmp_path / "explicit"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert default_cache_dir() == tmp_path / "explicit"
-    monkeypatch.delenv("REPORTS_BOT_CACHE_DIR")
-    assert default_cache_dir() == tmp_path / "xdg" / "reports-bot"
-    monkeypatch.setenv("XDG_CACHE_HOME", "relative/path")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert default_cache_dir() == tmp_path / "home" / ".cache" / "reports-bot"

@@ -23,19 +23,21 @@ import pytest
 
 from retrieval.analyzer import Analyzer
 from retrieval.answer_types import question_kind
+from retrieval.hits import best_sentence, distinct_windows
 from retrieval.models import Passage, Report
-from retrieval.passages import make_passages, split_sentences
+from retrieval.passages import make_passages
 from retrieval.rerank import (
     Candidate,
     Query,
     RerankSettings,
     Scored,
-    best_sentence,
     is_not_found,
     profile_passages,
     rank,
 )
-from retrieval.search import SearchEngine, _distinct
+from retrieval.search import SearchEngine
+from retrieval.sentences import split_sentences
+from tests.conftest import make_report
 
 ANALYZER = Analyzer()
 WHEN = datetime(2024, 5, 1, tzinfo=UTC)
@@ -44,7 +46,7 @@ NO_CUES = replace(DEFAULT, cue_weight=0.0, next_cue_weight=0.0)
 
 
 def report(report_id: str, *paragraphs: str) -> Report:
-    return Report(id=report_id, title=report_id, paragraphs=paragraphs, published=WHEN)
+    return make_report(report_id, paragraphs=paragraphs, report_id=report_id, published=WHEN)
 
 
 def candidates_of(passages: Sequence[Passage], bm25: float = 5.0) -> list[Candidate]:
@@ -255,9 +257,15 @@ def test_best_sentence_is_the_one_that_scored_best() -> None:
     candidates = one_passage_each(text)
     question = query("How much will bus fares rise?")
     top = rank(question, candidates, DEFAULT)[0]
-    sentence, matched = best_sentence(question, top, ANALYZER)
-    assert sentence == "Bus fares will rise by ten percent in June."
-    assert set(matched) == {"Bus", "fares", "will", "rise"}
+    assert best_sentence(question, top, ANALYZER) == "Bus fares will rise by ten percent in June."
+
+
+def test_best_sentence_of_a_passage_scored_as_one_block_holds_most_of_the_question() -> None:
+    text = "The council met on Tuesday. Bus fares will rise by ten percent in June. The end."
+    (candidate,) = one_passage_each(text)
+    question = query("How much will bus fares rise?")
+    block = Scored(replace(candidate, profile=None), 1.0)  # best_sentence -1: one block
+    assert best_sentence(question, block, ANALYZER) == "Bus fares will rise by ten percent in June."
 
 
 def test_profiles_line_up_sentences_tokens_and_report_order() -> None:
@@ -335,9 +343,9 @@ def numbers(passage: Passage) -> list[str]:
 
 
 def shown(passages: Sequence[Passage], shared: int = DEFAULT.shared_sentences) -> list[list[str]]:
-    """The windows _distinct keeps when they rank in the given order."""
+    """The windows distinct_windows keeps when they rank in the given order."""
     ranked = [Scored(candidate, 1.0) for candidate in candidates_of(passages)]
-    return [numbers(scored.candidate.passage) for scored in _distinct(ranked, shared)]
+    return [numbers(scored.candidate.passage) for scored in distinct_windows(ranked, shared)]
 
 
 def test_a_window_sharing_one_sentence_with_a_shown_one_is_kept() -> None:

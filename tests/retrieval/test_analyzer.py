@@ -8,7 +8,7 @@ import pytest
 
 from retrieval.analyzer import Analyzer, AnalyzerSettings
 
-SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_cd10308accc684f1.txt"
+SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_cd10308accc684f1.txt"
 
 
 @pytest.fixture(scope="module")

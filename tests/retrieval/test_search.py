@@ -12,6 +12,7 @@ import pytest
 from bot.config import PROJECT_SEEDS
 from retrieval.models import MAX_QUOTE_CHARS, Report
 from retrieval.search import SearchEngine, SearchSettings
+from tests.conftest import make_report
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +70,22 @@ def test_questions_the_reports_cannot_answer_are_not_found(
     assert seeds.search(question) == []
 
 
-def test_hits_carry_attribution_best_sentence_and_matched_terms(seeds: SearchEngine) -> None:
+def test_hits_carry_attribution_and_the_answering_sentence(seeds: SearchEngine) -> None:
     hit = seeds.search("How many refugees have entered camps in Turkey?")[0]
     assert hit.rank == 1 and hit.score > 0
     assert hit.best_sentence in hit.quote
-    assert "refugees" in hit.matched_terms
+    assert "refugees" in hit.best_sentence and "40,000" in hit.best_sentence
     assert hit.report.id == "000_cd10308accc684f1"
     assert len(hit.quote) <= MAX_QUOTE_CHARS
+
+
+def test_the_best_sentence_is_the_quoted_sentence_that_holds_the_question(
+    seeds: SearchEngine,
+) -> None:
+    hit = seeds.search("Which districts of Damascus were recaptured?")[0]
+    assert len(hit.passage.sentences) > 1, "the quote should give a choice of sentences"
+    assert hit.best_sentence in hit.passage.sentences
+    assert all(word in hit.best_sentence for word in ("districts", "Damascus", "recaptured"))
 
 
 def test_more_hits_are_ranked_distinct_passages(seeds: SearchEngine) -> None:
@@ -87,10 +97,10 @@ def test_more_hits_are_ranked_distinct_passages(seeds: SearchEngine) -> None:
 
 def test_latest_lists_newest_first(tmp_path: Path) -> None:
     def report(report_id: str, day: int) -> Report:
-        return Report(
-            id=report_id,
-            title=f"Report {report_id}",
+        return make_report(
+            f"Report {report_id}",
             paragraphs=(f"Paragraph about topic {report_id}.",),
+            report_id=report_id,
             published=datetime(2024, 5, day, tzinfo=UTC),
         )
 

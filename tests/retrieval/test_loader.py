@@ -22,8 +22,8 @@ from retrieval.loader import (
     report_files,
 )
 
-REPO = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "reports"
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
 SEED = REPO / "seeds" / "000_cd10308accc684f1.txt"
 
 

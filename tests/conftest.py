@@ -1,0 +1,93 @@
+"""Shared test material: real report and hit records, and the engine over the seed report.
+
+The builders are plain functions (import them: `from tests.conftest import make_report`)
+because many tests build records at module level; the engines are fixtures.  Every record
+is the real frozen dataclass the bot uses, never a stand-in.
+
+Markers: tests that start `python -m bot` or another process are marked `slow`
+(everything under tests/e2e/ is, by the hook below); `make test-fast` runs the rest.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.config import PROJECT_SEEDS
+from retrieval.models import Hit, Passage, Report
+from retrieval.search import SearchEngine
+from retrieval.sentences import split_sentences
+
+# A fixed date for reports whose date does not matter, so outputs are the same every run.
+JULY_22 = datetime(2012, 7, 22, 9, 30, tzinfo=UTC)
+E2E = Path(__file__).parent / "e2e"
+# Markup and entities a report may carry: everything shown must stay text.
+HOSTILE = "<b>Tom & \"Jerry\"</b> > 'x' &amp; &lt;script&gt;"
+PARAGRAPH = (
+    "Reports suggests the border crossings were recaptured. "
+    '"Seizing the border crossings does not have strategic importance," '
+    "staff brigadier Faiz Amr told Reuters by phone. The rebels claim a new crossing."
+)
+BEST = (
+    '"Seizing the border crossings does not have strategic importance," '
+    "staff brigadier Faiz Amr told Reuters by phone."
+)
+
+
+def make_report(
+    title: str = "Syria Battle",
+    *,
+    paragraphs: tuple[str, ...] = ("Over 40,000 refugees have already entered camps in Turkey.",),
+    report_id: str = "r1",
+    source: str | None = "Reuters",
+    url: str | None = "https://example.com/syria?a=1&b=2",
+    published: datetime = JULY_22,
+    from_mtime: bool = False,
+    caption: str | None = None,
+) -> Report:
+    """A report; by default it holds the seed's best-known sentence."""
+    return Report(
+        id=report_id,
+        title=title,
+        paragraphs=paragraphs,
+        published=published,
+        published_from_mtime=from_mtime,
+        source=source,
+        url=url,
+        caption=caption,
+    )
+
+
+def make_hit(
+    text: str,
+    best: str,
+    *,
+    report: Report | None = None,
+    speaker: str | None = None,
+    rank: int = 1,
+    position: int = 1,
+) -> Hit:
+    """A hit quoting `text` with `best` as its best sentence."""
+    report = report or make_report()
+    passage = Passage(
+        report_id=report.id,
+        position=position,
+        text=text,
+        sentences=tuple(split_sentences(text)),
+        speaker=speaker,
+    )
+    return Hit(rank=rank, score=10.0 / rank, passage=passage, report=report, best_sentence=best)
+
+
+@pytest.fixture(scope="session")
+def seeds_engine() -> SearchEngine:
+    """The engine over the project's seed report (read-only: share it)."""
+    return SearchEngine.from_path(PROJECT_SEEDS)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if E2E in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.slow)

@@ -1,0 +1,50 @@
+"""Sentence splitting: abbreviations, initials, numbers and quotes; exact substrings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from retrieval.sentences import split_sentences
+
+SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_cd10308accc684f1.txt"
+
+
+def test_split_sentences_handles_abbreviations_initials_numbers_and_quotes() -> None:
+    text = (
+        "The commander, Col. Abdul-Jabbar Mohammed Aqidi, spoke at 10 a.m. Monday. "
+        "Mr. Smith met Dr. Jones on Jan. 5 in St. Louis with Gen. Lee and Lt. Dan. "
+        "J.K. Rowling wrote seven books for the U.S. market. "
+        "It cost 1,000.5 dollars... Then prices rose. "
+        '"We left," he said. "It was over." '
+        '"Why?" she asked. Nobody knew! '
+        "Troops left the U.S. The next day they arrived."
+    )
+    assert split_sentences(text) == [
+        "The commander, Col. Abdul-Jabbar Mohammed Aqidi, spoke at 10 a.m. Monday.",
+        "Mr. Smith met Dr. Jones on Jan. 5 in St. Louis with Gen. Lee and Lt. Dan.",
+        "J.K. Rowling wrote seven books for the U.S. market.",
+        "It cost 1,000.5 dollars...",
+        "Then prices rose.",
+        '"We left," he said.',
+        '"It was over."',
+        '"Why?" she asked.',
+        "Nobody knew!",
+        "Troops left the U.S.",
+        "The next day they arrived.",
+    ]
+
+
+def test_split_sentences_returns_exact_substrings_in_order() -> None:
+    text = SEED.read_text(encoding="utf-8")
+    position = 0
+    for sentence in split_sentences(text):
+        found = text.index(sentence, position)
+        assert sentence == sentence.strip()
+        position = found + len(sentence)
+    assert text[position:].strip() == ""
+
+
+def test_split_sentences_of_empty_text() -> None:
+    assert split_sentences("") == []
+    assert split_sentences("  \n ") == []
+    assert split_sentences("no terminator at all") == ["no terminator at all"]
