@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test lint chat bench bench-quality bench-reload bench-load bench-restart container-test
+.PHONY: setup test test-fast lint chat bench bench-quality bench-reload bench-load bench-restart container-test
 
 $(BIN)/reports-bot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ setup: $(BIN)/reports-bot
 
 test: setup
 	$(BIN)/pytest
+
+# Unit tests only: no `python -m bot` subprocesses (the tests marked slow, tests/e2e/).
+test-fast: setup
+	$(BIN)/pytest -m "not slow" -q
 
 lint: setup
 	$(BIN)/ruff check .

@@ -56,7 +56,8 @@ from typing import Any
 
 from benchmarks.corpus import Corpus, add_corpus_arguments, corpus_from_args
 from bot.config import DEFAULT_RATE_LIMIT_PER_MINUTE, Settings
-from bot.limits import MAX_QUESTION_CHARS, WINDOW_SECONDS
+from bot.telegram.limits import MAX_QUESTION_CHARS
+from bot.telegram.rates import WINDOW_SECONDS
 from tests.botapi.server import FakeBotAPI
 from tests.botapi.state import Call, World
 from tests.e2e.harness import bot_env

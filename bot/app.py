@@ -1,14 +1,22 @@
-"""The wiring module: builds the Application and registers every handler in ONE list.
+"""The wiring module: builds the Application, fills its state and registers every
+handler in ONE list.
 
 Order matters within the list: python-telegram-bot runs the first handler
 that matches, so the known commands come before the catch-all for unknown
-ones, and text before non-text.
+ones, and text before non-text.  The two guards run before the list, each in
+its own group so both see every update: who may use the bot
+(`telegram/access.py`), then how often (`telegram/limits.py`).
+
+Where things live: `telegram/` speaks the Bot API (handlers by topic, the
+words users read, HTML rendering), `reliability/` keeps delivery reliable
+(retries, the update journal, fair scheduling, health), `live/` keeps the
+reports live (rescans, feeds), and `state.py` is what they all share.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from telegram import BotCommand, Update
 from telegram.error import TelegramError
@@ -18,7 +26,6 @@ from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     ExtBot,
     InlineQueryHandler,
     JobQueue,
@@ -27,103 +34,118 @@ from telegram.ext import (
     filters,
 )
 
-from bot import access, handlers, limits, live, subscriptions
 from bot.config import Settings
-from bot.dedupe import JOURNAL_NAME, JournalingRequest, UpdateJournal
-from bot.delivery import RetryingRequest, rate_limiter
-from bot.fairness import UpdateProcessor
-from bot.health import heartbeat_job, remove_heartbeat, write_heartbeat
-from bot.render import COMMANDS
+from bot.live import jobs
+from bot.live.reports import LiveReports
+from bot.reliability.delivery import RetryingRequest, polling_request, rate_limiter
+from bot.reliability.fairness import UpdateProcessor
+from bot.reliability.health import heartbeat_job, remove_heartbeat, write_heartbeat
+from bot.reliability.journal import JOURNAL_NAME, JournalingQueue, UpdateJournal, replay
+from bot.state import CONTEXT_TYPES, BotState, Context
+from bot.store import Store
+from bot.telegram import (
+    access,
+    commands,
+    errors,
+    limits,
+    pushes,
+    questions,
+    subscriptions,
+    wording,
+)
 from retrieval.search import SearchEngine
 
 log = logging.getLogger(__name__)
 
-SETTINGS_KEY = "settings"
-Context: TypeAlias = ContextTypes.DEFAULT_TYPE
 BotApplication: TypeAlias = Application[
-    ExtBot[int], Context, dict[Any, Any], dict[Any, Any], dict[Any, Any], JobQueue[Context]
+    ExtBot[Any], Context, dict[Any, Any], dict[Any, Any], BotState, JobQueue[Context]
 ]
 # Edited messages are not new questions: answering them again would repeat ourselves.
 _NEW_MESSAGES = filters.UpdateType.MESSAGE
 
 HANDLERS: list[BaseHandler[Update, Context, None]] = [
-    CommandHandler("start", handlers.start, filters=_NEW_MESSAGES),
-    CommandHandler("help", handlers.help_command, filters=_NEW_MESSAGES),
-    CommandHandler("latest", subscriptions.latest, filters=_NEW_MESSAGES),
-    CommandHandler("ask", handlers.ask, filters=_NEW_MESSAGES),
+    CommandHandler("start", commands.start, filters=_NEW_MESSAGES),
+    CommandHandler("help", commands.help_command, filters=_NEW_MESSAGES),
+    CommandHandler("latest", commands.latest, filters=_NEW_MESSAGES),
+    CommandHandler("ask", questions.ask, filters=_NEW_MESSAGES),
     CommandHandler("subscribe", subscriptions.subscribe, filters=_NEW_MESSAGES),
     CommandHandler("subscriptions", subscriptions.list_subscriptions, filters=_NEW_MESSAGES),
     CommandHandler("unsubscribe", subscriptions.unsubscribe, filters=_NEW_MESSAGES),
-    MessageHandler(_NEW_MESSAGES & filters.TEXT & ~filters.COMMAND, handlers.text_message),
-    MessageHandler(_NEW_MESSAGES & filters.COMMAND, handlers.unknown_command),
-    MessageHandler(_NEW_MESSAGES & ~filters.TEXT & ~filters.StatusUpdate.ALL, handlers.not_text),
-    CallbackQueryHandler(handlers.more_answers),
-    InlineQueryHandler(handlers.inline_query),
+    MessageHandler(_NEW_MESSAGES & filters.TEXT & ~filters.COMMAND, questions.text_message),
+    MessageHandler(_NEW_MESSAGES & filters.COMMAND, commands.unknown_command),
+    MessageHandler(_NEW_MESSAGES & ~filters.TEXT & ~filters.StatusUpdate.ALL, commands.not_text),
+    CallbackQueryHandler(questions.more_answers),
+    InlineQueryHandler(questions.inline_query),
 ]
 
 
 def build_application(
-    settings: Settings, engine: SearchEngine, live_reports: live.Live | None = None
+    settings: Settings,
+    engine: SearchEngine,
+    *,
+    store: Store | None = None,
+    live: LiveReports | None = None,
 ) -> BotApplication:
+    """The bot, ready to run.  Without `store` there are no subscriptions, and without
+    `live` the reports are never rescanned (both are for in-process tests)."""
     if not settings.token:
         raise ValueError("build_application needs settings.token")
-    # Retries, flood waits and the journal of handled updates: bot/delivery.py, bot/dedupe.py.
     journal = UpdateJournal(settings.data_dir / JOURNAL_NAME)
-    application = (
+    # cast: the builder's types cannot follow context_types() into the job queue's.
+    application = cast(
+        BotApplication,
         ApplicationBuilder()
         .token(settings.token)
         .base_url(settings.base_url)
+        .context_types(CONTEXT_TYPES)
         .request(RetryingRequest(settings.telegram_retries))
-        .get_updates_request(JournalingRequest(journal))
+        .get_updates_request(polling_request())
         .rate_limiter(rate_limiter())
+        .update_queue(JournalingQueue(journal))
         .concurrent_updates(UpdateProcessor(journal))
         .post_init(_on_startup)
         .post_shutdown(_on_shutdown)
-        .build()
+        .build(),
     )
-    application.bot_data[handlers.ENGINE_KEY] = engine
-    application.bot_data[SETTINGS_KEY] = settings
-    if live_reports is not None:  # folder rescans, feeds, subscriptions: bot/live.py
-        live.install(application, live_reports)
-    application.bot_data[limits.LIMITS_KEY] = limits.QuestionLimits(settings.rate_limit_per_minute)
-    # Before HANDLERS, each in its own group so both run: who may use the bot, then how often.
-    policy = access.AccessPolicy.from_settings(settings)
-    application.add_handler(TypeHandler(Update, access.AccessGuard(policy)), group=access.GROUP)
-    application.add_handler(TypeHandler(Update, limits.LimitsGuard()), group=limits.GROUP)
+    state = application.bot_data
+    state.wire(
+        settings=settings,
+        engine=engine,
+        store=store,
+        live=live,
+        on_new_reports=pushes.push_new_reports,
+    )
+    application.add_handler(TypeHandler(Update, access.access_guard), group=access.GROUP)
+    application.add_handler(TypeHandler(Update, limits.limits_guard), group=limits.GROUP)
     application.add_handlers(HANDLERS)
-    log.info("access: %s", policy.describe())
-    application.add_error_handler(handlers.on_error)
+    application.add_error_handler(errors.on_error)
+    log.info("access: %s", state.access.describe())
     return application
 
 
-def _settings(application: BotApplication) -> Settings:
-    settings = application.bot_data[SETTINGS_KEY]
-    assert isinstance(settings, Settings)
-    return settings
-
-
 async def _on_startup(application: BotApplication) -> None:
-    settings = _settings(application)
-    commands = [BotCommand(name, description) for name, description in COMMANDS]
+    state = application.bot_data
+    menu = [BotCommand(command.name, command.menu) for command in wording.COMMANDS]
     try:
-        await application.bot.set_my_commands(commands)
+        await application.bot.set_my_commands(menu)
     except TelegramError as error:  # the menu is a convenience; answering is what matters
         log.warning("could not register the command menu: %s", error)
-    write_heartbeat(settings.heartbeat_path)
+    queue = application.update_queue
+    if isinstance(queue, JournalingQueue):  # before polling starts, so replays come first
+        replay(queue.journal, queue, application.bot)
+    write_heartbeat(state.settings.heartbeat_path)
     if application.job_queue is None:
         log.warning("no job queue: install python-telegram-bot[job-queue] for the heartbeat")
     else:
+        interval = state.settings.heartbeat_interval_seconds
         application.job_queue.run_repeating(
-            heartbeat_job,
-            interval=settings.heartbeat_interval_seconds,
-            first=settings.heartbeat_interval_seconds,
-            data=settings.heartbeat_path,
-            name="heartbeat",
+            heartbeat_job, interval=interval, first=interval, name="heartbeat"
         )
-    await live.start(application)
+    jobs.start(state, application.job_queue)
     log.info("bot @%s is up and polling", application.bot.username)
 
 
 async def _on_shutdown(application: BotApplication) -> None:
-    remove_heartbeat(_settings(application).heartbeat_path)
-    await live.stop(application)
+    state = application.bot_data
+    remove_heartbeat(state.settings.heartbeat_path)
+    await jobs.stop(state)

@@ -10,17 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.config import PROJECT_SEEDS
+from bot.config import ConfigError, Settings
 from retrieval.bm25 import BACKENDS
 from retrieval.errors import RetrievalError
 from retrieval.evaluation import read_questions, run_questions, summarize
-from retrieval.index_store import default_cache_dir
 from retrieval.models import hit_as_dict
 from retrieval.search import SearchEngine, SearchSettings
 
@@ -36,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         code: int = args.func(args)
-    except RetrievalError as exc:
+    except (RetrievalError, ConfigError) as exc:
         print(f"reports-bot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -89,14 +87,27 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_reports_option(parser: argparse.ArgumentParser) -> None:
-    # The same default as the bot's, so `search` and `run` read the same reports.
-    default = os.environ.get("REPORTS_DIR", "").strip() or PROJECT_SEEDS
+    # No default here: the bot's own (REPORTS_DIR, else seeds/) comes from Settings, so
+    # `search`, `chat` and `run` read the same reports.
     parser.add_argument(
         "--reports",
         type=Path,
-        default=Path(default),
         help="a reports file or folder (default: $REPORTS_DIR, else the project's seeds/)",
     )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="build the index from the files instead of the index cache in $DATA_DIR",
+    )
+
+
+def _engine(args: argparse.Namespace, settings: SearchSettings) -> SearchEngine:
+    """The engine over --reports (else REPORTS_DIR), through the one index cache,
+    `DATA_DIR/index-cache`, that the bot and every command share."""
+    config = Settings.from_env()
+    reports = args.reports or config.reports_dir
+    cache_dir = None if args.no_cache else config.index_cache_dir
+    return SearchEngine.from_path(reports, settings, cache_dir=cache_dir)
 
 
 def _add_backend_option(parser: argparse.ArgumentParser) -> None:
@@ -119,8 +130,7 @@ def _positive_int(text: str) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    settings = SearchSettings(backend=args.backend)
-    engine = SearchEngine.from_path(args.reports, settings, cache_dir=default_cache_dir())
+    engine = _engine(args, SearchSettings(backend=args.backend))
     hits = engine.search(args.question, top=args.top)
     if args.json:
         print(json.dumps([hit_as_dict(hit) for hit in hits], ensure_ascii=False, indent=2))
@@ -137,7 +147,7 @@ def _search(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     questions = read_questions(args.questions)
     started = time.perf_counter()
-    engine = SearchEngine.from_path(args.reports, SearchSettings(backend=args.backend))
+    engine = _engine(args, SearchSettings(backend=args.backend))
     build_seconds = time.perf_counter() - started
     outcomes = run_questions(engine, questions, top=args.top)
     if args.output:
@@ -158,11 +168,11 @@ def _run(args: argparse.Namespace) -> int:
 def _chat(args: argparse.Namespace) -> int:
     from bot.terminal import main as chat
 
-    return chat(str(args.reports) if args.reports else None)
+    return chat(args.reports, use_cache=not args.no_cache)
 
 
 def _health(args: argparse.Namespace) -> int:
-    from bot.health import main as check_health
+    from bot.reliability.health import main as check_health
 
     return check_health()
 

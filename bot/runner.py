@@ -9,6 +9,7 @@ attempt (bot/delivery.py), since it usually comes back on its own.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -18,9 +19,10 @@ from telegram.error import InvalidToken, NetworkError
 
 from bot.app import build_application
 from bot.config import ConfigError, Settings, configure_logging
-from bot.delivery import connect, wait_for_bot_api
-from bot.live import open_live
-from bot.store import StoreError
+from bot.live.reports import open_live
+from bot.reliability.delivery import connect, wait_for_bot_api
+from bot.reliability.journal import JournalError
+from bot.store import Store, StoreError
 from retrieval.errors import RetrievalError
 
 log = logging.getLogger("bot.runner")
@@ -73,14 +75,22 @@ def main() -> int:
         if not connect(loop, wait_for_bot_api(lambda: check_token(settings), settings.base_url)):
             log.info("stopped before the Bot API could be reached")
             return EXIT_OK
-        live = open_live(settings)  # the reports, kept up to date while the bot runs
-        application = build_application(settings, live.library.engine, live)
-        application.run_polling(
-            allowed_updates=Update.ALL_TYPES,
-            drop_pending_updates=False,
-            stop_signals=(signal.SIGINT, signal.SIGTERM),
-            bootstrap_retries=BOOTSTRAP_RETRIES,
-        )
+        with Store.open(settings.store_path) as store:
+            # The index lives as long as the process: the collector is off while it loads
+            # (it would walk every new object again and again) and never walks it after.
+            gc.disable()
+            try:
+                live = open_live(settings, store)  # the reports, kept up to date while it runs
+            finally:
+                gc.freeze()
+                gc.enable()
+            application = build_application(settings, live.library.engine, store=store, live=live)
+            application.run_polling(
+                allowed_updates=Update.ALL_TYPES,
+                drop_pending_updates=False,
+                stop_signals=(signal.SIGINT, signal.SIGTERM),
+                bootstrap_retries=BOOTSTRAP_RETRIES,
+            )
     except InvalidToken:
         return _fail(
             "Telegram rejected TELEGRAM_BOT_TOKEN: check it with @BotFather "
@@ -93,7 +103,7 @@ def main() -> int:
             "check the network and TELEGRAM_BASE_URL",
             EXIT_UNAVAILABLE,
         )
-    except (RetrievalError, ConfigError, StoreError) as error:
+    except (RetrievalError, ConfigError, StoreError, JournalError) as error:
         return _fail(str(error), EXIT_CONFIG)
     finally:
         if not loop.is_closed():

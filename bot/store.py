@@ -25,7 +25,6 @@ from typing import Any
 
 from retrieval.models import Report
 
-STORE_FILE = "reports-bot.sqlite3"
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -170,6 +169,12 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         with self._lock:

@@ -1,7 +1,9 @@
 """`reports-bot chat`: the bot's conversation in a terminal, no token needed.
 
 Same engine, same answers as in Telegram: the quote (cut the same way, by
-`render.excerpt`), the best sentence marked, the attribution and the speaker.
+`bot.text.excerpt`), the best sentence marked, the attribution and the speaker.
+It never imports python-telegram-bot.  Every sentence the terminal prints is
+in the block of constants at the top.
 The best sentence is ANSI bold on a terminal and wrapped in `**…**` when the
 output is piped.  Report text is stripped of control characters first, so a
 hostile report cannot drive the terminal.
@@ -12,7 +14,6 @@ last question's hits, for /more); `run_chat` is the input loop.
 
 from __future__ import annotations
 
-import re
 import sys
 import textwrap
 import unicodedata
@@ -21,24 +22,59 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from bot.callbacks import MAX_RANK
 from bot.config import ConfigError, Settings
-from bot.render import (
+from bot.text import (
     ELLIPSIS,
-    LATEST_DEFAULT,
     LATEST_MAX,
+    MAX_ANSWERS,
+    NAME_MAX_CHARS,
     TITLE_MAX_CHARS,
+    UNTITLED,
     excerpt,
     format_date,
+    parse_latest,
     shorten,
 )
+from retrieval import topics
 from retrieval.errors import RetrievalError
 from retrieval.models import MAX_QUOTE_CHARS, Hit, Report
 from retrieval.search import SearchEngine
 
+# -- every sentence the terminal prints -------------------------------------------------
+NOT_FOUND = (
+    "I couldn't find that in the reports, so I won't guess. "
+    "Try rephrasing with names, places or numbers, or see /latest."
+)
+NO_REPORTS_YET = "I have no reports yet."
+NO_REPORTS_ON = "No reports on “{topic}” yet."
+NEWEST_HEADER = "Newest reports ({shown} of {total})"
+NEWEST_ON_TOPIC_HEADER = "Newest reports on “{topic}” ({shown} of {total})"
+WELCOME = "{name} — ask a question about the reports in plain words."
+KNOW_ONE = "I know 1 report"
+KNOW_MANY = "I know {count} reports"
+NEWEST_FROM = "; the newest is from {day}"
+TRY = "Try: {examples}"
+COMMANDS_LINE = "Commands: /latest [N] [TOPIC], /more, /help, /quit."
+HELP = "\n".join(
+    [
+        "Type a question in plain words and press Enter.",
+        "  /more                the next-best passage for the last question",
+        f"  /latest [N] [TOPIC]  the N newest reports (at most {LATEST_MAX}), on a topic",
+        "  /help                this help",
+        "  /quit                leave (or Ctrl-D)",
+    ]
+)
+QUOTED = "  — quoted: {speaker}"
+ANSWER_POSITION = "(answer {position} of {total}{more})"
+MORE_HINT = "; /more for the next"
+ASK_USAGE = "Usage: /ask QUESTION"
+ASK_FIRST = "Ask a question first; /more then shows the next-best passage."
+NO_MORE = "No more answers to that question."
+LATEST_USAGE = f"Usage: /latest [N] [TOPIC] with N from 1 to {LATEST_MAX}."
+UNKNOWN_COMMAND = "Unknown command {command}; try /help."
+
 WIDTH = 78
 BOLD, RESET, DIM = "\033[1m", "\033[0m", "\033[2m"
-_LATEST_ARG = re.compile(r"[0-9]{1,6}")
 
 
 # -- pure rendering -------------------------------------------------------------------
@@ -74,9 +110,9 @@ def _wrap(text: str, prefix: str) -> str:
 
 def attribution(report: Report) -> str:
     """ "Title · Source · 22 Jul 2012 · url" on one line."""
-    parts = [shorten(clean(report.title), TITLE_MAX_CHARS) or "Untitled report"]
+    parts = [shorten(clean(report.title), TITLE_MAX_CHARS) or UNTITLED]
     if report.source:
-        parts.append(shorten(clean(report.source), 120))
+        parts.append(shorten(clean(report.source), NAME_MAX_CHARS))
     parts.append(format_date(report))
     if report.url:
         parts.append(shorten(clean(report.url), 300))
@@ -98,26 +134,32 @@ def render_hit(hit: Hit, color: bool, position: int | None = None, total: int | 
     )
     lines = [_wrap(quote, "  │ ")]
     if hit.speaker:
-        lines.append(f"  — quoted: {shorten(clean(hit.speaker), 120)}")
+        lines.append(QUOTED.format(speaker=shorten(clean(hit.speaker), NAME_MAX_CHARS)))
     lines.append("  " + _dim(attribution(hit.report), color))
     if position is not None and total is not None and total > 1:
-        more = "; /more for the next" if position < total else ""
-        lines.append("  " + _dim(f"(answer {position} of {total}{more})", color))
+        more = MORE_HINT if position < total else ""
+        counter = ANSWER_POSITION.format(position=position, total=total, more=more)
+        lines.append("  " + _dim(counter, color))
     return "\n".join(lines)
 
 
 def render_not_found(color: bool) -> str:
-    return _dim(
-        "I couldn't find that in the reports, so I won't guess. "
-        "Try rephrasing with names, places or numbers, or see /latest.",
-        color,
-    )
+    return _dim(NOT_FOUND, color)
 
 
-def render_latest(reports: Sequence[Report], total_reports: int, color: bool) -> str:
+def render_latest(
+    reports: Sequence[Report], total_reports: int, color: bool, topic: str = ""
+) -> str:
     if not reports:
-        return "I have no reports yet."
-    lines = [_bold(f"Newest reports ({len(reports)} of {total_reports})", color)]
+        return NO_REPORTS_ON.format(topic=shorten(clean(topic), 80)) if topic else NO_REPORTS_YET
+    header = (
+        NEWEST_ON_TOPIC_HEADER.format(
+            topic=shorten(clean(topic), 80), shown=len(reports), total=total_reports
+        )
+        if topic
+        else NEWEST_HEADER.format(shown=len(reports), total=total_reports)
+    )
+    lines = [_bold(header, color)]
     for number, report in enumerate(reports, start=1):
         lines.append(f"{number:>2}. {attribution(report)}")
         first = shorten(clean(report.first_sentence), 300)
@@ -129,30 +171,18 @@ def render_latest(reports: Sequence[Report], total_reports: int, color: bool) ->
 def render_welcome(
     report_count: int, newest_date: str | None, examples: Sequence[str], color: bool
 ) -> str:
-    noun = "report" if report_count == 1 else "reports"
-    known = f"I know {report_count} {noun}"
+    known = KNOW_ONE if report_count == 1 else KNOW_MANY.format(count=report_count)
     if newest_date:
-        known += f"; the newest is from {newest_date}"
-    lines = [
-        _bold("reports-bot", color) + " — ask a question about the reports in plain words.",
-        known + ".",
-    ]
+        known += NEWEST_FROM.format(day=newest_date)
+    lines = [WELCOME.format(name=_bold("reports-bot", color)), known + "."]
     if examples:
-        lines.append("Try: " + " / ".join(shorten(clean(e), 120) for e in examples))
-    lines.append("Commands: /latest [N], /more, /help, /quit.")
+        lines.append(TRY.format(examples=" / ".join(shorten(clean(e), 120) for e in examples)))
+    lines.append(COMMANDS_LINE)
     return "\n".join(lines)
 
 
 def render_help() -> str:
-    return "\n".join(
-        [
-            "Type a question in plain words and press Enter.",
-            "  /more        the next-best passage for the last question",
-            f"  /latest [N]  the N newest reports (default {LATEST_DEFAULT}, at most {LATEST_MAX})",
-            "  /help        this help",
-            "  /quit        leave (or Ctrl-D)",
-        ]
-    )
+    return HELP
 
 
 # -- the conversation -------------------------------------------------------------------
@@ -196,14 +226,14 @@ class ChatSession:
         }
         action = commands.get(command)
         if action is None:
-            return f"Unknown command {shorten(clean(command), 40)}; try /help."
+            return UNKNOWN_COMMAND.format(command=shorten(clean(command), 40))
         return action(argument)
 
     def ask(self, question: str) -> str:
         question = question.strip()
         if not question:
-            return "Usage: /ask QUESTION"
-        self.hits = self.engine.search(question, top=MAX_RANK)
+            return ASK_USAGE
+        self.hits = self.engine.search(question, top=MAX_ANSWERS)
         self.shown = 1 if self.hits else 0
         if not self.hits:
             return render_not_found(self.color)
@@ -211,20 +241,23 @@ class ChatSession:
 
     def more(self) -> str:
         if not self.hits:
-            return "Ask a question first; /more then shows the next-best passage."
+            return ASK_FIRST
         if self.shown >= len(self.hits):
-            return "No more answers to that question."
+            return NO_MORE
         self.shown += 1
         return render_hit(self.hits[self.shown - 1], self.color, self.shown, len(self.hits))
 
     def latest(self, argument: str) -> str:
-        argument = argument.strip()
-        count = LATEST_DEFAULT
-        if argument:
-            if not _LATEST_ARG.fullmatch(argument) or int(argument) < 1:
-                return f"Usage: /latest [N] with N from 1 to {LATEST_MAX}."
-            count = min(int(argument), LATEST_MAX)
-        return render_latest(self.engine.latest(count), len(self.engine.reports), self.color)
+        request = parse_latest(argument.split())
+        if request is None:
+            return LATEST_USAGE
+        total = len(self.engine.reports)
+        if not request.topic:
+            return render_latest(self.engine.latest(request.count), total, self.color)
+        if not topics.has_search_terms(self.engine, request.topic):
+            return LATEST_USAGE
+        found = topics.newest_on_topic(self.engine, request.topic, request.count)
+        return render_latest(found, total, self.color, request.topic)
 
 
 def run_chat(
@@ -256,7 +289,7 @@ def run_chat(
     return 0
 
 
-def main(reports: str | None) -> int:
+def main(reports: Path | str | None = None, *, use_cache: bool = True) -> int:
     """`reports-bot chat [--reports PATH]`; PATH defaults to REPORTS_DIR, then seeds/."""
     try:
         settings = Settings.from_env()
@@ -264,8 +297,9 @@ def main(reports: str | None) -> int:
         print(f"reports-bot chat: {error}", file=sys.stderr)
         return 2
     path = Path(reports) if reports else settings.reports_dir
+    cache_dir = settings.index_cache_dir if use_cache else None
     try:
-        engine = SearchEngine.from_path(path, cache_dir=settings.index_cache_dir)
+        engine = SearchEngine.from_path(path, cache_dir=cache_dir)
     except RetrievalError as error:
         print(f"reports-bot chat: {error}", file=sys.stderr)
         return 2

@@ -32,8 +32,29 @@ def reports(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REPORTS_BOT_CACHE_DIR", str(tmp_path / "cache"))
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private DATA_DIR: the index cache of every command lives in it."""
+    folder = tmp_path / "state"
+    monkeypatch.setenv("DATA_DIR", str(folder))
+    return folder
+
+
+@pytest.mark.parametrize("command", ["search", "eval"])
+def test_every_command_keeps_its_index_in_the_one_cache(
+    command: str, reports: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        json.dumps({"id": "q1", "question": "wheat harvest?", "answers": ["12 million"]}) + "\n"
+    )
+    args = {
+        "search": ["search", "How big was the wheat harvest?", "--reports", str(reports)],
+        "eval": ["eval", "--reports", str(reports), "--questions", str(questions)],
+    }[command]
+    assert main([*args, "--no-cache"]) == 0
+    assert not (data_dir / "index-cache").exists()
+    assert main(args) == 0
+    assert any((data_dir / "index-cache").iterdir())
 
 
 def test_search_json_gives_the_documented_fields(

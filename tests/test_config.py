@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import health
 from bot.config import PROJECT_SEEDS, TELEGRAM_BASE_URL, ConfigError, Settings
+from bot.reliability import health
 
 
 def test_defaults_with_an_empty_environment() -> None:

@@ -35,7 +35,7 @@ def test_the_checker_sees_every_kind_of_import() -> None:
         "import telegram.ext\n"
         "from telegram import Bot\n"
         "def later():\n"
-        "    import bot.render\n"
+        "    import bot.telegram.html\n"
         "    importlib.import_module('telegram.constants')\n"
         "from . import models\n"
     )

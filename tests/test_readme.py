@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from bot.cli import _parser
-from bot.render import COMMANDS
+from bot.telegram.wording import COMMANDS
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -39,7 +39,7 @@ def test_readme_names_every_cli_command() -> None:
 
 
 def test_readme_names_every_bot_command() -> None:
-    missing = [name for name, _ in COMMANDS if f"/{name}" not in README]
+    missing = [c.name for c in COMMANDS if f"/{c.name}" not in README]
     assert not missing, f"README.md does not document bot commands: {missing}"
 
 

@@ -12,13 +12,14 @@ import pytest
 
 from bot.store import SCHEMA_VERSION, Store, StoreError, report_from_json, report_to_json
 from retrieval.models import Report
+from tests.conftest import make_report
 
 
 def report(number: int, text: str = "The ferry sailed at dawn.") -> Report:
-    return Report(
-        id=f"feed-{number}",
-        title=f"Story {number} <b>&",
+    return make_report(
+        f"Story {number} <b>&",
         paragraphs=(text, "Second paragraph — with “quotes”."),
+        report_id=f"feed-{number}",
         published=datetime(2024, 5, number, 9, 30, tzinfo=UTC),
         source="Coast News",
         url=f"https://example.org/{number}",

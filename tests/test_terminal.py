@@ -15,7 +15,7 @@ from bot import terminal
 from bot.config import PROJECT_SEEDS
 from bot.terminal import BOLD, RESET, ChatSession, run_chat
 from retrieval.search import SearchEngine
-from tests.test_render import BEST, HOSTILE, PARAGRAPH, make_hit, make_report
+from tests.conftest import BEST, HOSTILE, PARAGRAPH, make_hit, make_report
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -132,8 +132,12 @@ def test_commands(engine: SearchEngine) -> None:
     assert latest is not None and latest.startswith("**Newest reports (1 of 1)**")
     assert "Syria Battle" in latest
     assert session.handle("/latest 2") is not None
-    assert session.handle("/latest abc") == "Usage: /latest [N] with N from 1 to 20."
-    assert session.handle("/latest 0") == "Usage: /latest [N] with N from 1 to 20."
+    assert session.handle("/latest abc") == "No reports on “abc” yet."
+    on_topic = session.handle("/latest 3 refugees Turkey")
+    assert on_topic is not None and on_topic.startswith("**Newest reports on “refugees Turkey”")
+    assert "Syria Battle" in on_topic
+    assert session.handle("/latest 0") == "Usage: /latest [N] [TOPIC] with N from 1 to 20."
+    assert session.handle("/latest <&>") == "Usage: /latest [N] [TOPIC] with N from 1 to 20."
     assert "/more" in (session.handle("/help") or "")
     assert session.handle("/nope") == "Unknown command /nope; try /help."
     assert session.handle("/ask") == "Usage: /ask QUESTION"

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.limits import CALLBACK_SLOW_DOWN, MAX_QUESTION_CHARS, NOTHING_TO_SEARCH, TOO_LONG_NOTE
-from bot.render import render_ask_usage, visible_text
+from bot.telegram.html import render_ask_usage, visible_text
+from bot.telegram.limits import MAX_QUESTION_CHARS, NOTHING_TO_SEARCH, TOO_LONG_NOTE
+from bot.telegram.wording import SLOW_DOWN_PRESS
 from tests.botapi.control import Control
 from tests.botapi.server import FakeBotAPI
 from tests.e2e.harness import (
@@ -89,7 +90,7 @@ def test_more_presses_share_the_budget_and_are_refused_with_a_notification(
         ask(control, user_id, question)
 
     press = control.press_button(user_id, user_id, answer["message_id"], more["callback_data"])
-    assert control.wait_for_callback_answer(press["id"], TIMEOUT)["text"] == CALLBACK_SLOW_DOWN
+    assert control.wait_for_callback_answer(press["id"], TIMEOUT)["text"] == SLOW_DOWN_PRESS
     assert control.edits(user_id) == []
 
 

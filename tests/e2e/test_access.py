@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from bot.access import CALLBACK_REFUSAL, INLINE_START_PARAMETER, refusal_html
-from bot.render import visible_text
+from bot.telegram.access import INLINE_START_PARAMETER, refusal_html
+from bot.telegram.html import visible_text
+from bot.telegram.wording import PRIVATE_BOT_PRESS
 from tests.botapi.control import Control
 from tests.botapi.server import FakeBotAPI
 from tests.e2e.harness import (
@@ -217,7 +218,7 @@ def test_a_refused_user_pressing_more_on_an_allowed_users_answer(
     (more,) = buttons(answer)
 
     refused = control.press_button(group_id, user_id, answer["message_id"], more["callback_data"])
-    assert control.wait_for_callback_answer(refused["id"], TIMEOUT)["text"] == CALLBACK_REFUSAL
+    assert control.wait_for_callback_answer(refused["id"], TIMEOUT)["text"] == PRIVATE_BOT_PRESS
     pressed = control.press_button(group_id, allowed, answer["message_id"], more["callback_data"])
     (edit,) = control.wait_for_edits(group_id, 1, TIMEOUT, answer["message_id"])
     assert control.wait_for_callback_answer(pressed["id"], TIMEOUT).get("text") is None
@@ -245,7 +246,7 @@ def test_a_button_from_before_access_was_restricted(tmp_path: Path) -> None:
                 stranger, stranger, answer["message_id"], more["callback_data"]
             )
             answered: dict[str, Any] = control.wait_for_callback_answer(query["id"], TIMEOUT)
-            assert answered["text"] == CALLBACK_REFUSAL
+            assert answered["text"] == PRIVATE_BOT_PRESS
             assert control.edits(stranger) == []
         finally:
             assert restricted.stop(signal.SIGTERM) == 0

@@ -1,7 +1,7 @@
 """A reports folder where good files sit among bad ones, end to end: `python -m bot` starts,
 answers from every good report, names every bad file in its log, and does not crash.
 
-(tests/test_loader.py checks each kind of bad file and its reason one by one; this checks
+(tests/retrieval/test_loader.py checks each kind of bad file and its reason one by one; this checks
 the running bot as an operator sees it.  tests/e2e/test_hostile_reports.py covers good
 files with hostile content.)
 """

@@ -15,7 +15,7 @@ from telegram import Update
 
 from bot.app import BotApplication, build_application
 from bot.config import Settings
-from bot.render import EXPIRED_TEXT
+from bot.telegram.wording import EXPIRED
 from retrieval.search import SearchEngine
 from tests.botapi.control import Control
 from tests.botapi.server import FakeBotAPI
@@ -56,7 +56,7 @@ async def test_a_press_whose_question_is_gone_says_expired(
     )
     del query["message"]["reply_to_message"]  # as when the user deleted their question
 
-    assert (await press(application, control, query))["text"] == EXPIRED_TEXT
+    assert (await press(application, control, query))["text"] == EXPIRED
     assert control.edits(USER) == []
 
 
@@ -71,5 +71,5 @@ async def test_callback_data_we_never_made_is_refused_politely(
     )
     query["data"] = data
 
-    assert (await press(application, control, query))["text"] == EXPIRED_TEXT
+    assert (await press(application, control, query))["text"] == EXPIRED
     assert control.edits(USER) == []

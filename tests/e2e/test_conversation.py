@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.render import COMMANDS
+from bot.telegram.wording import COMMANDS
 from tests.botapi.control import Control
 from tests.e2e.harness import (
     BOT_USERNAME,
@@ -28,7 +28,7 @@ NOT_FOUND_START = "I couldn't find that in the reports"
 
 def test_commands_menu_is_registered_at_start(control: Control) -> None:
     menu = control.my_commands()
-    assert [c["command"] for c in menu] == [name for name, _ in COMMANDS]
+    assert [c["command"] for c in menu] == [command.name for command in COMMANDS]
     assert all(c["description"] for c in menu)
 
 
@@ -51,8 +51,8 @@ def test_start_welcomes_and_says_what_the_bot_knows(control: Control, user_id: i
 
 def test_help_explains_every_command(control: Control, user_id: int) -> None:
     _, reply = ask(control, user_id, "/help")
-    for name, _ in COMMANDS:
-        assert f"/{name}" in reply["text"]
+    for command in COMMANDS:
+        assert f"/{command.name}" in reply["text"]
     assert f"@{BOT_USERNAME} QUESTION" in reply["text"]
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.render import render_error, visible_text
+from bot.telegram.html import render_error, visible_text
 from tests.botapi.control import Control
 from tests.botapi.server import FakeBotAPI
 from tests.e2e.harness import TIMEOUT, BotProcess, ask, buttons, quote_of, start_bot
@@ -65,5 +65,5 @@ def test_a_failed_poll_is_a_warning_and_the_bot_carries_on(
     _, reply = ask(control, user_id, "Which districts of Damascus were recaptured?")
 
     assert "Mezzeh and Barzeh" in (quote_of(reply) or "")
-    assert "WARNING bot.handlers: network trouble while polling, retrying" in bot.log
+    assert "WARNING bot.telegram.errors: network trouble while polling, retrying" in bot.log
     assert [f["method"] for f in control.fired_faults()][-1] == "getUpdates"

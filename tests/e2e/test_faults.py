@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from bot.dedupe import DONE, JOURNAL_NAME
+from bot.reliability.journal import DONE, JOURNAL_NAME
 from tests.botapi.control import Control
 from tests.botapi.server import FakeBotAPI, find_free_port
 from tests.e2e.harness import (
@@ -252,7 +252,8 @@ def test_an_unusable_data_dir_is_one_line_and_exit_2(server: FakeBotAPI, tmp_pat
 def test_200_questions_under_random_faults_each_get_exactly_one_reply(tmp_path: Path) -> None:
     """Faults that do not take effect (the call failed, or its connection dropped before
     the server acted).  A call that took effect but whose answer was lost is the
-    documented at-least-once case of bot/delivery.py (tests/test_delivery.py)."""
+    documented at-least-once case of bot/reliability/delivery.py
+    (tests/reliability/test_delivery.py)."""
     users = [9_400_001 + n for n in range(20)]
     kinds = ["flood", "server_error", "bad_gateway", "timeout"]
     with FakeBotAPI() as server:

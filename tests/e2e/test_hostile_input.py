@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from bot.render import render_error, visible_text
+from bot.telegram.html import render_error, visible_text
 from tests.botapi.control import MAX_INLINE_QUERY_CHARS, Control
 from tests.botapi.server import FakeBotAPI
 from tests.e2e.harness import BOT_USERNAME, TIMEOUT, BotProcess, start_bot

@@ -220,7 +220,7 @@ def test_subscription_commands_explain_themselves(
     _, everything = ask(control, user_id, "/unsubscribe all")
     assert everything["text"] == "🔕 Unsubscribed from all 2 topics."
     _, menu = ask(control, user_id, "/help")
-    assert "/subscribe TOPIC" in menu["text"] and "/latest [N] TOPIC" in menu["text"]
+    assert "/subscribe TOPIC" in menu["text"] and "/latest [N] [TOPIC]" in menu["text"]
     assert {"subscribe", "subscriptions", "unsubscribe"} <= {
         c["command"] for c in control.my_commands()
     }

@@ -1,0 +1,156 @@
+"""Keeping the reports live in the running bot: the folder rescan and the feed polls.
+
+Two job-queue chains, each scheduling its next run when it ends (so a slow
+run delays the next one instead of overlapping it):
+
+* every REPORTS_POLL_SECONDS, `Library.refresh()` runs in a worker thread (the
+  bot keeps answering meanwhile) and, when anything changed, the new engine
+  replaces the old one in the bot's state in one assignment (`bot/state.py`).
+  Newly arrived reports are handed to `state.on_new_reports` (the pushes) as
+  a task of their own;
+* feeds are polled when due (`bot/live/feeds.py`); their new and updated
+  entries are handed to the library, and the next rescan indexes them.
+
+Like every handler and guard, the jobs find what they need in
+`context.bot_data`.  `start` and `stop` run from the Application's start-up
+and shut-down hooks (`bot/app.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from telegram.ext import JobQueue
+
+from bot.live.feeds import FeedPoller
+from bot.live.reports import LiveReports
+from bot.state import BotState, Context
+from retrieval.library import Change
+
+log = logging.getLogger(__name__)
+
+# How often, at most, a changed folder's index is written to the index cache (and once
+# more at shut-down), so a restart loads it instead of analyzing every file again.
+CACHE_SAVE_SECONDS = 300.0
+RESCAN_JOB = "reports-rescan"
+FEEDS_JOB = "feeds"
+
+
+def start(state: BotState, jobs: JobQueue[Context] | None) -> None:
+    """Start the rescan and feed chains (from the Application's post_init)."""
+    live = state.live
+    if live is None:
+        return
+    if jobs is None:
+        log.warning(
+            "no job queue: REPORTS_DIR is read once and feeds are never polled; "
+            "install python-telegram-bot[job-queue]"
+        )
+        return
+    settings = state.settings
+    jobs.run_once(_refresh, when=settings.reports_poll_seconds, name=RESCAN_JOB)
+    if settings.feeds and state.store is not None:
+        live.feeds = FeedPoller(settings.feeds, state.store, interval=settings.feed_poll_seconds)
+        jobs.run_once(_poll_feeds, when=0, name=FEEDS_JOB)
+    log.info(
+        "watching %s every %gs%s",
+        settings.reports_dir,
+        settings.reports_poll_seconds,
+        f"; polling {len(settings.feeds)} feeds every {settings.feed_poll_seconds:g}s"
+        if settings.feeds
+        else "",
+    )
+
+
+async def stop(state: BotState) -> None:
+    """Close the feed client and save the index cache (from the Application's post_shutdown)."""
+    live = state.live
+    if live is None:
+        return
+    if live.feeds is not None:
+        await live.feeds.aclose()
+    await _save_cache(state, live)
+
+
+async def _save_cache(state: BotState, live: LiveReports) -> None:
+    if not live.library.cache_stale:
+        return
+    live.last_cache_save = time.monotonic()
+    cache_dir = state.settings.index_cache_dir
+    try:
+        saved = await asyncio.to_thread(live.library.save_cache, cache_dir)
+    except Exception as error:  # the cache is a speed-up; the bot carries on without it
+        log.warning("could not save the index cache: %s", error)
+    else:
+        if saved:
+            log.info("saved the index cache in %s", cache_dir)
+
+
+def _live(state: BotState) -> LiveReports:
+    live = state.live
+    assert live is not None, "the live jobs run only when the bot was wired with live reports"
+    return live
+
+
+async def _refresh(context: Context) -> None:
+    state = context.bot_data
+    live = _live(state)
+    try:
+        change = await asyncio.to_thread(live.library.refresh)
+    except Exception:
+        log.exception("rescanning %s failed; trying again next time", state.settings.reports_dir)
+    else:
+        if change is not None:
+            _swap_in(context, live, change)
+        if time.monotonic() - live.last_cache_save >= CACHE_SAVE_SECONDS:
+            await _save_cache(state, live)
+    finally:
+        if context.application.running and context.job_queue is not None:
+            context.job_queue.run_once(
+                _refresh, when=state.settings.reports_poll_seconds, name=RESCAN_JOB
+            )
+
+
+def _swap_in(context: Context, live: LiveReports, change: Change) -> None:
+    state = context.bot_data
+    state.engine = change.engine  # one assignment: the atomic swap
+    log.info("reports reloaded: %s", change.describe())
+    if not change.added:
+        return
+    task = context.application.create_task(
+        state.on_new_reports(state, context.bot, change.engine, change.added),
+        name="push-new-reports",
+    )
+    live.tasks.add(task)
+    task.add_done_callback(_done(live))
+
+
+def _done(live: LiveReports) -> Callable[[asyncio.Task[Any]], None]:
+    def forget(task: asyncio.Task[Any]) -> None:
+        live.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("pushing new reports failed", exc_info=task.exception())
+
+    return forget
+
+
+async def _poll_feeds(context: Context) -> None:
+    live = _live(context.bot_data)
+    feeds = live.feeds
+    assert feeds is not None
+    try:
+        for result in await feeds.poll_due():
+            if result.new:
+                live.library.put_reports(result.new, announce=not result.first_fetch)
+            if result.changed:
+                live.library.put_reports(result.changed)
+    except Exception:
+        log.exception("polling the feeds failed; trying again later")
+    finally:
+        if context.application.running and context.job_queue is not None:
+            wait = max(feeds.seconds_until_due(), 0.5)
+            context.job_queue.run_once(_poll_feeds, when=wait, name=FEEDS_JOB)

@@ -1,0 +1,209 @@
+"""No update lost and none answered twice, across crashes: a journal of updates in DATA_DIR.
+
+python-telegram-bot confirms fetched updates to Telegram with the *next*
+getUpdates, which it sends as soon as the previous batch is queued, before the
+updates are handled (a webhook confirms with its HTTP answer, just as early).
+So a crash (kill -9, out of memory, power) can lose updates that were
+confirmed but not yet answered; and a crash after answering but before that
+confirmation gets the update delivered again on restart.
+
+The journal closes both gaps:
+
+- `JournalingQueue` is the Application's update queue, the one door every
+  update comes through, polled or pushed by a webhook: it records each update
+  as it is put in, and both ways in put it there *before* they confirm it.
+- `UpdateProcessor` (bot/reliability/fairness.py) skips updates already marked
+  done and marks each one done when its handlers return.
+- On start-up, updates recorded but never done are put in the queue again
+  (`replay`).  An update that was replayed `MAX_REPLAYS` times and still never
+  finished is given up, with an error in the log: it may be the one that
+  crashes the bot.
+
+What remains: a crash in the instant between Telegram accepting an answer and
+the journal marking its update done replays that update (one duplicate).
+
+SQLite in WAL mode: a committed row survives the process being killed.  Rows
+older than `KEEP_SECONDS` are pruned (Telegram keeps updates for a day and may
+reuse update ids after a week without updates).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from telegram import Bot, Update
+
+log = logging.getLogger(__name__)
+
+JOURNAL_NAME = "updates.sqlite3"
+MAX_REPLAYS = 3
+KEEP_SECONDS = 2 * 24 * 3600.0
+PRUNE_EVERY_SECONDS = 3600.0
+
+RECEIVED = "received"
+DONE = "done"
+ABANDONED = "abandoned"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS updates (
+    update_id INTEGER PRIMARY KEY,
+    state TEXT NOT NULL,
+    payload TEXT,
+    replays INTEGER NOT NULL DEFAULT 0,
+    received_at REAL NOT NULL
+)
+"""
+
+
+class JournalError(Exception):
+    """The journal cannot be opened; the message says how to fix it."""
+
+
+class UpdateJournal:
+    """Which updates were received and which were answered, in one SQLite file."""
+
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self.clock = clock
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(_SCHEMA)
+        except (OSError, sqlite3.Error) as error:
+            raise JournalError(
+                f"cannot open the update journal {path}: {error}; "
+                "make DATA_DIR a writable folder (or delete a damaged journal file)"
+            ) from error
+        self._last_prune = 0.0
+        self._prune()
+        self.replays = self._take_replays()
+
+    def record(self, updates: Iterable[Mapping[str, Any]]) -> None:
+        """Remember updates as received (those already known stay as they are)."""
+        now = self.clock()
+        if now - self._last_prune >= PRUNE_EVERY_SECONDS:
+            self._prune()
+        rows = [
+            (int(u["update_id"]), RECEIVED, json.dumps(u, ensure_ascii=True), now)
+            for u in updates
+            if isinstance(u.get("update_id"), int)
+        ]
+        if rows:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO updates (update_id, state, payload, received_at) "
+                "VALUES (?, ?, ?, ?)",
+                rows,
+            )
+
+    def is_done(self, update_id: int) -> bool:
+        row = self._db.execute(
+            "SELECT state FROM updates WHERE update_id = ?", (update_id,)
+        ).fetchone()
+        return row is not None and row[0] in (DONE, ABANDONED)
+
+    def mark_done(self, update_id: int) -> None:
+        self._db.execute(
+            "INSERT INTO updates (update_id, state, payload, received_at) VALUES (?, ?, NULL, ?) "
+            "ON CONFLICT(update_id) DO UPDATE SET state = excluded.state, payload = NULL",
+            (update_id, DONE, self.clock()),
+        )
+
+    def close(self) -> None:
+        self._db.close()
+
+    def count_replays(self, update_ids: Iterable[int]) -> None:
+        self._db.executemany(
+            "UPDATE updates SET replays = replays + 1 WHERE update_id = ?",
+            [(update_id,) for update_id in update_ids],
+        )
+
+    def _take_replays(self) -> list[dict[str, Any]]:
+        """Updates received by an earlier run and never done, oldest first.  One handed
+        over `MAX_REPLAYS` times already is given up instead."""
+        rows = self._db.execute(
+            "SELECT update_id, payload, replays FROM updates WHERE state = ? ORDER BY update_id",
+            (RECEIVED,),
+        ).fetchall()
+        replays: list[dict[str, Any]] = []
+        for update_id, payload, count in rows:
+            try:
+                update = json.loads(payload) if count < MAX_REPLAYS else None
+            except (TypeError, ValueError):
+                update = None
+            if isinstance(update, dict):
+                replays.append(update)
+                continue
+            self.abandon(
+                update_id,
+                f"it was never finished in {count} restarts (it may be what stops the bot)"
+                if count >= MAX_REPLAYS
+                else "its journal entry is damaged",
+            )
+        if replays:
+            log.warning(
+                "%d updates were received but not answered before the last stop; "
+                "they will be answered now",
+                len(replays),
+            )
+        return replays
+
+    def abandon(self, update_id: int, why: str) -> None:
+        """Give up on an update for good: it is never handed over again."""
+        log.error("giving up on update %d: %s", update_id, why)
+        self._db.execute(
+            "UPDATE updates SET state = ?, payload = NULL WHERE update_id = ?",
+            (ABANDONED, update_id),
+        )
+
+    def _prune(self) -> None:
+        self._last_prune = self.clock()
+        self._db.execute(
+            "DELETE FROM updates WHERE received_at < ?", (self._last_prune - KEEP_SECONDS,)
+        )
+
+
+class JournalingQueue(asyncio.Queue[object]):
+    """The Application's update queue: journals every update as it is put in.
+
+    Polling (python-telegram-bot's Updater) and its webhook server both hand
+    each update to `update_queue.put` before they confirm it to Telegram, and
+    `Queue.put` ends in `put_nowait`, so recording there covers every way in.
+    """
+
+    def __init__(self, journal: UpdateJournal) -> None:
+        super().__init__()
+        self.journal = journal
+
+    def put_nowait(self, item: object) -> None:
+        if isinstance(item, Update):
+            self.journal.record([item.to_dict()])
+        super().put_nowait(item)
+
+
+def replay(journal: UpdateJournal, queue: asyncio.Queue[object], bot: Bot) -> int:
+    """Put the updates an earlier run received but never finished back in the queue,
+    oldest first, before any new one is fetched.  Returns how many."""
+    replayed: list[int] = []
+    for payload in journal.replays:
+        update_id = int(payload["update_id"])
+        try:
+            update = Update.de_json(payload, bot)
+        except Exception as error:  # a payload this python-telegram-bot cannot read
+            journal.abandon(update_id, f"it cannot be read back ({error})")
+            continue
+        queue.put_nowait(update)
+        replayed.append(update_id)
+    journal.count_replays(replayed)
+    journal.replays = []
+    if replayed:
+        log.info("replaying %d updates from before the restart", len(replayed))
+    return len(replayed)

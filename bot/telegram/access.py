@@ -1,0 +1,130 @@
+"""The access guard: ALLOWED_USER_IDS and ALLOWED_CHAT_IDS applied to every update.
+
+Who is allowed is `AccessPolicy` (`bot/telegram/policy.py`, kept in the bot's
+state).  `access_guard` runs before every other handler (its own group, `GROUP`) and
+ends each refused update with `ApplicationHandlerStop`, so no handler that
+could show report content ever sees it.  What a refused update gets back:
+
+- a message or command addressed to the bot: one polite refusal naming the
+  user's and chat's ids (what the owner needs to let them in), at most once
+  per chat every `REFUSAL_INTERVAL_SECONDS`, so a stranger's flood costs one
+  message; group chatter not meant for the bot gets nothing;
+- an inline query: an empty answer, never cached;
+- a button press (on an old answer, or on someone else's in a group): the
+  refusal as the press's notification;
+- anything else (edits, member updates…): nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from enum import Enum
+
+from telegram import InlineQueryResultsButton, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop
+
+from bot.state import Context
+from bot.telegram import wording
+from bot.telegram.addressing import command_is_for_us, is_private, is_reply_to_bot, mentions_bot
+
+log = logging.getLogger(__name__)
+
+# Handler group of the guard: before the rate limits (bot/telegram/limits.py) and every handler.
+GROUP = -2
+# Tapping the inline button opens a private chat with /start private, which is refused
+# with the ids the user needs to ask for access.
+INLINE_START_PARAMETER = "private"
+
+
+class Refusal(Enum):
+    """How a refused update is answered."""
+
+    MESSAGE = "message"
+    CALLBACK = "callback"
+    INLINE = "inline"
+    SILENT = "silent"
+
+
+def refusal_for(update: Update, bot_username: str | None, bot_id: int) -> Refusal:
+    """Pure: how to answer a refused update.  In groups only what is addressed to the
+    bot gets a refusal; people talking among themselves get nothing."""
+    if update.inline_query is not None:
+        return Refusal.INLINE
+    if update.callback_query is not None:
+        return Refusal.CALLBACK
+    message = update.message  # new messages only: an edit is not a new request
+    if message is None:
+        return Refusal.SILENT
+    if is_private(message):
+        return Refusal.MESSAGE
+    return Refusal.MESSAGE if _addressed_in_group(message, bot_username, bot_id) else Refusal.SILENT
+
+
+def _addressed_in_group(message: Message, bot_username: str | None, bot_id: int) -> bool:
+    text = message.text or message.caption or ""
+    if is_reply_to_bot(message, bot_id) or mentions_bot(text, bot_username):
+        return True
+    first = text.split(maxsplit=1)[0] if text.strip() else ""
+    if not first.startswith("/") or len(first) == 1:
+        return False
+    # A bare /command in a group is answered by our command handlers, so it is ours too.
+    return "@" not in first or command_is_for_us(first, bot_username)
+
+
+def refusal_html(user_id: int | None, chat_id: int | None) -> str:
+    """The refusal message: polite, no report content, the ids the owner needs."""
+    ids = []
+    if user_id is not None:
+        ids.append(wording.YOUR_USER_ID.format(id=user_id))
+    if chat_id is not None and chat_id != user_id:
+        ids.append(wording.THIS_CHAT_ID.format(id=chat_id))
+    lines = [wording.PRIVATE_BOT]
+    if ids:
+        lines.append(wording.ASK_THE_OWNER.format(ids="; ".join(ids)))
+    return "\n".join(lines)
+
+
+async def access_guard(update: Update, context: Context) -> None:
+    """The TypeHandler callback: lets allowed updates through, answers and stops the rest."""
+    state = context.bot_data
+    user = update.effective_user
+    chat = update.effective_chat
+    user_id = user.id if user else None
+    chat_id = chat.id if chat else None
+    if state.access.allows(user_id, chat_id):
+        return
+    kind = refusal_for(update, context.bot.username, context.bot.id)
+    try:
+        await _refuse(update, kind, user_id, chat_id, context)
+    except TelegramError as error:  # the update stays refused whether or not this arrives
+        log.warning("could not send the refusal for update %s: %s", update.update_id, error)
+    raise ApplicationHandlerStop
+
+
+async def _refuse(
+    update: Update, kind: Refusal, user_id: int | None, chat_id: int | None, context: Context
+) -> None:
+    if kind is Refusal.INLINE and update.inline_query is not None:
+        log.info("refused an inline query from user %s", user_id)
+        button = InlineQueryResultsButton(
+            text=wording.PRIVATE_BOT_INLINE_BUTTON, start_parameter=INLINE_START_PARAMETER
+        )
+        await update.inline_query.answer([], cache_time=0, is_personal=True, button=button)
+    elif kind is Refusal.CALLBACK and update.callback_query is not None:
+        log.info("refused a button press from user %s in chat %s", user_id, chat_id)
+        await update.callback_query.answer(wording.PRIVATE_BOT_PRESS)
+    elif kind is Refusal.MESSAGE and update.message is not None and chat_id is not None:
+        if context.bot_data.refusals.should_refuse(chat_id, time.monotonic()):
+            log.info("refused a message from user %s in chat %s", user_id, chat_id)
+            await update.message.reply_text(
+                refusal_html(user_id, chat_id),
+                parse_mode=ParseMode.HTML,
+                do_quote=not is_private(update.message),
+            )
+        else:
+            log.debug("refused again, quietly: user %s in chat %s", user_id, chat_id)
+    else:
+        log.debug("ignored update %s from user %s in chat %s", update.update_id, user_id, chat_id)

@@ -1,0 +1,321 @@
+"""Pure rendering: hits and reports in, Telegram HTML (and a keyboard) out.
+
+Nothing here does I/O, and no sentence is spelled out here: the words come from
+`bot/telegram/wording.py`, the cuts and dates from `bot/text.py`.  Every piece
+of report or user text goes through `esc` (or `esc_attr` inside an attribute)
+before it meets a tag, and every
+message is measured against Telegram's 4096-character limit before it is
+returned: quotes are trimmed at a sentence or word boundary, with "…",
+never inside a tag or an entity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    LinkPreviewOptions,
+)
+from telegram.constants import ParseMode
+
+from bot.telegram import wording
+from bot.telegram.callbacks import encode_more
+from bot.text import (
+    ELLIPSIS,
+    LATEST_DEFAULT,
+    LATEST_MAX,
+    MAX_ANSWERS,
+    NAME_MAX_CHARS,
+    TITLE_MAX_CHARS,
+    UNTITLED,
+    day,
+    excerpt,
+    format_date,
+    shorten,
+    valid_unicode,
+)
+from retrieval.models import MAX_QUOTE_CHARS, Hit, Report
+
+MESSAGE_MAX_CHARS = 4096
+# Titles in /latest are shorter than elsewhere, so twenty of them fit one message.
+LIST_TITLE_MAX_CHARS = 120
+EXAMPLE_MAX_CHARS = 200
+# Longer urls are shown without a link rather than eat the message budget.
+URL_MAX_CHARS = 1000
+INLINE_TITLE_MAX_CHARS = 120
+INLINE_DESCRIPTION_MAX_CHARS = 200
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A message ready to send: Telegram HTML and an optional inline keyboard."""
+
+    text: str
+    keyboard: InlineKeyboardMarkup | None = None
+
+
+# -- small helpers ---------------------------------------------------------
+
+
+def esc(text: str) -> str:
+    """Escape text for Telegram HTML (outside attributes)."""
+    return html.escape(valid_unicode(text), quote=False)
+
+
+def esc_attr(text: str) -> str:
+    """Escape text for a double-quoted attribute value."""
+    return html.escape(valid_unicode(text), quote=True)
+
+
+def visible_text(markup: str) -> str:
+    """The text Telegram shows for our own HTML: tags dropped, entities decoded.
+
+    Only valid for HTML built by this module, where every `<` in content is
+    escaped, so a `<` always starts a tag.
+    """
+    return html.unescape(_TAG.sub("", markup))
+
+
+def telegram_length(text: str) -> int:
+    """Length as Telegram counts it for the 4096 limit: code points of the stripped text."""
+    return len(text.strip())
+
+
+def fits_message(markup: str) -> bool:
+    """True when both the raw HTML and the text after parsing fit one message."""
+    return (
+        len(markup) <= MESSAGE_MAX_CHARS
+        and telegram_length(visible_text(markup)) <= MESSAGE_MAX_CHARS
+    )
+
+
+def _safe_url(url: str | None) -> str | None:
+    """A url we are willing to link: http(s), no whitespace, not absurdly long."""
+    if not url:
+        return None
+    url = url.strip()
+    if not url.lower().startswith(("http://", "https://")) or len(url) > URL_MAX_CHARS:
+        return None
+    if any(ch.isspace() for ch in url):
+        return None
+    return url
+
+
+def _linked(label_html: str, url: str | None) -> str:
+    safe = _safe_url(url)
+    return f'<a href="{esc_attr(safe)}">{label_html}</a>' if safe else label_html
+
+
+def _attribution(
+    report: Report,
+    *,
+    link: bool = True,
+    bold_title: bool = False,
+    title_limit: int = TITLE_MAX_CHARS,
+) -> str:
+    title = esc(shorten(report.title, title_limit) or UNTITLED)
+    title = _linked(title, report.url if link else None)
+    parts = [f"<b>{title}</b>" if bold_title else title]
+    if report.source:
+        parts.append(esc(shorten(report.source, NAME_MAX_CHARS)))
+    parts.append(format_date(report))
+    return " · ".join(parts)
+
+
+def quote_html(text: str, best: str, limit: int, sentences: Sequence[str] = ()) -> str:
+    """The passage as HTML, best sentence in bold, each cut side marked with "…"."""
+    part = excerpt(text, best, limit, sentences)
+    bold = f"<b>{esc(part.best)}</b>" if part.best else ""
+    return (
+        (ELLIPSIS if part.cut_start else "")
+        + esc(part.before)
+        + bold
+        + esc(part.after)
+        + (ELLIPSIS if part.cut_end else "")
+    )
+
+
+def _fit(build: Callable[[int], str], limit: int, floor: int = 40) -> str:
+    """Call `build(limit)` with a shrinking limit until the message fits."""
+    markup = build(limit)
+    while not fits_message(markup) and limit > floor:
+        limit = max(floor, limit * 3 // 4)
+        markup = build(limit)
+    return markup
+
+
+# -- answers ---------------------------------------------------------------
+
+
+def answer_html(hit: Hit, position: int | None = None, total: int | None = None) -> str:
+    """The answer message: quote, speaker, attribution and (optionally) "Answer i of n"."""
+
+    def build(limit: int, link: bool = True) -> str:
+        quote = quote_html(hit.passage.text, hit.best_sentence, limit, hit.passage.sentences)
+        lines = [f"<blockquote>{quote}</blockquote>"]
+        if hit.speaker:
+            lines.append(wording.QUOTED.format(speaker=esc(shorten(hit.speaker, NAME_MAX_CHARS))))
+        lines.append(_attribution(hit.report, link=link))
+        if position is not None and total is not None and total > 1:
+            lines.append(wording.ANSWER_POSITION.format(position=position, total=total))
+        return "\n".join(lines)
+
+    markup = _fit(build, MAX_QUOTE_CHARS)
+    if not fits_message(markup):
+        markup = _fit(lambda limit: build(limit, link=False), MAX_QUOTE_CHARS)
+    return markup
+
+
+def render_answer(hits: Sequence[Hit], position: int) -> Rendered:
+    """Hit number `position` (1-based) of `hits`, with a "More" button while one is left."""
+    total = min(len(hits), MAX_ANSWERS)
+    if not 1 <= position <= total:
+        raise ValueError(f"position {position} is outside 1..{total}")
+    keyboard = None
+    if position < total:
+        button = InlineKeyboardButton(
+            wording.MORE_BUTTON.format(position=position + 1, total=total),
+            callback_data=encode_more(position + 1),
+        )
+        keyboard = InlineKeyboardMarkup([[button]])
+    return Rendered(answer_html(hits[position - 1], position, total), keyboard)
+
+
+def render_not_found() -> Rendered:
+    return Rendered(wording.NOT_FOUND)
+
+
+def render_ask_usage() -> Rendered:
+    return Rendered(wording.ASK_USAGE)
+
+
+def render_error() -> Rendered:
+    return Rendered(wording.ERROR)
+
+
+# -- /latest -----------------------------------------------------------------
+
+
+def render_latest(reports: Sequence[Report], total_reports: int, note: str = "") -> Rendered:
+    """The newest reports, newest first: title, source, date and first sentence.
+
+    Each first sentence gets a shrinking budget until the list fits one
+    message; if even titles alone do not fit, the oldest entries are dropped.
+    """
+    if not reports:
+        return Rendered(wording.NO_REPORTS_YET)
+
+    def build(shown: Sequence[Report], sentence_limit: int) -> str:
+        header = wording.NEWEST_HEADER.format(shown=len(shown), total=total_reports)
+        blocks = [header + (f"\n<i>{esc(note)}</i>" if note else "")]
+        for number, report in enumerate(shown, start=1):
+            attribution = _attribution(report, bold_title=True, title_limit=LIST_TITLE_MAX_CHARS)
+            block = f"{number}. {attribution}"
+            first = shorten(report.first_sentence, sentence_limit) if sentence_limit else ""
+            if first:
+                block += f"\n{esc(first)}"
+            blocks.append(block)
+        if len(shown) < len(reports):
+            blocks.append(wording.LIST_CUT_SHORT.format(left=len(reports) - len(shown)))
+        return "\n\n".join(blocks)
+
+    shown = list(reports)
+    while shown:
+        for sentence_limit in (300, 200, 120, 60, 0):
+            markup = build(shown, sentence_limit)
+            if fits_message(markup):
+                return Rendered(markup)
+        shown.pop()
+    return Rendered(wording.TITLES_TOO_LONG)
+
+
+def latest_note(capped: bool) -> str:
+    """The note under /latest's header when more were asked for than it lists."""
+    return wording.AT_MOST.format(limit=LATEST_MAX) if capped else ""
+
+
+def render_latest_usage(argument: str) -> Rendered:
+    return Rendered(
+        wording.LATEST_USAGE.format(
+            argument=esc(shorten(argument, 40)), default=LATEST_DEFAULT, limit=LATEST_MAX
+        )
+    )
+
+
+# -- /start, /help, hints --------------------------------------------------------
+
+
+def render_start(
+    report_count: int, newest: datetime | None, examples: Sequence[str], first_name: str = ""
+) -> Rendered:
+    greeting = (
+        wording.HELLO_NAME.format(name=esc(shorten(first_name, NAME_MAX_CHARS)))
+        if first_name
+        else wording.HELLO
+    )
+    lines = [wording.INTRO.format(greeting=greeting), ""]
+    if report_count == 0:
+        lines.append(wording.NOTHING_LOADED)
+    else:
+        known = (
+            wording.KNOW_ONE if report_count == 1 else wording.KNOW_MANY.format(count=report_count)
+        )
+        if newest is not None:
+            known += wording.NEWEST_FROM.format(day=day(newest))
+        lines.append(known + ".")
+    if examples:
+        lines += ["", wording.TRY_ASKING]
+        lines += [f"• {esc(shorten(example, EXAMPLE_MAX_CHARS))}" for example in examples]
+    lines += ["", wording.START_FOOTER]
+    return Rendered("\n".join(lines))
+
+
+def render_help(bot_username: str | None = None) -> Rendered:
+    """Every command of `wording.COMMANDS`, the table the command menu is built from."""
+    mention = f"@{esc(bot_username)}" if bot_username else "@bot"
+    lines = [wording.HELP_TITLE, wording.HELP_INTRO, ""]
+    lines += [wording.HELP_LINE.format(usage=c.usage, does=c.does) for c in wording.COMMANDS]
+    lines += ["", wording.HELP_INLINE.format(mention=mention)]
+    return Rendered("\n".join(lines))
+
+
+def render_unknown_command(command: str) -> Rendered:
+    return Rendered(wording.UNKNOWN_COMMAND.format(command=esc(shorten(command, 64))))
+
+
+def render_not_text() -> Rendered:
+    return Rendered(wording.NOT_TEXT)
+
+
+# -- inline mode -------------------------------------------------------------
+
+
+def inline_results(hits: Sequence[Hit]) -> list[InlineQueryResultArticle]:
+    """Up to MAX_ANSWERS inline answers, each the same HTML as a chat answer."""
+    results: list[InlineQueryResultArticle] = []
+    for position, hit in enumerate(hits[:MAX_ANSWERS], start=1):
+        digest = hashlib.sha1(hit.passage.id.encode(), usedforsecurity=False).hexdigest()[:16]
+        results.append(
+            InlineQueryResultArticle(
+                id=f"{position}-{digest}",
+                title=shorten(hit.report.title, INLINE_TITLE_MAX_CHARS) or UNTITLED,
+                description=shorten(hit.best_sentence or hit.quote, INLINE_DESCRIPTION_MAX_CHARS),
+                input_message_content=InputTextMessageContent(
+                    answer_html(hit),
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                ),
+            )
+        )
+    return results

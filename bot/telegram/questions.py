@@ -1,0 +1,104 @@
+"""The question handlers: a question in a chat, /ask, a "More" press, an inline query.
+
+Each reads the update, asks the engine (in a worker thread: searches are
+CPU-bound, and one slow question must not hold up other chats) and sends what
+`html.py` built.  The engine is read from the state once per update, so a
+rescan that swaps it meanwhile never mixes two indexes in one answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import Message, Update
+
+from bot.state import Context
+from bot.telegram import html, limits, wording
+from bot.telegram.addressing import clean_question, is_private, is_reply_to_bot, mentions_bot
+from bot.telegram.callbacks import decode_more
+from bot.telegram.replies import edit, reply, show_typing
+from bot.text import MAX_ANSWERS
+from retrieval.models import Hit
+
+log = logging.getLogger(__name__)
+
+
+async def search(context: Context, question: str) -> list[Hit]:
+    engine = context.bot_data.engine
+    return await asyncio.to_thread(engine.search, limits.cut_question(question), MAX_ANSWERS)
+
+
+async def answer_question(message: Message, question: str, context: Context) -> None:
+    if not question:
+        await reply(message, html.render_ask_usage())
+        return
+    user_id = message.from_user.id if message.from_user else None
+    verdict = limits.check_question(context.bot_data.limits, user_id, question)
+    if verdict.question is None:  # over the rate limit, or nothing to search
+        if verdict.refusal is not None:
+            await reply(message, verdict.refusal)
+        return
+    await show_typing(message)
+    hits = await search(context, verdict.question)
+    log.info("chat %s asked %d chars: %d hits", message.chat_id, len(question), len(hits))
+    rendered = html.render_answer(hits, 1) if hits else html.render_not_found()
+    await reply(message, limits.with_note(rendered, verdict.note))
+
+
+async def ask(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    await answer_question(message, clean_question(message.text, context.bot.username), context)
+
+
+async def text_message(update: Update, context: Context) -> None:
+    """Private chat: every text is a question.  Groups: only when addressed to us."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    username = context.bot.username
+    addressed = (
+        is_private(message)
+        or mentions_bot(message.text, username)
+        or is_reply_to_bot(message, context.bot.id)
+    )
+    if addressed:
+        await answer_question(message, clean_question(message.text, username), context)
+
+
+async def more_answers(update: Update, context: Context) -> None:
+    """Show hit `rank` by editing the answer.  Stateless: the question is the message
+    the answer replies to, so this works after a restart too."""
+    query = update.callback_query
+    if query is None:
+        return
+    rank = decode_more(query.data)
+    answer = query.message if isinstance(query.message, Message) else None
+    origin = answer.reply_to_message if answer is not None else None
+    question = clean_question(origin.text or "", context.bot.username) if origin else ""
+    if rank is None or not question:
+        await query.answer(wording.EXPIRED)
+        return
+    hits = await search(context, question)
+    if rank > min(len(hits), MAX_ANSWERS):
+        # The reports changed since the answer was sent.
+        await query.answer(wording.NO_MORE)
+        await query.edit_message_reply_markup(reply_markup=None)
+        return
+    await edit(query, html.render_answer(hits, rank))
+    # Answered only now, so that when the edit fails the error handler's apology
+    # becomes the answer the user sees.
+    await query.answer()
+
+
+async def inline_query(update: Update, context: Context) -> None:
+    query = update.inline_query
+    if query is None:
+        return
+    question = " ".join(query.query.split())
+    hits = await search(context, question) if question else []
+    # Personal: with ALLOWED_USER_IDS or a rate limit, answers depend on who asks, so
+    # Telegram must not hand one user's cached answer to another.
+    await query.answer(html.inline_results(hits), cache_time=30, is_personal=True)

@@ -1,0 +1,108 @@
+"""`/subscribe`, `/subscriptions` and `/unsubscribe`.
+
+Subscriptions belong to a chat (a private chat, or a group where anyone may
+manage them) and live in the store, so they survive restarts.  What a chat is
+sent when a report on one of its topics arrives is `bot/telegram/pushes.py`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from telegram import Update
+
+from bot.state import Context
+from bot.store import Subscription, topic_key
+from bot.telegram import html_live
+from bot.telegram.addressing import is_private
+from bot.telegram.replies import reply
+from bot.text import parse_count
+from retrieval import topics
+
+log = logging.getLogger(__name__)
+
+MAX_SUBSCRIPTIONS_PER_CHAT = 20
+
+
+# -- pure decisions ------------------------------------------------------------------------
+
+
+def pick_subscription(topic_or_number: str, current: Sequence[Subscription]) -> list[Subscription]:
+    """What `/unsubscribe ARG` removes: "all", a number from /subscriptions, or a topic."""
+    arg = topics.normalize_topic(topic_or_number)
+    if arg.casefold() == "all":
+        return list(current)
+    number = parse_count(arg)
+    if number is not None and 1 <= number <= len(current):
+        return [current[number - 1]]
+    return [s for s in current if topic_key(s.topic) == topic_key(arg)]
+
+
+# -- handlers --------------------------------------------------------------------------------
+
+
+async def subscribe(update: Update, context: Context) -> None:
+    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    if message is None or chat is None:
+        return
+    quote = not is_private(message)
+    store = context.bot_data.store
+    if store is None:
+        await reply(message, html_live.render_subscriptions_unavailable(), quote=quote)
+        return
+    topic = topics.normalize_topic(" ".join(context.args or []))
+    current = store.subscriptions(chat.id)
+    if not topic:
+        rendered = html_live.render_subscribe_usage([s.topic for s in current])
+    elif len(topic) > topics.MAX_TOPIC_CHARS:
+        rendered = html_live.render_topic_too_long(topics.MAX_TOPIC_CHARS)
+    elif not topics.has_search_terms(context.bot_data.engine, topic):
+        rendered = html_live.render_topic_without_words(topic)
+    elif len(current) >= MAX_SUBSCRIPTIONS_PER_CHAT and all(
+        topic_key(s.topic) != topic_key(topic) for s in current
+    ):
+        rendered = html_live.render_too_many_subscriptions(MAX_SUBSCRIPTIONS_PER_CHAT)
+    else:
+        new = store.subscribe(chat.id, topic, user.id if user else None)
+        if new:
+            log.info("chat %s subscribed to a topic of %d chars", chat.id, len(topic))
+        rendered = html_live.render_subscribed(topic, new=new)
+    await reply(message, rendered, quote=quote)
+
+
+async def list_subscriptions(update: Update, context: Context) -> None:
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None:
+        return
+    store = context.bot_data.store
+    rendered = (
+        html_live.render_subscriptions([s.topic for s in store.subscriptions(chat.id)])
+        if store is not None
+        else html_live.render_subscriptions_unavailable()
+    )
+    await reply(message, rendered, quote=not is_private(message))
+
+
+async def unsubscribe(update: Update, context: Context) -> None:
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None:
+        return
+    quote = not is_private(message)
+    store = context.bot_data.store
+    if store is None:
+        await reply(message, html_live.render_subscriptions_unavailable(), quote=quote)
+        return
+    arg = " ".join(context.args or [])
+    current = store.subscriptions(chat.id)
+    names = [s.topic for s in current]
+    chosen = pick_subscription(arg, current) if arg.strip() else []
+    if not arg.strip():
+        rendered = html_live.render_unsubscribe_usage(names)
+    elif not chosen:
+        rendered = html_live.render_not_subscribed(topics.normalize_topic(arg), names)
+    else:
+        for subscription in chosen:
+            store.unsubscribe(chat.id, subscription.topic)
+        rendered = html_live.render_unsubscribed([s.topic for s in chosen])
+    await reply(message, rendered, quote=quote)

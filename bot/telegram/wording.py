@@ -1,0 +1,179 @@
+"""Every sentence a Telegram user can read, in one place.
+
+Plain constants are sent as they are; templates are filled with
+`str.format`, and every value put into them is escaped Telegram HTML already
+(the render modules do that: `bot/telegram/html.py`, `html_live.py`).  The
+tags here (<b>, <i>, <code>) are the only markup in the catalogue.  Nothing
+else in `bot/telegram/` spells out a sentence, so rewording or translating the
+bot is an edit of this file alone.
+
+`COMMANDS` is the one table of commands: the menu (setMyCommands) and /help
+are both built from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.text import LATEST_DEFAULT, LATEST_MAX
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One bot command: `menu` for Telegram's command menu (at most 256 characters),
+    `usage` and `does` for its line in /help."""
+
+    name: str
+    menu: str
+    usage: str
+    does: str
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", "Welcome, and what I know", "/start", "what I know and example questions"),
+    Command(
+        "ask",
+        "Ask a question: /ask QUESTION",
+        "/ask QUESTION",
+        "ask a question (in groups, or mention me, or reply to me)",
+    ),
+    Command(
+        "latest",
+        "The newest reports: /latest [N] [TOPIC]",
+        "/latest [N] [TOPIC]",
+        f"the N newest reports (default {LATEST_DEFAULT}, at most {LATEST_MAX}), "
+        "on a topic when you name one",
+    ),
+    Command(
+        "subscribe",
+        "Get new reports on a topic: /subscribe TOPIC",
+        "/subscribe TOPIC",
+        "I send you each new report on it as it arrives",
+    ),
+    Command("subscriptions", "The topics you follow", "/subscriptions", "the topics you follow"),
+    Command(
+        "unsubscribe",
+        "Stop following: /unsubscribe TOPIC or all",
+        "/unsubscribe TOPIC, N or all",
+        "stop following one topic or all of them",
+    ),
+    Command("help", "How to use me", "/help", "this message"),
+)
+
+# -- answers ------------------------------------------------------------------------------
+QUOTED = "Quoted: <b>{speaker}</b>"
+ANSWER_POSITION = "<i>Answer {position} of {total}</i>"
+MORE_BUTTON = "More ({position}/{total})"
+NOT_FOUND = (
+    "I couldn't find that in the reports, so I won't guess.\n"
+    "Try rephrasing with the names, places or numbers you are after, "
+    "or see what I have with /latest."
+)
+ASK_USAGE = "Ask me like this: <code>/ask Who commands the rebels?</code>"
+# Button presses get these as a notification (Telegram shows at most 200 characters).
+EXPIRED = "This answer has expired — please ask again."
+NO_MORE = "There are no more answers to this question."
+ERROR = "Sorry, something went wrong on my side. Please try again in a moment."
+
+# -- /latest --------------------------------------------------------------------------------
+NO_REPORTS_YET = "I have no reports yet."
+NEWEST_HEADER = "<b>Newest reports</b> ({shown} of {total})"
+LIST_CUT_SHORT = "<i>… and {left} more: ask for fewer.</i>"
+TITLES_TOO_LONG = "The newest reports have titles too long to list; ask me a question instead."
+AT_MOST = "At most {limit} at a time."
+LATEST_USAGE = (
+    "“{argument}” is not a number of reports. "
+    "Use /latest for the {default} newest, or /latest N with N from 1 to {limit}."
+)
+ON_TOPIC = "On “{topic}”."
+NONE_ON_TOPIC = (
+    "No reports on {topic} yet. <code>/subscribe {command}</code> and I'll tell you when one "
+    "arrives."
+)
+
+# -- /start, /help and hints ------------------------------------------------------------------
+HELLO = "Hello!"
+HELLO_NAME = "Hello, {name}!"
+INTRO = (
+    "👋 <b>{greeting}</b> I answer questions about news reports by quoting "
+    "the passage that answers them, with where it comes from."
+)
+NOTHING_LOADED = "I have no reports loaded yet, so I cannot answer anything for now."
+KNOW_ONE = "I know 1 report"
+KNOW_MANY = "I know {count} reports"
+NEWEST_FROM = "; the newest is from {day}"
+TRY_ASKING = "Try asking:"
+START_FOOTER = "/latest shows the newest reports; /help lists everything I can do."
+HELP_TITLE = "<b>How to use me</b>"
+HELP_INTRO = (
+    "Ask a question in plain words. I reply with the passage of a report that "
+    "answers it, the key sentence in bold, and the report's title, source and date. "
+    "Press <b>More</b> for the next-best passage."
+)
+HELP_LINE = "{usage} — {does}"
+HELP_INLINE = "In any chat, type <code>{mention} QUESTION</code> to pick an answer inline."
+UNKNOWN_COMMAND = (
+    "I don't know the command {command}. Ask me a question in plain words, or see /help."
+)
+NOT_TEXT = "I can only read text. Ask me a question in words, or see /help."
+
+# -- limits (bot/telegram/limits.py) -----------------------------------------------------------
+TOO_LONG = "Your question was long, so I read only its first {limit:,} characters."
+NOTHING_TO_SEARCH = (
+    "There are no words in that for me to search. Ask me a question in words, or see /help."
+)
+SLOW_DOWN = (
+    "Slow down, please: I answer up to {limit} questions a minute from one person. "
+    "Ask again in {seconds} {unit}."
+)
+SECOND, SECONDS = "second", "seconds"
+SLOW_DOWN_PRESS = "Slow down, please: too many questions in a minute. Try again shortly."
+
+# -- access (bot/telegram/access.py) -----------------------------------------------------------
+PRIVATE_BOT = "Sorry, this bot is private: only the people its owner has allowed can use it."
+ASK_THE_OWNER = "If you should have access, ask its owner to add you ({ids})."
+YOUR_USER_ID = "your user id is <code>{id}</code>"
+THIS_CHAT_ID = "this chat's id is <code>{id}</code>"
+PRIVATE_BOT_PRESS = "Sorry, this bot is private: you are not on its list of allowed users."
+PRIVATE_BOT_INLINE_BUTTON = "This bot is private"
+
+# -- subscriptions (bot/telegram/html_live.py) ---------------------------------------------------
+EXAMPLE_TOPIC = "refugees Turkey"
+TOPIC = "“{topic}”"
+SUBSCRIBE_USAGE = (
+    "Tell me what to follow, e.g. <code>/subscribe {example}</code>. When a new report on it "
+    "arrives I send you the passage that matches, quoted, with where it comes from."
+)
+YOU_FOLLOW = "You follow:"
+ALREADY_FOLLOWING = "You already follow {topic}. /subscriptions lists them all."
+SUBSCRIBED = (
+    "🔔 Subscribed to {topic}. When a new report on it arrives I'll send you the passage "
+    "that matches.\n/latest {command} shows the newest ones already here; "
+    "/subscriptions lists yours; /unsubscribe stops them."
+)
+TOPIC_TOO_LONG = "That topic is too long: keep it under {limit} characters, a few key words."
+TOPIC_WITHOUT_WORDS = (
+    "{topic} has no words I can search for. Use names, places or other key words, e.g. "
+    "<code>/subscribe {example}</code>."
+)
+TOO_MANY_TOPICS = (
+    "You already follow {limit} topics, the most I keep per chat. "
+    "Drop one with /unsubscribe TOPIC first (/subscriptions lists them)."
+)
+SUBSCRIPTIONS_OFF = "Subscriptions are not available on this bot right now."
+FOLLOW_NOTHING = "You follow no topics. Start with e.g. <code>/subscribe {example}</code>."
+FOLLOWING_ONE = "<b>You follow 1 topic</b>"
+FOLLOWING_MANY = "<b>You follow {count} topics</b>"
+UNSUBSCRIBE_HINT = "/unsubscribe TOPIC (or its number) stops one; /unsubscribe all stops every one."
+NOTHING_TO_STOP = "You follow no topics, so there is nothing to stop."
+UNSUBSCRIBE_USAGE = (
+    "Which one? <code>/unsubscribe TOPIC</code>, its number, or "
+    "<code>/unsubscribe all</code>.\n\n{topics}"
+)
+UNSUBSCRIBED_ONE = "🔕 Unsubscribed from {topic}."
+UNSUBSCRIBED_ALL = "🔕 Unsubscribed from all {count} topics."
+NOT_FOLLOWING_ANY = "You don't follow {topic}; you follow no topics at all."
+NOT_FOLLOWING = "You don't follow {topic}. You follow:\n{topics}"
+PUSH_HEADER = "🔔 <b>New report</b> on {topics}{more}"
+PUSH_MORE_TOPICS = " and {count} more"
+PUSH_OVERFLOW = "🔔 More new reports on {topic} arrived at once. /latest {command} lists them."
