@@ -40,7 +40,7 @@ from bot.live.reports import LiveReports
 from bot.reliability.delivery import RetryingRequest, polling_request, rate_limiter
 from bot.reliability.fairness import UpdateProcessor
 from bot.reliability.health import heartbeat_job, remove_heartbeat, write_heartbeat
-from bot.reliability.journal import JOURNAL_NAME, JournalingQueue, UpdateJournal, replay
+from bot.reliability.journal import JOURNAL_NAME, JournalingQueue, UpdateJournal
 from bot.state import CONTEXT_TYPES, BotState, Context
 from bot.store import Store
 from bot.telegram import (
@@ -132,7 +132,7 @@ async def _on_startup(application: BotApplication) -> None:
         log.warning("could not register the command menu: %s", error)
     queue = application.update_queue
     if isinstance(queue, JournalingQueue):  # before polling starts, so replays come first
-        replay(queue.journal, queue, application.bot)
+        queue.replay(application.bot)
     write_heartbeat(state.settings.heartbeat_path)
     if application.job_queue is None:
         log.warning("no job queue: install python-telegram-bot[job-queue] for the heartbeat")

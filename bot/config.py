@@ -54,14 +54,14 @@ class Settings:
     health_max_age_seconds: float = DEFAULT_HEALTH_MAX_AGE_SECONDS
     # How often the running bot touches the heartbeat file.
     heartbeat_interval_seconds: float = DEFAULT_HEARTBEAT_INTERVAL_SECONDS
-    # Who may use the bot (bot/access.py); both empty means everyone.
+    # Who may use the bot (bot/telegram/policy.py); both empty means everyone.
     allowed_user_ids: frozenset[int] = frozenset()
     allowed_chat_ids: frozenset[int] = frozenset()
-    # Questions per user per minute (bot/limits.py); 0 turns the limit off.
+    # Questions per user per minute (bot/telegram/rates.py); 0 turns the limit off.
     rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE
-    # Resends of a Telegram call after a 5xx or a network fault (bot/delivery.py).
+    # Resends of a Telegram call after a 5xx or a network fault (bot/reliability/delivery.py).
     telegram_retries: int = DEFAULT_TELEGRAM_RETRIES
-    # Live reports (bot/live.py): how often REPORTS_DIR is rescanned, which feeds
+    # Live reports (bot/live/): how often REPORTS_DIR is rescanned, which feeds
     # are polled and how often.
     reports_poll_seconds: float = DEFAULT_REPORTS_POLL_SECONDS
     feeds: tuple[str, ...] = ()

@@ -3,7 +3,7 @@
 Every way this can fail at start-up (no token, a token Telegram rejects,
 no reports) ends with one line on stderr and a non-zero exit status, never a
 traceback.  A Bot API that cannot be reached is waited for, with a warning per
-attempt (bot/delivery.py), since it usually comes back on its own.
+attempt (bot/reliability/delivery.py), since it usually comes back on its own.
 """
 
 from __future__ import annotations

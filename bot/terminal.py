@@ -74,6 +74,7 @@ LATEST_USAGE = f"Usage: /latest [N] [TOPIC] with N from 1 to {LATEST_MAX}."
 UNKNOWN_COMMAND = "Unknown command {command}; try /help."
 
 WIDTH = 78
+TOPIC_SHOWN_CHARS = 80
 BOLD, RESET, DIM = "\033[1m", "\033[0m", "\033[2m"
 
 
@@ -150,14 +151,11 @@ def render_not_found(color: bool) -> str:
 def render_latest(
     reports: Sequence[Report], total_reports: int, color: bool, topic: str = ""
 ) -> str:
+    topic_shown = shorten(clean(topic), TOPIC_SHOWN_CHARS)
     if not reports:
-        return NO_REPORTS_ON.format(topic=shorten(clean(topic), 80)) if topic else NO_REPORTS_YET
-    header = (
-        NEWEST_ON_TOPIC_HEADER.format(
-            topic=shorten(clean(topic), 80), shown=len(reports), total=total_reports
-        )
-        if topic
-        else NEWEST_HEADER.format(shown=len(reports), total=total_reports)
+        return NO_REPORTS_ON.format(topic=topic_shown) if topic else NO_REPORTS_YET
+    header = (NEWEST_ON_TOPIC_HEADER if topic else NEWEST_HEADER).format(
+        topic=topic_shown, shown=len(reports), total=total_reports
     )
     lines = [_bold(header, color)]
     for number, report in enumerate(reports, start=1):

@@ -1,5 +1,5 @@
 """How updates are scheduled: each chat in order, no chat starving the others, and none
-answered twice (with the journal of bot/dedupe.py).
+answered twice (with the journal of bot/reliability/journal.py).
 
 python-telegram-bot's own processor runs up to N updates at once in arrival
 order.  A flood from one group then fills all N slots with updates that wait on

@@ -15,7 +15,7 @@ The journal closes both gaps:
 - `UpdateProcessor` (bot/reliability/fairness.py) skips updates already marked
   done and marks each one done when its handlers return.
 - On start-up, updates recorded but never done are put in the queue again
-  (`replay`).  An update that was replayed `MAX_REPLAYS` times and still never
+  (`JournalingQueue.replay`).  An update that was replayed `MAX_REPLAYS` times and still never
   finished is given up, with an error in the log: it may be the one that
   crashes the bot.
 
@@ -188,22 +188,22 @@ class JournalingQueue(asyncio.Queue[object]):
             self.journal.record([item.to_dict()])
         super().put_nowait(item)
 
-
-def replay(journal: UpdateJournal, queue: asyncio.Queue[object], bot: Bot) -> int:
-    """Put the updates an earlier run received but never finished back in the queue,
-    oldest first, before any new one is fetched.  Returns how many."""
-    replayed: list[int] = []
-    for payload in journal.replays:
-        update_id = int(payload["update_id"])
-        try:
-            update = Update.de_json(payload, bot)
-        except Exception as error:  # a payload this python-telegram-bot cannot read
-            journal.abandon(update_id, f"it cannot be read back ({error})")
-            continue
-        queue.put_nowait(update)
-        replayed.append(update_id)
-    journal.count_replays(replayed)
-    journal.replays = []
-    if replayed:
-        log.info("replaying %d updates from before the restart", len(replayed))
-    return len(replayed)
+    def replay(self, bot: Bot) -> int:
+        """Put the updates an earlier run received but never finished back in the queue,
+        oldest first, before any new one is fetched (once per start).  Returns how many."""
+        journal = self.journal
+        replayed: list[int] = []
+        for payload in journal.replays:
+            update_id = int(payload["update_id"])
+            try:
+                update = Update.de_json(payload, bot)
+            except Exception as error:  # a payload this python-telegram-bot cannot read
+                journal.abandon(update_id, f"it cannot be read back ({error})")
+                continue
+            self.put_nowait(update)
+            replayed.append(update_id)
+        journal.count_replays(replayed)
+        journal.replays = []
+        if replayed:
+            log.info("replaying %d updates from before the restart", len(replayed))
+        return len(replayed)

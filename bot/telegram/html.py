@@ -3,10 +3,9 @@
 Nothing here does I/O, and no sentence is spelled out here: the words come from
 `bot/telegram/wording.py`, the cuts and dates from `bot/text.py`.  Every piece
 of report or user text goes through `esc` (or `esc_attr` inside an attribute)
-before it meets a tag, and every
-message is measured against Telegram's 4096-character limit before it is
-returned: quotes are trimmed at a sentence or word boundary, with "…",
-never inside a tag or an entity.
+before it meets a tag, and every message is measured against Telegram's
+4096-character limit before it is returned: quotes are trimmed at a sentence or
+word boundary, with "…", never inside a tag or an entity.
 """
 
 from __future__ import annotations

@@ -22,7 +22,6 @@ from bot.reliability.journal import (
     JournalError,
     JournalingQueue,
     UpdateJournal,
-    replay,
 )
 from tests.botapi import fixtures as botapi_fixtures
 from tests.botapi.server import FakeBotAPI
@@ -152,7 +151,7 @@ async def test_replay_puts_unfinished_updates_first_and_gives_up_unreadable_ones
     journal = UpdateJournal(path)
     queue = JournalingQueue(journal)
     with caplog.at_level(logging.ERROR, logger="bot.reliability.journal"):
-        assert replay(journal, queue, Bot("1:fake")) == 2
+        assert queue.replay(Bot("1:fake")) == 2
     got = [queue.get_nowait() for _ in range(queue.qsize())]
     assert [u.update_id for u in got if isinstance(u, Update)] == [1, 3]
     assert "giving up on update 2" in caplog.text
