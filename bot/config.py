@@ -28,6 +28,9 @@ DEFAULT_RATE_LIMIT_PER_MINUTE = 20
 DEFAULT_TELEGRAM_RETRIES = 5
 DEFAULT_REPORTS_POLL_SECONDS = 2.0
 DEFAULT_FEED_POLL_SECONDS = 900.0
+DEFAULT_FEED_KEEP_ENTRIES = 1000
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 class ConfigError(ValueError):
@@ -66,6 +69,12 @@ class Settings:
     reports_poll_seconds: float = DEFAULT_REPORTS_POLL_SECONDS
     feeds: tuple[str, ...] = ()
     feed_poll_seconds: float = DEFAULT_FEED_POLL_SECONDS
+    # Each feed keeps its newest this many entries; older ones are pruned (bot/live/feeds.py).
+    feed_keep_entries: int = DEFAULT_FEED_KEEP_ENTRIES
+    # A feed may redirect to loopback, private or link-local addresses only with this on.
+    feeds_allow_private: bool = False
+    # Symlinks under REPORTS_DIR that lead outside it are read only with this on.
+    reports_follow_outside_links: bool = False
 
     @property
     def store_path(self) -> Path:
@@ -108,6 +117,11 @@ class Settings:
             ),
             feeds=_feeds(env, "FEEDS"),
             feed_poll_seconds=_positive_float(env, "FEED_POLL_SECONDS", DEFAULT_FEED_POLL_SECONDS),
+            feed_keep_entries=_positive_int(
+                env, "FEED_KEEP_ENTRIES", DEFAULT_FEED_KEEP_ENTRIES, "entries per feed"
+            ),
+            feeds_allow_private=_flag(env, "FEEDS_ALLOW_PRIVATE_ADDRESSES"),
+            reports_follow_outside_links=_flag(env, "REPORTS_FOLLOW_OUTSIDE_LINKS"),
         )
 
 
@@ -205,6 +219,24 @@ def _whole_number(env: Mapping[str, str], name: str, default: int, unit: str) ->
             f"{name}={value!r} must be a whole number of {unit}, e.g. {default}, or 0 for none"
         )
     return int(value)
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int, unit: str) -> int:
+    value = _text(env, name)
+    if value is None:
+        return default
+    if not value.isascii() or not value.isdigit() or len(value) > 9 or int(value) == 0:
+        raise ConfigError(f"{name}={value!r} must be a whole number of {unit}, e.g. {default}")
+    return int(value)
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = (_text(env, name) or "false").lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name}={value!r} must be true or false (or 1/0, yes/no, on/off)")
 
 
 def _feeds(env: Mapping[str, str], name: str) -> tuple[str, ...]:

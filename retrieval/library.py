@@ -82,6 +82,7 @@ class _Pending:
 
     put: dict[str, Report] = field(default_factory=dict)
     quiet: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)
 
 
 class Library:
@@ -154,10 +155,19 @@ class Library:
         with self._pending_lock:
             for report in reports:
                 self._pending.put[report.id] = report
+                self._pending.removed.discard(report.id)
                 if announce:
                     self._pending.quiet.discard(report.id)
                 else:
                     self._pending.quiet.add(report.id)
+
+    def remove_reports(self, report_ids: Iterable[str]) -> None:
+        """Drop reports handed in with `put_reports` (by id) at the next refresh;
+        thread-safe and cheap.  Reports from the folder are not touched."""
+        with self._pending_lock:
+            for report_id in report_ids:
+                self._pending.put.pop(report_id, None)
+                self._pending.removed.add(report_id)
 
     # -- refreshing ------------------------------------------------------------------------
 
@@ -254,10 +264,13 @@ class Library:
         return _File(signature, tuple(parts), loaded.problems)
 
     def _apply_extras(self, pending: _Pending) -> bool:
+        gone = [report_id for report_id in pending.removed if report_id in self._extras]
+        for report_id in gone:
+            del self._extras[report_id]
         fresh = [r for r in pending.put.values() if not _holds(self._extras.get(r.id), r)]
         for part in index_reports(fresh, self._analyzer):
             self._extras[part.reports[0].id] = part
-        return bool(fresh)
+        return bool(fresh or gone)
 
     @property
     def cache_stale(self) -> bool:

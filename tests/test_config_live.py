@@ -68,3 +68,35 @@ def test_a_feeds_file_that_cannot_be_read_is_refused(tmp_path: Path) -> None:
     listing.write_text("gopher://old.example/\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="gopher"):
         Settings.from_env({"FEEDS": str(listing)})
+
+
+def test_hardening_defaults_are_safe() -> None:
+    settings = Settings.from_env({})
+    assert settings.feed_keep_entries == 1000
+    assert settings.feeds_allow_private is False
+    assert settings.reports_follow_outside_links is False
+
+
+def test_hardening_settings_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            "FEED_KEEP_ENTRIES": "50",
+            "FEEDS_ALLOW_PRIVATE_ADDRESSES": "yes",
+            "REPORTS_FOLLOW_OUTSIDE_LINKS": "TRUE",
+        }
+    )
+    assert settings.feed_keep_entries == 50
+    assert settings.feeds_allow_private is True
+    assert settings.reports_follow_outside_links is True
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many", "1e3"])
+def test_a_bad_feed_archive_size_names_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"FEED_KEEP_ENTRIES=.*whole number of entries"):
+        Settings.from_env({"FEED_KEEP_ENTRIES": value})
+
+
+@pytest.mark.parametrize("name", ["FEEDS_ALLOW_PRIVATE_ADDRESSES", "REPORTS_FOLLOW_OUTSIDE_LINKS"])
+def test_a_flag_that_is_neither_true_nor_false_is_refused(name: str) -> None:
+    with pytest.raises(ConfigError, match=rf"{name}=.*true or false"):
+        Settings.from_env({name: "maybe"})

@@ -56,6 +56,8 @@ class PollResult:
     changed: tuple[Report, ...] = ()
     # The first good response from this feed ever: its entries are a backlog, not news.
     first_fetch: bool = False
+    # Report ids of entries pruned from the feed's bounded archive: drop them from the index.
+    pruned: tuple[str, ...] = ()
     error: str = ""
 
 

@@ -148,6 +148,8 @@ async def _poll_feeds(context: Context) -> None:
                 live.library.put_reports(result.new, announce=not result.first_fetch)
             if result.changed:
                 live.library.put_reports(result.changed)
+            if result.pruned:
+                live.library.remove_reports(result.pruned)
     except Exception:
         log.exception("polling the feeds failed; trying again later")
     finally:

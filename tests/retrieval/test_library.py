@@ -392,3 +392,21 @@ def test_settings_reach_the_engines(folder: Path) -> None:
     settings = SearchSettings(candidates=7)
     library = Library(folder, settings)
     assert library.engine.settings.candidates == 7
+
+
+def test_reports_put_from_outside_can_be_removed_and_the_folder_stays(folder: Path) -> None:
+    library = Library(folder)
+    first = library.refresh()
+    assert first is not None
+    folder_ids = {r.id for r in first.engine.reports}
+    library.put_reports([feed_report(5, "Tides rose."), feed_report(6, "Tides fell.")])
+    library.refresh()
+    library.remove_reports(["feed-5", *folder_ids])  # folder reports are not outside ones
+    change = library.refresh()
+    assert change is not None and change.removed == ("feed-5",)
+    assert {r.id for r in change.engine.reports} == folder_ids | {"feed-6"}
+    # A put after a removal wins, and a removal of what is not there changes nothing.
+    library.remove_reports(["feed-6"])
+    library.put_reports([feed_report(6, "Tides fell.")])
+    library.remove_reports(["feed-404"])
+    assert library.refresh() is None
