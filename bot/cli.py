@@ -22,6 +22,7 @@ from retrieval.evaluation import read_questions, run_questions, summarize
 from retrieval.models import hit_as_dict
 from retrieval.search import SearchEngine, SearchSettings
 
+# A mistake the user can fix: a bad argument or path, or no report to answer from.
 EXIT_USAGE = 2
 
 
@@ -101,13 +102,22 @@ def _add_reports_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _engine(args: argparse.Namespace, settings: SearchSettings) -> SearchEngine:
+def _engine(args: argparse.Namespace, settings: SearchSettings) -> SearchEngine | None:
     """The engine over --reports (else REPORTS_DIR), through the one index cache,
-    `DATA_DIR/index-cache`, that the bot and every command share."""
+    `DATA_DIR/index-cache`, that the bot and every command share.
+
+    None, with the reason printed, when it holds no report: an answer from an empty
+    collection would look like "not found" while the real fault is the folder."""
+    from bot.terminal import no_reports_message
+
     config = Settings.from_env()
     reports = args.reports or config.reports_dir
     cache_dir = None if args.no_cache else config.index_cache_dir
-    return SearchEngine.from_path(reports, settings, cache_dir=cache_dir)
+    engine = SearchEngine.from_path(reports, settings, cache_dir=cache_dir)
+    if engine.reports:
+        return engine
+    print(f"reports-bot: {no_reports_message(reports, engine.problems)}", file=sys.stderr)
+    return None
 
 
 def _add_backend_option(parser: argparse.ArgumentParser) -> None:
@@ -131,6 +141,8 @@ def _positive_int(text: str) -> int:
 
 def _search(args: argparse.Namespace) -> int:
     engine = _engine(args, SearchSettings(backend=args.backend))
+    if engine is None:
+        return EXIT_USAGE
     hits = engine.search(args.question, top=args.top)
     if args.json:
         print(json.dumps([hit_as_dict(hit) for hit in hits], ensure_ascii=False, indent=2))
@@ -146,17 +158,40 @@ def _search(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     questions = read_questions(args.questions)
+    output: Path | None = args.output
+    # Its folder is made before the engine is built, so a bad --output fails at once.
+    if output is not None and not _write_output(output, None):
+        return EXIT_USAGE
     started = time.perf_counter()
     engine = _engine(args, SearchSettings(backend=args.backend))
+    if engine is None:
+        return EXIT_USAGE
     build_seconds = time.perf_counter() - started
     outcomes = run_questions(engine, questions, top=args.top)
-    if args.output:
-        with args.output.open("w", encoding="utf-8") as out:
-            for outcome in outcomes:
-                out.write(json.dumps(outcome.as_dict(), ensure_ascii=False) + "\n")
+    if output is not None:
+        rows = "".join(json.dumps(o.as_dict(), ensure_ascii=False) + "\n" for o in outcomes)
+        if not _write_output(output, rows):
+            return EXIT_USAGE
     summary = summarize(outcomes, passages=len(engine.passages), build_seconds=build_seconds)
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def _write_output(path: Path, text: str | None) -> bool:
+    """Make `path`'s folder and write `text` there (None: only the folder); False, with a
+    message saying what to do, when that fails."""
+    from bot.terminal import CANNOT_WRITE_OUTPUT
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if text is not None:
+            path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        reason = error.strerror or str(error)
+        message = CANNOT_WRITE_OUTPUT.format(path=path, reason=reason)
+        print(f"reports-bot: {message}", file=sys.stderr)
+        return False
+    return True
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -37,6 +37,7 @@ from bot.text import (
 )
 from retrieval import topics
 from retrieval.errors import RetrievalError
+from retrieval.loader import LoadProblem
 from retrieval.models import MAX_QUOTE_CHARS, Hit, Report
 from retrieval.search import SearchEngine
 
@@ -72,6 +73,17 @@ ASK_FIRST = "Ask a question first; /more then shows the next-best passage."
 NO_MORE = "No more answers to that question."
 LATEST_USAGE = f"Usage: /latest [N] [TOPIC] with N from 1 to {LATEST_MAX}."
 UNKNOWN_COMMAND = "Unknown command {command}; try /help."
+# For `chat`, `search` and `eval` on stderr, after "reports-bot: ".
+NO_REPORTS = "no reports loaded from {path}: {why}. {fix}"
+NO_REPORT_FILES = "it holds no .txt, .md or .jsonl file"
+NOTHING_READABLE = "nothing in it could be read ({count}; the first: {first})"
+ONE_PROBLEM = "1 problem"
+PROBLEMS = "{count} problems"
+ADD_REPORTS = (
+    "Add reports there (.txt, .md or .jsonl files), or point --reports or REPORTS_DIR "
+    "at a folder that holds some."
+)
+CANNOT_WRITE_OUTPUT = "cannot write --output {path}: {reason}. Choose a path you can write to."
 
 WIDTH = 78
 TOPIC_SHOWN_CHARS = 80
@@ -181,6 +193,17 @@ def render_welcome(
 
 def render_help() -> str:
     return HELP
+
+
+def no_reports_message(path: Path | str, problems: Sequence[LoadProblem]) -> str:
+    """Why nothing was loaded from `path`, and what to do about it."""
+    if problems:
+        count = ONE_PROBLEM if len(problems) == 1 else PROBLEMS.format(count=len(problems))
+        first = f"{problems[0].path}: {problems[0].reason}"
+        why = NOTHING_READABLE.format(count=count, first=clean(first))
+    else:
+        why = NO_REPORT_FILES
+    return NO_REPORTS.format(path=clean(str(path)), why=why, fix=ADD_REPORTS)
 
 
 # -- the conversation -------------------------------------------------------------------
@@ -300,6 +323,9 @@ def main(reports: Path | str | None = None, *, use_cache: bool = True) -> int:
         engine = SearchEngine.from_path(path, cache_dir=cache_dir)
     except RetrievalError as error:
         print(f"reports-bot chat: {error}", file=sys.stderr)
+        return 2
+    if not engine.reports:
+        print(f"reports-bot chat: {no_reports_message(path, engine.problems)}", file=sys.stderr)
         return 2
     session = ChatSession(engine, color=sys.stdout.isatty())
     return run_chat(session, input, sys.stdout, interactive=sys.stdin.isatty())

@@ -2,6 +2,9 @@
 
 No I/O here; the loader reads files and hands us their text.  Bad input
 raises ValueError whose message says what is wrong and how to fix it.
+Every text field a parser produces is free of control characters (see
+`clean_text`): a NUL from a JSON escape or a stray terminal escape never
+reaches a chat.
 """
 
 from __future__ import annotations
@@ -43,11 +46,22 @@ _LABELLED_CREDIT = re.compile(
 _FRONT_MATTER_FENCE = re.compile(r"^---[ \t]*$")
 _FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$")
 _HEADING = re.compile(r"^#[ \t]+(?P<title>.+?)[ \t#]*$")
+# C0 and C1 control characters and DEL, except tab (0x09) and newline (0x0a).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean_text(text: str) -> str:
+    """`text` without control characters other than newline and tab.
+
+    Those that are whitespace (form feed, vertical tab, the separators, NEL)
+    become a space, so the words on either side stay apart; the rest go.
+    """
+    return _CONTROL.sub(lambda match: " " if match.group().isspace() else "", text)
 
 
 def parse_plain_text(text: str, *, report_id: str, path: str, mtime: datetime) -> Report:
     """First line the title, an optional short caption line under it, then paragraphs."""
-    lines = _normalize_newlines(text).strip().split("\n")
+    lines = clean_text(_normalize_newlines(text)).strip().split("\n")
     if not lines or not lines[0].strip():
         raise ValueError("the file holds no text; put a title on the first line, then the report")
     title = lines[0].strip()
@@ -100,7 +114,7 @@ def split_caption_credit(line: str) -> tuple[str, str | None]:
 
 def parse_markdown(text: str, *, report_id: str, path: str, mtime: datetime) -> Report:
     """Optional YAML front matter (title, source, published, url, id), then the body."""
-    text = _normalize_newlines(text)
+    text = clean_text(_normalize_newlines(text))
     meta, body = _split_front_matter(text)
     lines = body.strip().split("\n")
     title = _optional_str(meta, "title")
@@ -139,6 +153,15 @@ def _split_front_matter(text: str) -> tuple[Mapping[str, object], str]:
     except yaml.YAMLError as error:
         detail = " ".join(str(error).split())
         raise ValueError(f"broken front matter: {detail}") from error
+    except RecursionError as error:
+        raise ValueError(
+            "broken front matter: nested too deeply to read; use plain 'key: value' lines"
+        ) from error
+    except (ValueError, OverflowError) as error:  # e.g. "published: 2024-13-45"
+        raise ValueError(
+            f"broken front matter: a value cannot be read ({error}); "
+            "write dates in ISO format such as 2012-07-23"
+        ) from error
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
@@ -154,12 +177,18 @@ def parse_jsonl_line(line: str, *, default_id: str, path: str, mtime: datetime) 
         record = json.loads(line)
     except json.JSONDecodeError as error:
         raise ValueError(f"invalid JSON ({error.msg} at column {error.colno})") from error
+    except RecursionError as error:
+        raise ValueError(
+            "invalid JSON: nested too deeply to read; a report is one flat JSON object"
+        ) from error
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
     text = record.get("text")
+    if isinstance(text, str):
+        text = clean_text(_normalize_newlines(text))
     if not isinstance(text, str) or not text.strip():
         raise ValueError('missing "text": each line needs "text" as a non-empty string')
-    paragraphs = split_paragraphs(_normalize_newlines(text))
+    paragraphs = split_paragraphs(text)
     published = _optional_date(record.get("published"), "published")
     return Report(
         id=_optional_id(record) or default_id,
@@ -203,7 +232,7 @@ def _optional_str(record: Mapping[str, object], key: str) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f'"{key}" must be a string, got {type(value).__name__}')
-    return str(value).strip() or None
+    return clean_text(str(value)).strip() or None
 
 
 def _optional_id(record: Mapping[str, object]) -> str | None:
@@ -230,4 +259,10 @@ def _optional_date(value: object, key: str) -> datetime | None:
         raise ValueError(f'"{key}" must be an ISO date string, got {type(value).__name__}')
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as error:  # 9999-12-31T23:59:59-05:00 is past year 9999 in UTC
+        raise ValueError(
+            f'"{key}": {value!s} is out of range once converted to UTC; '
+            "use a real date between the years 1 and 9999"
+        ) from error

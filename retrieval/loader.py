@@ -2,31 +2,47 @@
 
 A file that cannot be used is skipped: it becomes a `LoadProblem` (and a
 warning on the "retrieval.loader" logger) and every other report still
-loads.  Nothing here raises for a bad file; only a path that does not exist
-at all raises ReportsNotFoundError.
+loads.  Nothing here raises for a bad file, whatever goes wrong in it; only a
+path that does not exist at all raises ReportsNotFoundError.
+
+Reports come from the reports root only: a symlink (to a file or a folder,
+directly or through a chain of links) whose target lies outside the root's
+real path is skipped with a problem saying how to opt in, unless the caller
+passes `follow_outside_links=True` (the REPORTS_FOLLOW_OUTSIDE_LINKS setting).
 """
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
-import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from retrieval.errors import ReportsNotFoundError
 from retrieval.formats import parse_jsonl_line, parse_markdown, parse_plain_text
+from retrieval.loader_io import MAX_FILE_BYTES as MAX_FILE_BYTES
+from retrieval.loader_io import MAX_LINE_BYTES as MAX_LINE_BYTES
+from retrieval.loader_io import (
+    Unreadable,
+    describe_os_error,
+    jsonl_lines,
+    open_regular,
+    read_text,
+)
 from retrieval.models import Report
 
 logger = logging.getLogger("retrieval.loader")
 
-MAX_FILE_BYTES = 20 * 1024 * 1024
 REPORT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".jsonl"})
 # Names that editors, downloads and sync tools give to files still being written.
 _PARTIAL_SUFFIXES = (".swp", ".swo", ".tmp", ".temp", ".part", ".partial", ".crdownload")
+# One broken export must not flood the log: past this many bad lines, a file's
+# further bad lines are counted in one closing problem.
+MAX_LINE_PROBLEMS = 50
+OUTSIDE_LINKS_SETTING = "REPORTS_FOLLOW_OUTSIDE_LINKS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,17 +57,48 @@ class LoadResult:
     problems: tuple[LoadProblem, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class FolderScan:
+    """What a walk of the reports root found."""
+
+    files: list[Path]  # the report files, in load order
+    problems: tuple[LoadProblem, ...]  # folders and links that were not followed, and why
+    other_files: tuple[Path, ...]  # files of other types (.pdf, .csv…), never read
+
+
 def is_report_file(path: Path) -> bool:
     """A .txt/.md/.markdown/.jsonl file that is not hidden, a backup or half written."""
-    name = path.name
+    return _is_report_name(path.name)
+
+
+def _is_report_name(name: str) -> bool:
+    return not _ignored_name(name) and os.path.splitext(name)[1].lower() in REPORT_SUFFIXES
+
+
+def _ignored_name(name: str) -> bool:
+    """Hidden, backup and partial files: nobody meant them as reports, so never mention them."""
     if name.startswith((".", "~", "#")) or name.endswith(("~", "#")):
-        return False  # ".x", "~$x.txt", "#x.txt#", "x.txt~", ".#x.txt"
-    if name.lower().endswith(_PARTIAL_SUFFIXES):
-        return False
-    return path.suffix.lower() in REPORT_SUFFIXES
+        return True  # ".x", "~$x.txt", "#x.txt#", "x.txt~", ".#x.txt"
+    return name.lower().endswith(_PARTIAL_SUFFIXES)
 
 
-def load_reports(path: str | Path) -> LoadResult:
+def describe_skipped_types(paths: Iterable[Path]) -> str | None:
+    """One log line for files of other types, e.g. 'skipped 3 files of types .csv,
+    .pdf: …'; None when there are none."""
+    paths = list(paths)
+    suffixes = sorted({path.suffix.lower() or "(no extension)" for path in paths})
+    count = len(paths)
+    if not suffixes:
+        return None
+    files = "1 file" if count == 1 else f"{count} files"
+    kinds = "type" if len(suffixes) == 1 else "types"
+    return (
+        f"skipped {files} of {kinds} {', '.join(suffixes)}: "
+        "not a report format (use .txt, .md, .jsonl)"
+    )
+
+
+def load_reports(path: str | Path, *, follow_outside_links: bool = False) -> LoadResult:
     """Load one report file, or every report file under a folder (recursively)."""
     root = Path(path).expanduser()
     if not root.exists() and not root.is_symlink():
@@ -61,11 +108,18 @@ def load_reports(path: str | Path) -> LoadResult:
         )
     walk_problems: list[LoadProblem] = []
     if root.is_dir():
-        results = [load_file(file, root) for file in _sorted_files(root, walk_problems)]
+        scan = scan_folder(root, follow_outside_links=follow_outside_links)
+        walk_problems = list(scan.problems)
         for problem in walk_problems:
             _warn(problem)
+        skipped = describe_skipped_types(scan.other_files)
+        if skipped:
+            logger.warning("%s: %s", root, skipped)
+        # The walk has kept only files inside the root (or was told to follow links).
+        results = [_load_guarded(file, root, confine=False) for file in scan.files]
     else:
-        results = [load_file(root, root.parent)]
+        # The operator named this very file: it is the root, wherever it leads.
+        results = [_load_guarded(root, root, confine=False)]
     # Files come in path order and a JSONL file's reports in line order.
     reports = [report for result in results for report in result.reports]
     problems_found = walk_problems + [p for result in results for p in result.problems]
@@ -75,36 +129,63 @@ def load_reports(path: str | Path) -> LoadResult:
     return LoadResult(reports=tuple(unique), problems=tuple(problems_found + duplicates))
 
 
-def report_files(path: str | Path) -> list[Path]:
+def report_files(path: str | Path, *, follow_outside_links: bool = False) -> list[Path]:
     """The files load_reports(path) would read, in the same order (e.g. for cache keys)."""
     root = Path(path).expanduser()
     if not root.is_dir():
         return [root] if root.exists() and is_report_file(root) else []
-    return _sorted_files(root, [])
+    return scan_folder(root, follow_outside_links=follow_outside_links).files
 
 
-def _sorted_files(root: Path, problems: list[LoadProblem]) -> list[Path]:
-    return sorted(
-        _walk(root, problems), key=lambda file: (_relative_id_path(file, root), file.name)
+def scan_folder(path: str | Path, *, follow_outside_links: bool = False) -> FolderScan:
+    """Walk a reports folder: its report files in load order, the folders and links it
+    did not follow (nothing logged: the caller decides when to), and other files."""
+    root = Path(path).expanduser()
+    problems: list[LoadProblem] = []
+    others: list[Path] = []
+    files = sorted(
+        _walk(root, problems, others, follow_outside_links),
+        key=lambda file: (_relative_id_path(file, root), file.name),
     )
+    return FolderScan(files, tuple(problems), tuple(sorted(others)))
 
 
-def load_file(path: Path, root: Path) -> LoadResult:
-    """Load one file; `root` makes the relative path that stable ids are built from."""
-    relative = _relative_id_path(path, root)
+def load_file(path: Path, root: Path, *, follow_outside_links: bool = False) -> LoadResult:
+    """Load one file; `root` makes the relative path that stable ids are built from
+    (`root` may be the file itself).  A file whose real path lies outside root's real
+    path is a problem unless `follow_outside_links`."""
+    return _load_guarded(path, root, confine=not follow_outside_links)
+
+
+def _load_guarded(path: Path, root: Path, *, confine: bool) -> LoadResult:
+    try:
+        return _load_file(path, root, confine)
+    except Exception as error:
+        # A parser bug or an input nobody foresaw must cost this file, never the load.
+        return _problem(path, f"{_unexpected(error)}; fix or remove the file")
+
+
+def _load_file(path: Path, root: Path, confine: bool) -> LoadResult:
     if not is_report_file(path):
         return _problem(
             path,
             f"not a report file: use one of {', '.join(sorted(REPORT_SUFFIXES))} "
             "(hidden, backup and partial files are ignored)",
         )
-    read = _read_text(path)
-    if isinstance(read, LoadProblem):
-        _warn(read)
-        return LoadResult((), (read,))
-    text, mtime = read
-    if path.suffix.lower() == ".jsonl":
-        return _load_jsonl(text, path, relative, mtime)
+    if confine and not _is_inside(path, root):
+        return _problem(path, _outside_reason(path, root))
+    relative = _relative_id_path(path, root)
+    opened = open_regular(path)
+    if isinstance(opened, Unreadable):
+        return _problem(path, opened.reason)
+    handle, info = opened
+    with handle:
+        mtime = datetime.fromtimestamp(info.st_mtime, tz=UTC)
+        if path.suffix.lower() == ".jsonl":
+            return _load_jsonl(handle, path, relative, mtime)
+        text = read_text(handle, path, info.st_size)
+    if isinstance(text, Unreadable):
+        return _problem(path, text.reason)
     parse: Callable[..., Report] = (
         parse_plain_text if path.suffix.lower() == ".txt" else parse_markdown
     )
@@ -115,11 +196,25 @@ def load_file(path: Path, root: Path) -> LoadResult:
     return LoadResult((report,), ())
 
 
-def _load_jsonl(text: str, path: Path, relative: str, mtime: datetime) -> LoadResult:
+def _load_jsonl(handle: BinaryIO, path: Path, relative: str, mtime: datetime) -> LoadResult:
     reports: list[Report] = []
     problems: list[LoadProblem] = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
+    unlisted = 0
+    any_line = False
+
+    def bad(number: int, reason: str) -> None:
+        nonlocal unlisted
+        if len(problems) >= MAX_LINE_PROBLEMS:
+            unlisted += 1
+            return
+        problem = LoadProblem(f"{path}:{number}", reason)
+        _warn(problem)
+        problems.append(problem)
+
+    for number, line in jsonl_lines(handle):
+        any_line = True
+        if isinstance(line, Unreadable):
+            bad(number, line.reason)
             continue
         try:
             reports.append(
@@ -128,73 +223,79 @@ def _load_jsonl(text: str, path: Path, relative: str, mtime: datetime) -> LoadRe
                 )
             )
         except ValueError as error:
-            problem = LoadProblem(f"{path}:{number}", str(error))
-            _warn(problem)
-            problems.append(problem)
+            bad(number, str(error))
+        except Exception as error:
+            # One line nobody foresaw costs that line, never the rest of the file.
+            bad(number, _unexpected(error))
+    if unlisted:
+        problems.append(_warned(path, f"{unlisted} more bad lines, not listed one by one"))
+    if not any_line:
+        problems.append(_warned(path, "empty file: it holds no text"))
     return LoadResult(tuple(reports), tuple(problems))
 
 
-def _read_text(path: Path) -> tuple[str, datetime] | LoadProblem:
-    """The file's text and modification time, or why it cannot be used."""
-    try:
-        info = path.stat()  # follows symlinks: a dangling or looping one fails here
-    except OSError as error:
-        return LoadProblem(str(path), _describe_os_error(path, error))
-    if not stat.S_ISREG(info.st_mode):
-        return LoadProblem(str(path), "not a regular file (a pipe, device or socket); skipped")
-    if info.st_size > MAX_FILE_BYTES:
-        return LoadProblem(str(path), _too_big(info.st_size))
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)  # it may have grown since stat()
-    except OSError as error:
-        return LoadProblem(str(path), _describe_os_error(path, error))
-    if len(data) > MAX_FILE_BYTES:
-        return LoadProblem(str(path), _too_big(len(data)))
-    nul = data.find(b"\0")
-    if nul >= 0:
-        return LoadProblem(str(path), f"binary data (a NUL byte at byte {nul}), not a text report")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        return LoadProblem(
-            str(path), f"invalid UTF-8 at byte {error.start}: save the file as UTF-8"
-        )
-    if not text.strip():
-        return LoadProblem(str(path), "empty file: it holds no text")
-    return text, datetime.fromtimestamp(info.st_mtime, tz=UTC)
+def _unexpected(error: Exception) -> str:
+    detail = " ".join(str(error).split())
+    if len(detail) > 200:
+        detail = detail[:199] + "…"
+    return f"cannot be read as a report ({type(error).__name__}: {detail})"
 
 
-def _too_big(size: int) -> str:
-    mib = 1024 * 1024
+def _is_inside(path: Path | str, root: Path | str) -> bool:
+    """Whether `path`, all links followed, lies within `root`'s real path."""
+    try:
+        below = Path(path).relative_to(root).parts
+    except ValueError:
+        below = ("..",)
+    if ".." not in below:
+        # No link between the root and the file: it is where its path says.  A few
+        # lstat calls, where realpath costs one per component of the whole path.
+        step = Path(root)
+        for part in below:
+            step /= part
+            if step.is_symlink():
+                break
+        else:
+            return True
+    return _within(os.path.realpath(path), os.path.realpath(root))
+
+
+def _within(real: str, real_root: str) -> bool:
+    return real == real_root or os.path.commonpath((real, real_root)) == real_root
+
+
+def _outside_reason(path: Path | str, root: Path | str) -> str:
     return (
-        f"file too big ({size / mib:.1f} MiB; the limit is {MAX_FILE_BYTES // mib} MiB): "
-        "split it into smaller files"
+        f"outside the reports folder {root} (it leads to {os.path.realpath(path)}): "
+        f"set {OUTSIDE_LINKS_SETTING}=true to read symlinks that lead out of it"
     )
 
 
-def _describe_os_error(path: Path, error: OSError) -> str:
-    if error.errno == errno.ELOOP:
-        return "symlink loop: the link points back to itself"
-    if error.errno == errno.ENOENT and path.is_symlink():
-        return f"dangling symlink: its target {os.readlink(path)} does not exist"
-    if error.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied: make the file readable for the bot's user"
-    return f"cannot read: {error.strerror or error}"
+def _walk(
+    root: Path, problems: list[LoadProblem], others: list[Path], follow_outside_links: bool
+) -> Iterator[Path]:
+    """Report files under `root`, following symlinks (only those that stay inside it,
+    unless `follow_outside_links`) but never in circles.
 
-
-def _walk(root: Path, problems: list[LoadProblem]) -> Iterator[Path]:
-    """Report files under `root`, sorted, following symlinks but never in circles."""
+    A scandir walk rather than os.walk: DirEntry knows for free which entries are
+    links, and only a link can lead out (every folder walked is inside the root).
+    """
+    real_root = os.path.realpath(root)
     visited: dict[str, str] = {}
+    pending = [str(root)]
 
-    def on_error(error: OSError) -> None:
-        where = Path(error.filename) if error.filename else root
-        problems.append(LoadProblem(str(where), _describe_os_error(where, error)))
+    def leaves(entry: os.DirEntry[str]) -> bool:
+        if follow_outside_links or not entry.is_symlink():
+            return False
+        if _within(os.path.realpath(entry.path), real_root):
+            return False
+        problems.append(LoadProblem(entry.path, _outside_reason(entry.path, root)))
+        return True
 
-    for folder, subfolders, files in os.walk(root, onerror=on_error, followlinks=True):
+    while pending:
+        folder = pending.pop()
         real = os.path.realpath(folder)
         if real in visited:
-            subfolders[:] = []
             first = visited[real]
             if Path(folder).is_relative_to(first):
                 reason = f"symlink loop: leads back to {first}, which is already being read"
@@ -203,11 +304,30 @@ def _walk(root: Path, problems: list[LoadProblem]) -> Iterator[Path]:
             problems.append(LoadProblem(folder, reason + "; skipped"))
             continue
         visited[real] = folder
-        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-        for name in sorted(files):
-            candidate = Path(folder, name)
-            if is_report_file(candidate):
-                yield candidate
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as error:
+            problems.append(LoadProblem(folder, describe_os_error(Path(folder), error)))
+            continue
+        subfolders: list[str] = []
+        for entry in entries:
+            if _is_folder(entry):
+                if not entry.name.startswith(".") and not leaves(entry):
+                    subfolders.append(entry.path)
+            elif _is_report_name(entry.name):
+                if not leaves(entry):
+                    yield Path(entry.path)
+            elif not _ignored_name(entry.name):
+                others.append(Path(entry.path))
+        pending.extend(reversed(subfolders))  # depth first, in name order
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # follows links
+    except OSError:
+        return False  # a link loop or an unreadable target: the file load says which
 
 
 def _relative_id_path(path: Path, root: Path) -> str:
@@ -215,6 +335,8 @@ def _relative_id_path(path: Path, root: Path) -> str:
     try:
         relative = path.relative_to(root)
     except ValueError:
+        relative = Path(path.name)
+    if not relative.name:  # root is the file itself
         relative = Path(path.name)
     return relative.with_suffix("").as_posix()
 
@@ -240,9 +362,13 @@ def _drop_duplicate_ids(reports: list[Report]) -> tuple[list[Report], list[LoadP
 
 
 def _problem(path: Path, reason: str) -> LoadResult:
+    return LoadResult((), (_warned(path, reason),))
+
+
+def _warned(path: Path, reason: str) -> LoadProblem:
     problem = LoadProblem(str(path), reason)
     _warn(problem)
-    return LoadResult((), (problem,))
+    return problem
 
 
 def _warn(problem: LoadProblem) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -173,3 +174,91 @@ def test_eval_bad_questions_line_names_the_line(
     questions.write_text('{"id": "ok", "question": "x", "answers": []}\nnot json\n', "utf-8")
     assert main(["eval", "--reports", str(reports), "--questions", str(questions)]) == 2
     assert f"{questions}:2" in capsys.readouterr().err
+
+
+# -- no reports, and where --output goes (issue 12) ---------------------------------------
+
+
+@pytest.fixture
+def unreadable(tmp_path: Path) -> Path:
+    """A folder whose only report file cannot be read, beside a file of another type."""
+    folder = tmp_path / "unreadable"
+    folder.mkdir()
+    (folder / "binary.txt").write_bytes(b"\x00\x01 not text")
+    (folder / "scan.pdf").write_bytes(b"%PDF-1.4")
+    return folder
+
+
+def questions_file(tmp_path: Path) -> Path:
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        json.dumps({"id": "q1", "question": "wheat harvest?", "answers": ["12 million"]}) + "\n",
+        encoding="utf-8",
+    )
+    return questions
+
+
+@pytest.mark.parametrize("cache", [[], ["--no-cache"]])
+@pytest.mark.parametrize("command", ["search", "search --json", "eval"])
+def test_every_command_over_no_readable_report_fails_with_what_to_do(
+    command: str,
+    cache: list[str],
+    unreadable: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = {
+        "search": ["search", "wheat harvest?"],
+        "search --json": ["search", "wheat harvest?", "--json"],
+        "eval": ["eval", "--questions", str(questions_file(tmp_path))],
+    }[command]
+    for _ in range(2):  # the second run may come from the index cache: same message
+        assert main([*args, "--reports", str(unreadable), *cache]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err == (
+            f"reports-bot: no reports loaded from {unreadable}: nothing in it could be read "
+            f"(1 problem; the first: {unreadable}/binary.txt: binary data (a NUL byte at "
+            "byte 0), not a text report). Add reports there (.txt, .md or .jsonl files), "
+            "or point --reports or REPORTS_DIR at a folder that holds some.\n"
+        )
+
+
+def test_an_empty_folder_says_it_holds_no_report_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["search", "anything", "--reports", str(empty)]) == 2
+    assert "it holds no .txt, .md or .jsonl file. Add reports" in capsys.readouterr().err
+
+
+def test_eval_output_into_a_missing_folder_makes_the_folder(reports: Path, tmp_path: Path) -> None:
+    output = tmp_path / "results" / "today" / "out.jsonl"
+    args = ["eval", "--reports", str(reports), "--questions", str(questions_file(tmp_path))]
+    assert main([*args, "--output", str(output)]) == 0
+    assert [json.loads(line)["id"] for line in output.read_text().splitlines()] == ["q1"]
+
+
+@pytest.mark.parametrize("where", ["a folder", "under a file"])
+def test_eval_output_that_cannot_be_written_is_a_message(
+    where: str, reports: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder", encoding="utf-8")
+    output = tmp_path if where == "a folder" else blocker / "out.jsonl"
+    questions = questions_file(tmp_path)
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "bot.cli", "eval", "--reports", str(reports)),
+            *("--questions", str(questions), "--output", str(output), "--no-cache"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "DATA_DIR": str(tmp_path / "state")},
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"reports-bot: cannot write --output {output}: ")
+    assert done.stderr.endswith(". Choose a path you can write to.\n")

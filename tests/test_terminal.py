@@ -208,3 +208,40 @@ def test_main_with_a_missing_folder_says_so(tmp_path: Path) -> None:
     done = run_main(str(tmp_path / "nope"), stdin="", env=env)
     assert done.returncode == 2
     assert "nope" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_main_over_a_folder_with_no_readable_report_says_what_to_do(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (reports / "dated.md").write_text(
+        "---\npublished: 9999-12-31T23:59:59-05:00\n---\nText.\n", encoding="utf-8"
+    )
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "state")}
+
+    done = run_main(str(reports), stdin="How big was the wheat harvest?\n", env=env)
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    *warnings, message = done.stderr.splitlines()
+    assert warnings == [
+        f"{reports}: skipped 1 file of type .pdf: not a report format (use .txt, .md, .jsonl)",
+        f'skipped {reports}/dated.md: "published": 9999-12-31 23:59:59-05:00 is out of range '
+        "once converted to UTC; use a real date between the years 1 and 9999",
+    ]
+    assert message == (
+        f"reports-bot chat: no reports loaded from {reports}: nothing in it could be read "
+        f'(1 problem; the first: {reports}/dated.md: "published": 9999-12-31 23:59:59-05:00 '
+        "is out of range once converted to UTC; use a real date between the years 1 and "
+        "9999). Add reports there (.txt, .md or .jsonl files), or point --reports or "
+        "REPORTS_DIR at a folder that holds some."
+    )
+
+
+def test_no_reports_message_without_any_report_file() -> None:
+    assert terminal.no_reports_message("/srv/reports", ()) == (
+        "no reports loaded from /srv/reports: it holds no .txt, .md or .jsonl file. Add "
+        "reports there (.txt, .md or .jsonl files), or point --reports or REPORTS_DIR at a "
+        "folder that holds some."
+    )

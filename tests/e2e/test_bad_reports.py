@@ -1,5 +1,7 @@
 """A reports folder where good files sit among bad ones, end to end: `python -m bot` starts,
 answers from every good report, names every bad file in its log, and does not crash.
+Symlinks that lead out of the folder are skipped: what they point at is never quoted or
+listed (issue 12).
 
 (tests/retrieval/test_loader.py checks each kind of bad file and its reason one by one; this checks
 the running bot as an operator sees it.  tests/e2e/test_hostile_reports.py covers good
@@ -31,7 +33,13 @@ GOOD = {
     "Which lighthouse at Dunmere was repainted?": "The Dunmere lighthouse was repainted",
     "What did the Palmer bakery donate to the shelter?": "The Palmer bakery donated",
     "Where did the Osric choir perform its first concert?": "The Osric choir performed",
+    # beside a line nested 100,000 deep
+    "What did the Hollin tide gauge record?": "The Hollin tide gauge recorded",
+    # its JSON holds "\u0000" escapes
+    "When did the Brackley mill reopen its gates?": "The Brackley mill reopened",
 }
+# What the links that lead out of the reports folder point at: never to be served.
+SECRET = "The Quillon vault code is 4471, and the spare key is under the mat."
 # name in the reports folder -> a piece of the reason the log must give
 BAD = {
     "binary.txt": "binary data",
@@ -45,6 +53,10 @@ BAD = {
     "self.md": "symlink loop",
     "gone.txt": "dangling symlink",
     "more/loop": "symlink loop",
+    "deep.jsonl:1": "nested too deeply",
+    "future.md": '"published": 9999-12-31 23:59:59-05:00 is out of range',
+    "vault.txt": "outside the reports folder",
+    "private": "outside the reports folder",
 }
 
 
@@ -95,6 +107,31 @@ def write_reports(folder: Path) -> None:
     os.symlink("nowhere.txt", folder / "gone.txt")
     os.symlink("..", folder / "more" / "loop")
 
+    (folder / "deep.jsonl").write_text(
+        "[" * 100_000
+        + "]" * 100_000
+        + "\n"
+        + json.dumps({"id": "tide", "text": "The Hollin tide gauge recorded a record surge."})
+        + "\n",
+        encoding="utf-8",
+    )
+    (folder / "future.md").write_text(
+        "---\ntitle: Future\npublished: 9999-12-31T23:59:59-05:00\n---\n\n"
+        "The Amberley bridge will open in the year 9999.\n",
+        encoding="utf-8",
+    )
+    mill = {"id": "mill", "title": "Mill\0 news", "text": "The Brackley mill\0 reopened its gates."}
+    (folder / "nul.jsonl").write_text(json.dumps(mill) + "\n", encoding="utf-8")
+    (folder / "scan.pdf").write_bytes(b"%PDF-1.4")
+    (folder / "table.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    outside = folder.parent / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text(f"Vault\n\n{SECRET}\n", encoding="utf-8")
+    (outside / "notes.md").write_text(f"# Vault notes\n\n{SECRET}\n", encoding="utf-8")
+    (outside / ".env").write_text("TELEGRAM_BOT_TOKEN=123456:outside-secret\n", encoding="utf-8")
+    os.symlink(outside / "secret.txt", folder / "vault.txt")
+    os.symlink(outside, folder / "private", target_is_directory=True)
+
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -116,6 +153,7 @@ def bot(
 def test_every_good_report_is_answered(control: Control, user_id: int, question: str) -> None:
     _, reply = ask(control, user_id, question)
     assert (quote_of(reply) or "").startswith(GOOD[question]), reply["text"]
+    assert "\x00" not in reply["text"]
 
 
 def test_the_report_with_a_lone_surrogate_in_its_title_is_shown_whole(
@@ -132,7 +170,20 @@ def test_the_log_names_every_bad_file_and_why(bot: BotProcess, reports: Path) ->
         assert any(path in line and reason in line for line in skipped), (
             f"{name}: no log line naming it with {reason!r}; skipped lines:\n" + "\n".join(skipped)
         )
-    assert f"loaded {1 + 5} reports" in bot.log
+    assert f"loaded {1 + 7} reports" in bot.log
+    assert "skipped 2 files of types .csv, .pdf: not a report format" in bot.log
+
+
+def test_what_a_link_out_of_the_folder_points_at_is_never_quoted_or_listed(
+    control: Control, user_id: int
+) -> None:
+    _, answer = ask(control, user_id, "What is the Quillon vault code?")
+    _, latest = ask(control, user_id, "/latest 20")
+    _, on_topic = ask(control, user_id, "/latest 20 vault")
+    for reply in (answer, latest, on_topic):
+        assert "4471" not in reply["text"] and "Vault" not in reply["text"], reply["text"]
+    assert quote_of(answer) is None
+    assert "Brackley" in latest["text"]  # the listing itself works
 
 
 def test_the_bot_is_up_and_never_crashed(bot: BotProcess) -> None:

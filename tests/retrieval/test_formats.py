@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 
 from retrieval.formats import (
+    clean_text,
     derive_title,
     parse_jsonl_line,
     parse_markdown,
@@ -202,11 +204,58 @@ def test_jsonl_line_with_only_text() -> None:
         ('{"text": 5}', "text"),
         ('{"text": "x", "published": "yesterday"}', "ISO"),
         ('{"text": "x", "source": {"a": 1}}', "source"),
+        ('{"text": "\\u0000\\u001b"}', "text"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"text": "x", "published": "9999-12-31T23:59:59-05:00"}', "out of range"),
     ],
 )
 def test_bad_jsonl_lines(line: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         parse_jsonl_line(line, default_id="f:1", path="f.jsonl", mtime=MTIME)
+
+
+# --- control characters ----------------------------------------------------------------
+
+# What a hostile or broken exporter leaves in text: NUL, bell, an ANSI colour escape, a
+# C1 control (CSI), DEL, and whitespace controls (form feed, vertical tab, NEL).
+DIRTY = "Port\x00 re\x07opens \x1b[31mnow\x9b1m\x7f\x0cat\x0bdawn\x85\ttoday"
+CLEAN = "Port reopens [31mnow1m at dawn \ttoday"
+
+
+def test_clean_text_drops_controls_keeps_newline_and_tab_and_spaces_whitespace() -> None:
+    assert clean_text(DIRTY) == CLEAN
+    assert clean_text("line one\nline\ttwo") == "line one\nline\ttwo"
+
+
+def test_no_jsonl_field_keeps_a_control_character() -> None:
+    line = json.dumps(
+        {
+            "id": "id\u0000",
+            "title": f"Title {DIRTY}",
+            "text": f"{DIRTY}.\n\nSecond\u0000 paragraph.",
+            "source": f"Source {DIRTY}",
+            "url": "https://example.org/\u0000x",
+        }
+    )
+    report = parse_jsonl_line(line, default_id="f:1", path="f.jsonl", mtime=MTIME)
+    assert report.id == "id"
+    assert report.title == f"Title {CLEAN}"
+    assert report.paragraphs == (f"{CLEAN}.", "Second paragraph.")
+    assert report.source == f"Source {CLEAN}"
+    assert report.url == "https://example.org/x"
+
+
+def test_no_markdown_or_plain_text_field_keeps_a_control_character() -> None:
+    report = markdown(
+        f'---\ntitle: "T\\0itle\\e[1m"\nsource: "S\\x07ource"\nurl: "https://u/\\0"\n---\n{DIRTY}\n'
+    )
+    assert (report.title, report.source, report.url) == ("Title[1m", "Source", "https://u/")
+    assert report.paragraphs == (CLEAN,)
+    heading = markdown(f"# Head\x1b[2Jing\n\n{DIRTY}\n")
+    assert heading.title == "Head[2Jing"
+    text = plain(f"Tit\x00le\nSmoke ri\x07ses. Reuter\x1bs\n\n{DIRTY}\n")
+    assert (text.title, text.caption, text.caption_credit) == ("Title", "Smoke rises.", "Reuters")
+    assert text.paragraphs == (CLEAN,)
 
 
 # --- derived titles --------------------------------------------------------------------
