@@ -2,11 +2,15 @@
 
 * `feeds`: per feed URL, the validators of the last good response (ETag,
   Last-Modified) for conditional requests, and the feed's title;
-* `entries`: every feed entry seen, keyed by its guid or url, with the report
-  made from it and a digest of its content (to notice an updated entry);
+* `entries`: each feed's entries, keyed by (feed URL, the entry's guid or url),
+  with the report made from it, a digest of its content (to notice an updated
+  entry) and the order they were first seen in; each feed keeps only its newest
+  (`save_entries` prunes the rest in the same transaction);
 * `subscriptions`: (chat, topic) pairs, with the user who subscribed.
 
-WAL journaling lets a reader and the writer work at the same time, and one
+The schema version is SQLite's `user_version`; an older file is migrated in
+place when opened (`bot/store_schema.py`), a newer one refused.  WAL
+journaling lets a reader and the writer work at the same time, and one
 connection behind a lock serves the event loop and worker threads alike.
 Nothing here knows about Telegram.
 """
@@ -14,6 +18,7 @@ Nothing here knows about Telegram.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -23,36 +28,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.store_schema import SCHEMA, SCHEMA_VERSION, migrate
+from retrieval.feed_format import report_id
 from retrieval.models import Report
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feeds (
-    url TEXT PRIMARY KEY,
-    title TEXT,
-    etag TEXT,
-    last_modified TEXT,
-    ok_at REAL
-);
-CREATE TABLE IF NOT EXISTS entries (
-    key TEXT PRIMARY KEY,
-    feed_url TEXT NOT NULL,
-    report TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    first_seen REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS entries_by_feed ON entries (feed_url, first_seen);
-CREATE TABLE IF NOT EXISTS subscriptions (
-    chat_id INTEGER NOT NULL,
-    topic_key TEXT NOT NULL,
-    topic TEXT NOT NULL,
-    user_id INTEGER,
-    created_at REAL NOT NULL,
-    PRIMARY KEY (chat_id, topic_key)
-);
-"""
+# SQLite caps the number of parameters in one statement.
+_CHUNK = 500
 
 
 class StoreError(Exception):
@@ -153,7 +136,9 @@ class Store:
                     f"(schema {version}, this one knows {SCHEMA_VERSION}): upgrade the bot, "
                     "or move the file away to start with fresh feed state and subscriptions"
                 )
-            connection.executescript(_SCHEMA)
+            if 0 < version < SCHEMA_VERSION:
+                migrate(connection)
+            connection.executescript(SCHEMA)
             connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.Error as error:
             connection.close()
@@ -206,50 +191,102 @@ class Store:
             (url, title, etag, last_modified, time.time()),
         )
 
-    def entry_digests(self, keys: Iterable[str]) -> dict[str, str]:
-        """The stored digest of each of `keys` that was seen before."""
+    def entry_digests(self, feed_url: str, keys: Iterable[str]) -> dict[str, str]:
+        """The stored digest of each of `keys` that this feed brought before."""
         found: dict[str, str] = {}
         wanted = list(dict.fromkeys(keys))
-        for start in range(0, len(wanted), 500):  # SQLite caps the number of parameters
-            chunk = wanted[start : start + 500]
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
             for key, digest in self._rows(
-                f"SELECT key, digest FROM entries WHERE key IN ({marks})", chunk
+                f"SELECT key, digest FROM entries WHERE feed_url = ? AND key IN ({marks})",
+                [feed_url, *chunk],
             ):
                 found[key] = digest
         return found
 
-    def save_entries(self, feed_url: str, entries: Sequence[tuple[str, Report, str]]) -> None:
-        """Insert or replace (key, report, digest) entries of one feed, in one transaction."""
+    def save_entries(
+        self,
+        feed_url: str,
+        entries: Sequence[tuple[str, Report, str]],
+        *,
+        keep: int | None = None,
+        listed: Iterable[str] = (),
+    ) -> list[str]:
+        """Insert or replace (key, report, digest) entries of one feed, then prune the feed
+        to its newest `keep` entries (None: keep all), in one transaction; returns the
+        report ids of the entries pruned, oldest first.
+
+        Newest is first seen last.  `entries` come newest first: saved together, the
+        first one counts as seen last.  An entry saved before keeps its place.  The keys
+        in `listed` (what the feed lists now) are kept before any other: pruned, one
+        would come back as new on the next fetch.
+        """
         now = time.time()
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             try:
+                newest = self._db.execute("SELECT COALESCE(MAX(arrival), 0) FROM entries")
+                base = newest.fetchone()[0] + len(entries)
                 self._db.executemany(
-                    "INSERT INTO entries (key, feed_url, report, digest, first_seen, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-                    "report = excluded.report, digest = excluded.digest, "
+                    "INSERT INTO entries (feed_url, key, report, digest, first_seen, updated_at, "
+                    "arrival) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feed_url, key) DO UPDATE "
+                    "SET report = excluded.report, digest = excluded.digest, "
                     "updated_at = excluded.updated_at",
                     [
-                        (key, feed_url, report_to_json(r), digest, now, now)
-                        for key, r, digest in entries
+                        (feed_url, key, report_to_json(r), digest, now, now, base - number)
+                        for number, (key, r, digest) in enumerate(entries)
                     ],
                 )
+                pruned = [] if keep is None else self._prune(feed_url, keep, set(listed))
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+        return [report_id(feed_url, key) for key in pruned]
 
-    def entries(self, feed_urls: Iterable[str]) -> list[StoredEntry]:
-        """Every stored entry of these feeds, oldest first."""
+    def _prune(self, feed_url: str, keep: int, listed: set[str]) -> list[str]:
+        keys = [
+            key
+            for (key,) in self._db.execute(
+                "SELECT key FROM entries WHERE feed_url = ? ORDER BY arrival DESC", (feed_url,)
+            )
+        ]
+        if len(keys) <= keep:
+            return []
+        # Stable: the listed ones first, then the rest newest first; the tail goes.
+        doomed = sorted(keys, key=lambda key: key not in listed)[keep:][::-1]
+        for start in range(0, len(doomed), _CHUNK):
+            chunk = doomed[start : start + _CHUNK]
+            self._db.execute(
+                f"DELETE FROM entries WHERE feed_url = ? AND key IN ({','.join('?' * len(chunk))})",
+                [feed_url, *chunk],
+            )
+        return doomed
+
+    def entries(self, feed_urls: Iterable[str], *, keep: int | None = None) -> list[StoredEntry]:
+        """The stored entries of these feeds, each feed's newest `keep` (None: all), oldest
+        first.  A row that cannot be made into a report again is skipped with a warning
+        naming it; the others load."""
         stored: list[StoredEntry] = []
         for url in dict.fromkeys(feed_urls):
-            for key, feed_url, report, digest in self._rows(
-                "SELECT key, feed_url, report, digest FROM entries WHERE feed_url = ? "
-                "ORDER BY first_seen, key",
-                (url,),
-            ):
-                stored.append(StoredEntry(key, feed_url, report_from_json(report), digest))
+            rows = self._rows(
+                "SELECT key, report, digest FROM entries WHERE feed_url = ? "
+                "ORDER BY arrival DESC LIMIT ?",
+                (url, -1 if keep is None else keep),
+            )
+            for key, report, digest in reversed(rows):
+                try:
+                    stored.append(StoredEntry(key, url, report_from_json(report), digest))
+                except Exception as error:  # one damaged row must not cost the others
+                    log.warning(
+                        "skipped the stored entry %r of feed %s, which cannot be read (%s: %s); "
+                        "it is stored again when the feed updates it",
+                        key,
+                        url,
+                        type(error).__name__,
+                        error,
+                    )
         return stored
 
     # -- subscriptions ----------------------------------------------------------

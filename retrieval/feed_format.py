@@ -9,9 +9,13 @@ included); this module decides what a report is made of:
 * source: the feed's title (else the feed's host); url: the entry's link;
 * published: the entry's publication (else update) date, else `fetched_at`.
 
-Each entry has a `key` (its guid, else its link) that identifies it across
-fetches and restarts, and a `digest` of what the report shows, which changes
-when the entry is updated.  No I/O here: the poller fetches the bytes.
+Each entry has a `key` (its guid, else its link) that identifies it within
+its feed across fetches and restarts, and a `digest` of what the report shows,
+which changes when the entry is updated.  An entry belongs to the feed it came
+from: its report id is made from the feed's URL and the key, so two feeds that
+use the same guid never share, or overwrite, a report.  One entry that cannot
+be made into a report is skipped (`ParsedFeed.skipped` says which and why);
+the others are kept.  No I/O here: the poller fetches the bytes.
 """
 
 from __future__ import annotations
@@ -59,6 +63,13 @@ class ParsedFeed:
     # Set when the markup is broken and feedparser only salvaged what it could:
     # the entries found are kept, but the response is not one to remember.
     malformed: str | None = None
+    # One line per entry that could not be made into a report: which one, and why.
+    skipped: tuple[str, ...] = ()
+
+
+def report_id(feed_url: str, key: str) -> str:
+    """The id of the report made from entry `key` of the feed configured as `feed_url`."""
+    return REPORT_ID_PREFIX + hashlib.sha256(f"{feed_url}\n{key}".encode()).hexdigest()[:20]
 
 
 def parse_feed(
@@ -67,14 +78,21 @@ def parse_feed(
     *,
     fetched_at: datetime,
     content_type: str | None = None,
+    feed_url: str | None = None,
 ) -> ParsedFeed:
-    """Parse one fetched document; raises FeedFormatError when it holds no feed."""
+    """Parse one fetched document; raises FeedFormatError when it holds no feed.
+
+    `url` is where the document came from (relative links are resolved against
+    it); `feed_url`, the feed as configured (default: `url`), is what the entries
+    belong to, however the document was reached.
+    """
+    feed_url = feed_url or url
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
     # A file object, never bytes or str: feedparser would treat a str as a URL to
     # fetch and a short bytes body as a file name to open.
-    parsed: Any = feedparser.parse(io.BytesIO(data), response_headers=headers)
+    parsed: Any = feedparser.parse(io.BytesIO(_safe_charrefs(data)), response_headers=headers)
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     # Encoding and content-type quibbles are not broken markup.
     malformed = None if isinstance(problem, ThingsNobodyCaresAboutButMe | None) else str(problem)
@@ -86,11 +104,42 @@ def parse_feed(
     feed_title = _plain(parsed.feed.get("title", ""), parsed.feed.get("title_detail"))
     source = feed_title or urlsplit(url).hostname or url
     entries: dict[str, FeedEntry] = {}
-    for raw in parsed.entries:
-        entry = entry_report(raw, url, source, fetched_at)
+    skipped: list[str] = []
+    for number, raw in enumerate(parsed.entries, 1):
+        try:
+            entry = entry_report(raw, feed_url, source, fetched_at)
+        except Exception as error:  # one odd entry must not cost the feed its others
+            skipped.append(f"entry {number} ({_describe(raw)}): {type(error).__name__}: {error}")
+            continue
         if entry is not None and entry.key not in entries:
             entries[entry.key] = entry
-    return ParsedFeed(feed_title or None, tuple(entries.values()), malformed)
+    return ParsedFeed(feed_title or None, tuple(entries.values()), malformed, tuple(skipped))
+
+
+def _describe(raw: Mapping[str, Any]) -> str:
+    for field in ("id", "link", "title"):
+        value = " ".join(str(raw.get(field) or "").split())
+        if value:
+            return f"{field} {value[:120]!r}"
+    return "no guid, link or title"
+
+
+# A numeric character reference to a surrogate or past U+10FFFF makes feedparser
+# raise on the whole document; as U+FFFD it costs one odd character instead.
+_CHARREF = re.compile(rb"&#(?:[xX]0*([0-9a-fA-F]+)|0*([0-9]+));")
+
+
+def _safe_charrefs(data: bytes) -> bytes:
+    def fix(match: re.Match[bytes]) -> bytes:
+        hexadecimal, decimal = match.groups()
+        # Past 6 hex or 7 decimal digits it is out of range (and int() of a huge
+        # decimal string would refuse).
+        if len(hexadecimal or b"") > 6 or len(decimal or b"") > 7:
+            return b"&#xFFFD;"
+        code = int(hexadecimal, 16) if hexadecimal else int(decimal or b"0")
+        return b"&#xFFFD;" if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF else match[0]
+
+    return _CHARREF.sub(fix, data)
 
 
 def entry_report(
@@ -108,7 +157,7 @@ def entry_report(
     key = entry_key(raw, feed_url, title)
     dated = _entry_date(raw)
     report = Report(
-        id=REPORT_ID_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:20],
+        id=report_id(feed_url, key),
         title=title,
         paragraphs=paragraphs or (title,),
         published=dated or fetched_at,
@@ -123,10 +172,11 @@ def entry_report(
 
 
 def entry_key(raw: Mapping[str, Any], feed_url: str, title: str) -> str:
-    """The guid (or Atom id), else the link, else the title, made unique across feeds.
+    """The guid (or Atom id), else the link, else the title: the entry within its feed.
 
-    A guid that is a URI ("https://…", "tag:…", "urn:uuid:…") is global; a bare
-    one ("1234") only means something within its feed.
+    The key only has to be unique within one feed: the store and the report id
+    pair it with the feed's URL.  A bare guid ("1234") or a title is prefixed
+    with the feed's URL all the same, as state files from version 1 hold them.
     """
     guid = str(raw.get("id") or "").strip()
     if guid:

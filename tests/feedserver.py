@@ -1,6 +1,7 @@
 """A real local HTTP server for feed tests: serves documents by path, honours
 If-None-Match / If-Modified-Since like a well-behaved feed host, records every
-request, and can hang (to test timeouts) until the test lets go."""
+request, answers redirects (`redirect`: to a path of its own, to another server,
+in chains), and can hang (to test timeouts) until the test lets go."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ class Route:
     last_modified: str | None = None
     status: int = 200
     hang: bool = False  # accept the request and never answer (until released)
+    location: str | None = None  # sent as Location (with a 3xx status)
+
+
+def redirect(location: str, status: int = 302) -> Route:
+    """A route that answers `status` with `location`: a path, or a full URL elsewhere."""
+    return Route(b"", status=status, location=location)
 
 
 @dataclass
@@ -57,6 +64,8 @@ def _handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
                 status = 304
             server.requests.append(Seen(self.path, headers, status))
             self.send_response(status)
+            if route is not None and route.location is not None:
+                self.send_header("Location", route.location)
             if route is not None and status in (200, 304):
                 if route.etag:
                     self.send_header("ETag", route.etag)

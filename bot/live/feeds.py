@@ -3,9 +3,19 @@
 Each feed is fetched every `interval` seconds with If-None-Match /
 If-Modified-Since from the last good response, so an unchanged feed costs a
 304 and nothing else.  A good response is parsed (`retrieval.feed_format`),
-its entries compared with those stored (by guid or url, across restarts), and
-only new or changed ones come back as reports.  The validators are stored only
-after the entries, so a crash in between means a refetch, never a lost entry.
+its entries compared with those this feed brought before (by guid or url,
+across restarts), and only new or changed ones come back as reports.  The
+validators are stored only after the entries, so a crash in between means a
+refetch, never a lost entry.  Redirects are followed only where
+`bot/live/feed_fetch.py` allows (never to internal services, by default).
+
+Each feed keeps a bounded archive: its newest `keep` entries (FEED_KEEP_ENTRIES).
+Newest means first seen by the bot most recently; entries first seen in the same
+fetch rank by their date (an undated one counts as dated when fetched), then by
+the feed's own order, top first.  A fetch that lists more than `keep` entries
+is cut to its newest `keep`, and the entries pruned from the archive, oldest
+first in the same transaction as the save, come back in `PollResult.pruned` so
+the index drops them too.  Entries the feed still lists are never pruned.
 
 One feed failing (unreachable, an error status, a timeout, garbage, a
 document too large) is logged and retried sooner than the normal interval,
@@ -25,6 +35,8 @@ from typing import Literal
 
 import httpx
 
+from bot.config import DEFAULT_FEED_KEEP_ENTRIES
+from bot.live.feed_fetch import FeedFetchError, Resolver, fetch, resolve
 from bot.store import Store
 from retrieval.feed_format import FeedEntry, FeedFormatError, parse_feed
 from retrieval.models import Report
@@ -32,7 +44,6 @@ from retrieval.models import Report
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
-MAX_FEED_BYTES = 10 * 1024 * 1024
 # After a failure: retry after this, doubling each time, never later than the interval.
 FIRST_RETRY_SECONDS = 30.0
 USER_AGENT = "reports-bot/0.1 (RSS/Atom reader; +conditional requests)"
@@ -42,10 +53,6 @@ _ACCEPT = (
 )
 
 Status = Literal["updated", "not-modified", "failed"]
-
-
-class FeedFetchError(Exception):
-    """The feed answered with something other than a document we can read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,16 +77,23 @@ class FeedPoller:
         store: Store,
         *,
         interval: float,
+        keep: int = DEFAULT_FEED_KEEP_ENTRIES,
+        allow_private: bool = False,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         client: httpx.AsyncClient | None = None,
+        resolver: Resolver = resolve,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.urls = tuple(dict.fromkeys(urls))
         self.store = store
         self.interval = interval
+        self.keep = keep
+        self.allow_private = allow_private
         self.timeout = timeout
+        self._resolver = resolver
+        # Redirects are followed by feed_fetch.fetch, which checks every hop.
         self._client = client or httpx.AsyncClient(
-            follow_redirects=True,
+            follow_redirects=False,
             timeout=timeout,
             headers={"User-Agent": USER_AGENT, "Accept": _ACCEPT},
         )
@@ -135,18 +149,22 @@ class FeedPoller:
             headers["If-None-Match"] = state.etag
         if state is not None and state.last_modified:
             headers["If-Modified-Since"] = state.last_modified
-        async with self._client.stream("GET", url, headers=headers) as response:
-            if response.status_code == 304:
-                log.debug("feed %s: not modified", url)
-                return PollResult(url, "not-modified")
-            if response.status_code != 200:
-                raise FeedFetchError(f"HTTP {response.status_code} {response.reason_phrase}")
-            body = await _read_capped(response)
+        fetched = await fetch(
+            self._client,
+            url,
+            headers,
+            allow_private=self.allow_private,
+            resolver=self._resolver,
+        )
+        if fetched.body is None:
+            log.debug("feed %s: not modified", url)
+            return PollResult(url, "not-modified")
         parsed = parse_feed(
-            body,
-            str(response.url),
+            fetched.body,
+            fetched.url,
             fetched_at=datetime.now(UTC),
-            content_type=response.headers.get("content-type"),
+            content_type=fetched.headers.get("content-type"),
+            feed_url=url,
         )
         if parsed.malformed:
             log.warning(
@@ -155,24 +173,35 @@ class FeedPoller:
                 parsed.malformed,
                 len(parsed.entries),
             )
-        stored = self.store.entry_digests(entry.key for entry in parsed.entries)
-        new = [e for e in parsed.entries if e.key not in stored]
-        changed = [e for e in parsed.entries if e.key in stored and stored[e.key] != e.digest]
-        self.store.save_entries(url, [_row(entry) for entry in (*new, *changed)])
+        for problem in parsed.skipped:
+            log.warning("feed %s: skipped %s; its other entries are kept", url, problem)
+        listed = _newest(parsed.entries, self.keep)
+        stored = self.store.entry_digests(url, (entry.key for entry in listed))
+        new = [e for e in listed if e.key not in stored]
+        changed = [e for e in listed if e.key in stored and stored[e.key] != e.digest]
+        pruned = self.store.save_entries(
+            url,
+            [_row(entry) for entry in (*new, *changed)],
+            keep=self.keep,
+            listed=[entry.key for entry in listed],
+        )
         if not parsed.malformed:  # a broken document is not one to answer 304 about
             self.store.save_feed_state(
                 url,
                 parsed.title,
-                response.headers.get("etag"),
-                response.headers.get("last-modified"),
+                fetched.headers.get("etag"),
+                fetched.headers.get("last-modified"),
             )
         first = state is None or state.ok_at is None
         log.info(
-            "feed %s: %d entries, %d new, %d updated%s",
+            "feed %s: %d entries, %d new, %d updated%s%s",
             url,
             len(parsed.entries),
             len(new),
             len(changed),
+            f", {len(pruned)} pruned to keep the newest {self.keep} (FEED_KEEP_ENTRIES)"
+            if pruned
+            else "",
             " (first fetch: not announced)" if first and new else "",
         )
         return PollResult(
@@ -181,17 +210,15 @@ class FeedPoller:
             new=tuple(e.report for e in new),
             changed=tuple(e.report for e in changed),
             first_fetch=first,
+            pruned=tuple(pruned),
         )
+
+
+def _newest(entries: Sequence[FeedEntry], keep: int) -> list[FeedEntry]:
+    """The newest `keep` of one fetch's entries, newest first (see the module's docstring)."""
+    ranked = sorted(entries, key=lambda entry: entry.report.published, reverse=True)
+    return ranked[:keep]
 
 
 def _row(entry: FeedEntry) -> tuple[str, Report, str]:
     return entry.key, entry.report, entry.digest
-
-
-async def _read_capped(response: httpx.Response) -> bytes:
-    body = bytearray()
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) > MAX_FEED_BYTES:
-            raise FeedFetchError(f"the document is larger than {MAX_FEED_BYTES // 2**20} MB")
-    return bytes(body)

@@ -54,7 +54,13 @@ def start(state: BotState, jobs: JobQueue[Context] | None) -> None:
     settings = state.settings
     jobs.run_once(_refresh, when=settings.reports_poll_seconds, name=RESCAN_JOB)
     if settings.feeds and state.store is not None:
-        live.feeds = FeedPoller(settings.feeds, state.store, interval=settings.feed_poll_seconds)
+        live.feeds = FeedPoller(
+            settings.feeds,
+            state.store,
+            interval=settings.feed_poll_seconds,
+            keep=settings.feed_keep_entries,
+            allow_private=settings.feeds_allow_private,
+        )
         jobs.run_once(_poll_feeds, when=0, name=FEEDS_JOB)
     log.info(
         "watching %s every %gs%s",

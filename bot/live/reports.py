@@ -41,7 +41,9 @@ def open_live(settings: Settings, store: Store) -> LiveReports:
     library = Library.open(settings.reports_dir, cache_dir=settings.index_cache_dir)
     if settings.feeds:
         # Entries fetched before a restart are reports like any other: index them now.
-        stored = [entry.report for entry in store.entries(settings.feeds)]
+        stored = [
+            entry.report for entry in store.entries(settings.feeds, keep=settings.feed_keep_entries)
+        ]
         if stored:
             library.put_reports(stored, announce=False)
             library.refresh()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.live import feeds
+from bot.live import feed_fetch, feeds
 from bot.live.feeds import FeedPoller
 from bot.store import Store
 from retrieval.feed_format import html_to_paragraphs, parse_feed
@@ -266,7 +266,7 @@ async def test_a_truncated_feed_keeps_what_it_can_and_is_not_cached(
 async def test_an_oversized_document_is_refused(
     server: FeedServer, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(feeds, "MAX_FEED_BYTES", 1000)
+    monkeypatch.setattr(feed_fetch, "MAX_FEED_BYTES", 1000)
     polling = poller(server, store, "/rss.xml")
     [result] = await polling.poll_due()
     await polling.aclose()

@@ -1,0 +1,104 @@
+"""The schema of the state file (`bot/store.py`) and the migrations from older ones.
+
+The version is SQLite's `user_version`.  `migrate` upgrades a file written by an
+older reports-bot in place, in one transaction, keeping its rows; `Store.open`
+refuses a file newer than SCHEMA_VERSION.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from retrieval.feed_format import report_id
+
+# 2: entries keyed by (feed_url, key), not by key alone; `arrival` orders them.
+SCHEMA_VERSION = 2
+
+_ENTRIES = """
+CREATE TABLE {name} (
+    feed_url TEXT NOT NULL,
+    key TEXT NOT NULL,
+    report TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    first_seen REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    -- The order entries were first seen in, across all feeds: higher is newer.
+    arrival INTEGER NOT NULL,
+    PRIMARY KEY (feed_url, key)
+)"""
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS feeds (
+    url TEXT PRIMARY KEY,
+    title TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    ok_at REAL
+);
+{_ENTRIES.format(name="IF NOT EXISTS entries")};
+CREATE INDEX IF NOT EXISTS entries_by_arrival ON entries (feed_url, arrival);
+CREATE TABLE IF NOT EXISTS subscriptions (
+    chat_id INTEGER NOT NULL,
+    topic_key TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    user_id INTEGER,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (chat_id, topic_key)
+);
+"""
+
+
+# -- migrations -------------------------------------------------------------------------
+
+
+def migrate(connection: sqlite3.Connection) -> None:
+    """Bring a file written by an older reports-bot up to SCHEMA_VERSION, keeping its rows,
+    in one transaction: a crash leaves the old file as it was."""
+    connection.execute("BEGIN IMMEDIATE")  # a second process waits, then finds it done
+    try:
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        for step in range(version, SCHEMA_VERSION):
+            _MIGRATIONS[step](connection)
+        connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def _entries_by_feed(db: sqlite3.Connection) -> None:
+    """1 → 2: entries keyed by (feed_url, key), not key alone; report ids made from
+    both (`report_id`); `arrival` numbered.
+
+    Version 1 saved a fetch's new entries in the feed's order, newest first, all with
+    one first_seen: (first_seen, rowid descending) is the order they arrived in.
+    """
+    db.execute(_ENTRIES.format(name="entries_v2"))
+    rows = db.execute(
+        "SELECT feed_url, key, report, digest, first_seen, updated_at FROM entries "
+        "ORDER BY first_seen, rowid DESC"
+    ).fetchall()
+    db.executemany(
+        "INSERT INTO entries_v2 (feed_url, key, report, digest, first_seen, updated_at, "
+        "arrival) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (feed_url, key, _with_id(report, report_id(feed_url, key)), *rest, arrival)
+            for arrival, (feed_url, key, report, *rest) in enumerate(rows, 1)
+        ],
+    )
+    db.execute("DROP TABLE entries")
+    db.execute("ALTER TABLE entries_v2 RENAME TO entries")
+
+
+def _with_id(report: str, new_id: str) -> str:
+    try:
+        record = json.loads(report)
+        record["id"] = new_id
+    except (ValueError, TypeError):  # unreadable: kept, and skipped with a warning on load
+        return report
+    return json.dumps(record, ensure_ascii=False)
+
+
+# From version N to N + 1.
+_MIGRATIONS = {1: _entries_by_feed}
