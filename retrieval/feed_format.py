@@ -37,7 +37,7 @@ import feedparser
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
 from retrieval.errors import RetrievalError
-from retrieval.formats import derive_title, split_paragraphs
+from retrieval.formats import clean_text, derive_title, split_paragraphs
 from retrieval.models import Report
 
 REPORT_ID_PREFIX = "feed-"
@@ -146,14 +146,15 @@ def entry_report(
     raw: Mapping[str, Any], feed_url: str, source: str, fetched_at: datetime
 ) -> FeedEntry | None:
     """One feedparser entry as a report, or None when it holds nothing to show."""
-    paragraphs = _entry_paragraphs(raw)
-    title = _plain(raw.get("title", ""), raw.get("title_detail"))
+    # Control characters (a NUL from a broken CMS) must never reach a Telegram message.
+    paragraphs = tuple(p for p in (clean_text(p).strip() for p in _entry_paragraphs(raw)) if p)
+    title = clean_text(_plain(raw.get("title", ""), raw.get("title_detail")))
     if not title and paragraphs:
         title = derive_title(paragraphs[0])
     if not title and not paragraphs:
         return None
     title = title[:TITLE_MAX_CHARS]
-    link = str(raw.get("link") or "").strip() or None
+    link = clean_text(str(raw.get("link") or "")).strip() or None
     key = entry_key(raw, feed_url, title)
     dated = _entry_date(raw)
     report = Report(
@@ -161,7 +162,7 @@ def entry_report(
         title=title,
         paragraphs=paragraphs or (title,),
         published=dated or fetched_at,
-        source=source,
+        source=clean_text(source),
         url=link,
     )
     # The fallback date is not part of the digest: refetching an undated entry

@@ -14,7 +14,7 @@ import pytest
 from bot.live import feed_fetch, feeds
 from bot.live.feeds import FeedPoller
 from bot.store import Store
-from retrieval.feed_format import html_to_paragraphs, parse_feed
+from retrieval.feed_format import entry_report, html_to_paragraphs, parse_feed
 from tests.feedserver import FeedServer, Route, feed_server
 
 RSS = """<?xml version="1.0" encoding="UTF-8"?>
@@ -307,3 +307,19 @@ def test_an_undated_entry_is_dated_when_first_seen_and_not_updated_by_refetching
     two = parse_feed(document.encode(), "u", fetched_at=datetime(2024, 6, 2, tzinfo=UTC))
     assert one.entries[0].report.published == datetime(2024, 6, 1, tzinfo=UTC)
     assert one.entries[0].digest == two.entries[0].digest
+
+
+def test_control_characters_in_an_entry_never_reach_its_report() -> None:
+    raw = {
+        "id": "tag:coast.example,2024:1",
+        "title": "Port\x00 reopens\x07",
+        "summary": "Ships\x00 sail\x0bagain.\n\nThe\x1b harbour is open.",
+        "link": "https://coast.example/\x00port",
+    }
+    entry = entry_report(raw, "https://coast.example/rss", "Coast\x00 News", datetime.now(UTC))
+    assert entry is not None
+    report = entry.report
+    shown = [report.title, *report.paragraphs, report.source or "", report.url or ""]
+    assert not [text for text in shown if any(ord(c) < 32 and c not in "\n\t" for c in text)]
+    assert report.title == "Port reopens"
+    assert report.paragraphs == ("Ships sail again.", "The harbour is open.")
