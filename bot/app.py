@@ -37,10 +37,12 @@ from telegram.ext import (
 from bot.config import Settings
 from bot.live import jobs
 from bot.live.reports import LiveReports
-from bot.reliability.delivery import RetryingRequest, polling_request, rate_limiter
+from bot.reliability.delivery import RetryingRequest, rate_limiter
 from bot.reliability.fairness import UpdateProcessor
 from bot.reliability.health import heartbeat_job, remove_heartbeat, write_heartbeat
+from bot.reliability.intake import polling_request
 from bot.reliability.journal import JOURNAL_NAME, JournalingQueue, UpdateJournal
+from bot.reliability.liveness import Liveness
 from bot.state import CONTEXT_TYPES, BotState, Context
 from bot.store import Store
 from bot.telegram import (
@@ -91,6 +93,7 @@ def build_application(
     if not settings.token:
         raise ValueError("build_application needs settings.token")
     journal = UpdateJournal(settings.data_dir / JOURNAL_NAME)
+    liveness = Liveness(journal)
     # cast: the builder's types cannot follow context_types() into the job queue's.
     application = cast(
         BotApplication,
@@ -99,10 +102,10 @@ def build_application(
         .base_url(settings.base_url)
         .context_types(CONTEXT_TYPES)
         .request(RetryingRequest(settings.telegram_retries))
-        .get_updates_request(polling_request())
+        .get_updates_request(polling_request(journal, liveness))
         .rate_limiter(rate_limiter())
-        .update_queue(JournalingQueue(journal))
-        .concurrent_updates(UpdateProcessor(journal))
+        .update_queue(JournalingQueue(journal, liveness))
+        .concurrent_updates(UpdateProcessor(journal, liveness=liveness))
         .post_init(_on_startup)
         .post_shutdown(_on_shutdown)
         .build(),
@@ -114,6 +117,7 @@ def build_application(
         store=store,
         live=live,
         on_new_reports=pushes.push_new_reports,
+        liveness=liveness,
     )
     application.add_handler(TypeHandler(Update, access.access_guard), group=access.GROUP)
     application.add_handler(TypeHandler(Update, limits.limits_guard), group=limits.GROUP)

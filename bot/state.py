@@ -23,6 +23,7 @@ from telegram.ext import CallbackContext, ContextTypes, ExtBot
 
 from bot.config import Settings
 from bot.live.reports import LiveReports
+from bot.reliability.liveness import Liveness
 from bot.store import Store
 from bot.telegram.policy import AccessPolicy, RefusalThrottle
 from bot.telegram.rates import QuestionLimits
@@ -51,6 +52,8 @@ class BotState:
     # None when the reports are read once and never rescanned (in-process tests).
     live: LiveReports | None
     on_new_reports: NewReports
+    # Whether updates are fetched, answered and journalled: what the heartbeat reports.
+    liveness: Liveness
 
     def wire(
         self,
@@ -60,6 +63,7 @@ class BotState:
         store: Store | None,
         live: LiveReports | None,
         on_new_reports: NewReports,
+        liveness: Liveness,
     ) -> None:
         """Fill the state once, from the wiring; everything else is derived here."""
         if "settings" in self.__dict__:
@@ -69,6 +73,7 @@ class BotState:
         self.store = store
         self.live = live
         self.on_new_reports = on_new_reports
+        self.liveness = liveness
         self.access = AccessPolicy.from_settings(settings)
         self.limits = QuestionLimits(settings.rate_limit_per_minute)
         self.refusals = RefusalThrottle()

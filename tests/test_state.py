@@ -8,6 +8,7 @@ import pytest
 
 from bot.app import build_application
 from bot.config import Settings
+from bot.reliability.liveness import Liveness
 from bot.state import BotState, NotWired
 from bot.telegram.pushes import push_new_reports
 from retrieval.search import SearchEngine
@@ -28,6 +29,7 @@ def test_the_state_is_wired_once(seeds_engine: SearchEngine, tmp_path: Path) -> 
         "store": None,
         "live": None,
         "on_new_reports": push_new_reports,
+        "liveness": Liveness(),
     }
     state.wire(**pieces)  # type: ignore[arg-type]
     with pytest.raises(NotWired, match="twice"):
@@ -50,3 +52,4 @@ def test_the_wiring_fills_every_piece_from_the_settings(
     assert state.access.allows(42, None) and not state.access.allows(43, None)
     assert state.store is None and state.live is None
     assert state.on_new_reports is push_new_reports
+    assert state.liveness.journal is not None  # the heartbeat reports the journal's faults

@@ -10,7 +10,8 @@ Three layers, each for one kind of failure:
   never came, timeouts): `RetryingRequest` sends again, TELEGRAM_RETRIES times
   at most, after 0.5 s, 1 s, 2 s….  Not sendChatAction ("typing…" is cosmetic;
   retrying it would only hold up the answer), and not getUpdates, which
-  python-telegram-bot's polling loop already retries forever with its own backoff.
+  python-telegram-bot's polling loop already retries forever with its own backoff
+  (its request, with each update checked, is bot/reliability/intake.py's).
   An error page that is not JSON (nginx's 502) is turned into the Bot API's JSON
   error, so it is logged as one line rather than a JSON traceback.
 - A Bot API that cannot be reached at start-up: `wait_for_bot_api` keeps
@@ -171,12 +172,6 @@ class RetryingRequest(HTTPXRequest):
             )
             await asyncio.sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
-
-
-def polling_request() -> RetryingRequest:
-    """The getUpdates client: Bot API errors as one line, but no retries of its own, since
-    python-telegram-bot's polling loop already retries getUpdates forever."""
-    return RetryingRequest(0)
 
 
 async def wait_for_bot_api(

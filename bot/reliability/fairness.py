@@ -26,6 +26,7 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 from bot.reliability.journal import UpdateJournal
+from bot.reliability.liveness import Liveness
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +63,13 @@ class UpdateProcessor(BaseUpdateProcessor):
         journal: UpdateJournal | None = None,
         max_concurrent: int = MAX_CONCURRENT,
         per_chat: int = PER_CHAT,
+        liveness: Liveness | None = None,
     ) -> None:
         super().__init__(_UNBOUNDED)
         if max_concurrent < 1 or per_chat < 1:
             raise ValueError("max_concurrent and per_chat must be at least 1")
         self.journal = journal
+        self.liveness = liveness
         self.per_chat = per_chat
         self._shared = asyncio.Semaphore(max_concurrent)
         self._queues: dict[Hashable, _Queue] = {}
@@ -75,9 +78,10 @@ class UpdateProcessor(BaseUpdateProcessor):
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         update_id = update.update_id if isinstance(update, Update) else None
         if update_id is not None and self._seen(update_id):
-            log.info("update %d was handled already; not handling it again", update_id)
+            log.info("update %d was handled already (or given up); not again", update_id)
             if inspect.iscoroutine(coroutine):
                 coroutine.close()
+            self._finished(update_id)
             return
         if update_id is not None:
             self._in_progress.add(update_id)
@@ -89,6 +93,13 @@ class UpdateProcessor(BaseUpdateProcessor):
         finally:
             if update_id is not None:
                 self._in_progress.discard(update_id)
+                self._finished(update_id)
+
+    def _finished(self, update_id: int) -> None:
+        # A duplicate skipped while the first copy is in progress must not count the first
+        # copy as finished: liveness would stop seeing it wait.
+        if self.liveness is not None and update_id not in self._in_progress:
+            self.liveness.finished(update_id)
 
     def _seen(self, update_id: int) -> bool:
         if update_id in self._in_progress:

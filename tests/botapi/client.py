@@ -147,6 +147,10 @@ class BotAPIClient:
         )  # fmt: skip
         return result
 
+    def inject_raw_update(self, payload: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("inject_raw_update", payload=payload)
+        return result
+
     # --- reading what the bot did --------------------------------------------------------
 
     def sent_messages(self, chat_id: int) -> list[dict[str, Any]]:

@@ -312,6 +312,13 @@ class Control:
             world.enqueue("inline_query", inline)
             return copy.deepcopy(inline)
 
+    def inject_raw_update(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Queue ``payload`` for getUpdates exactly as given (its ``update_id`` is assigned),
+        unchecked: e.g. ``{"poll": {"id": "1"}}``, a poll lacking the fields a bot library
+        requires, as Telegram has been seen to send. Returns the update as delivered."""
+        with self.world.cond:
+            return self.world.enqueue_raw(payload)
+
     # --- reading what the bot did --------------------------------------------------------
 
     def sent_messages(self, chat_id: int) -> list[dict[str, Any]]:

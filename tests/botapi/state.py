@@ -201,6 +201,20 @@ class World:
         self.changed()
         return update
 
+    def enqueue_raw(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Queue ``payload`` as it is, under the next update id: an update Telegram might
+        send that a bot library cannot parse (allowed_updates does not filter it)."""
+        kinds = [k for k in payload if k != "update_id"]
+        if not kinds:
+            raise ControlError("a raw update needs a field besides update_id, e.g. 'poll'")
+        update = {"update_id": self.next_update_id, **copy.deepcopy(payload)}
+        self.next_update_id += 1
+        queued = QueuedUpdate(update)
+        self.update_history.append(queued)
+        self.queue.append(queued)
+        self.changed()
+        return copy.deepcopy(update)
+
     def log(self, call: Call) -> None:
         self.calls.append(call)
         self.changed()

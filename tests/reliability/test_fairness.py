@@ -15,6 +15,7 @@ from telegram.ext import BaseUpdateProcessor, SimpleUpdateProcessor
 
 from bot.reliability.fairness import UpdateProcessor, queue_key
 from bot.reliability.journal import UpdateJournal
+from bot.reliability.liveness import Liveness
 
 GROUP = -100_777
 ALICE = 31
@@ -179,3 +180,33 @@ async def test_an_update_whose_handling_was_cancelled_is_not_marked_done(tmp_pat
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not journal.is_done(9)
+
+
+async def test_liveness_sees_each_update_finish_whether_handled_or_skipped(
+    tmp_path: Path,
+) -> None:
+    now = [0.0]
+    journal = UpdateJournal(tmp_path / "j.sqlite3")
+    liveness = Liveness(journal, clock=lambda: now[0])
+    liveness.poll_started()  # a long poll stays open throughout: fetching is fine
+    processor = UpdateProcessor(journal, liveness=liveness)
+    journal.abandon(11, "it cannot be parsed")  # the bare stand-in of a bad update
+    log: list[str] = []
+    release = asyncio.Event()
+    liveness.arrived(10)
+    first = asyncio.create_task(
+        processor.process_update(message_update(ALICE, update_id=10), Handler(log, "10", release)())
+    )
+    await settle()
+    await processor.process_update(message_update(ALICE, update_id=10), Handler(log, "dup")())
+    now[0] += 100
+    (stuck,) = liveness.problems(60)
+    assert stuck.startswith("1 updates are waiting")  # the duplicate did not finish 10
+
+    liveness.arrived(11)
+    await processor.process_update(message_update(BOB, update_id=11), Handler(log, "11")())
+    release.set()
+    await first
+    now[0] += 100
+    assert log == ["start 10", "end 10"]
+    assert liveness.problems(60) == []  # nothing waits any more

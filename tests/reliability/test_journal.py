@@ -177,3 +177,79 @@ async def test_polled_updates_are_journalled_before_the_next_get_updates(
     assert got.message.text == "first question"
     # The bot died before answering: the restarted bot has it to answer.
     assert replayed_ids(path) == [got.update_id]
+
+
+# -- a journal that cannot be used while the bot runs ---------------------------------------
+
+
+def writes_fail(journal: UpdateJournal, failing: bool = True) -> None:
+    """SQLite itself refuses every write from now on (or accepts them again): a real
+    "attempt to write a readonly database", as a full disk refuses them."""
+    journal._db.execute(f"PRAGMA query_only = {'ON' if failing else 'OFF'}")
+
+
+def test_a_journal_that_cannot_be_written_is_logged_once_and_once_when_it_recovers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = UpdateJournal(path)
+    journal.record([update(1)])
+    writes_fail(journal)
+    with caplog.at_level(logging.WARNING, logger="bot.reliability.journal"):
+        for update_id in range(2, 12):
+            journal.record([update(update_id)])  # never raises: answering goes on
+            journal.mark_done(update_id)
+        journal.mark_done(1)
+        assert journal.fault == (
+            f"the update journal {path} cannot be written: attempt to write a readonly database"
+        )
+        assert all(journal.is_done(n) for n in range(1, 12))  # remembered meanwhile
+        writes_fail(journal, False)
+        journal.record([update(12)])
+    assert journal.fault is None
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2, messages  # not one line per update
+    assert messages[0].startswith(f"the update journal {path} cannot be written")
+    assert "updates are still answered" in messages[0]
+    assert caplog.records[0].levelno == logging.ERROR
+    assert messages[1] == f"the update journal {path} can be written again"
+    journal.close()
+    assert replayed_ids(path) == [12]  # what was done meanwhile was written on recovery
+
+
+def test_a_probe_finds_a_journal_that_works_again_without_an_update(tmp_path: Path) -> None:
+    journal = UpdateJournal(tmp_path / "j.sqlite3")
+    writes_fail(journal)
+    journal.probe()
+    journal.record([update(1)])
+    assert journal.fault is not None
+    journal.probe()  # still failing: still a fault
+    assert journal.fault is not None
+    writes_fail(journal, False)
+    journal.probe()
+    assert journal.fault is None
+    journal.probe()  # healthy: nothing to do
+
+
+def test_an_abandoned_update_never_recorded_keeps_its_payload(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = UpdateJournal(path)
+    journal.abandon(5, "it cannot be parsed", payload={"update_id": 5, "poll": {"id": "1"}})
+    assert journal.is_done(5)
+    with sqlite3.connect(path) as db:
+        row = db.execute("SELECT state, payload FROM updates WHERE update_id = 5").fetchone()
+    assert row == ("abandoned", '{"update_id": 5, "poll": {"id": "1"}}')
+
+
+def test_a_damaged_journal_is_moved_aside_and_a_new_one_started(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "updates.sqlite3"
+    path.write_bytes(b"\x13 not a database \x00" * 400)
+    with caplog.at_level(logging.ERROR, logger="bot.reliability.journal"):
+        journal = UpdateJournal(path)
+    journal.record([update(1)])
+    assert journal.fault is None and journal.replays == []
+    (aside,) = tmp_path.glob("updates.sqlite3.damaged-*")
+    assert aside.read_bytes().startswith(b"\x13 not a database")
+    assert f"the update journal {path} is damaged" in caplog.text and str(aside) in caplog.text
