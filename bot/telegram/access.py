@@ -5,10 +5,14 @@ state).  `access_guard` runs before every other handler (its own group, `GROUP`)
 ends each refused update with `ApplicationHandlerStop`, so no handler that
 could show report content ever sees it.  What a refused update gets back:
 
-- a message or command addressed to the bot: one polite refusal naming the
-  user's and chat's ids (what the owner needs to let them in), at most once
-  per chat every `REFUSAL_INTERVAL_SECONDS`, so a stranger's flood costs one
-  message; group chatter not meant for the bot gets nothing;
+- a message the bot would have answered (`addressing.is_answered`): one
+  polite refusal, at most once per chat every `REFUSAL_INTERVAL_SECONDS`, so a
+  flood costs one message.  A stranger's names their user and chat ids (what
+  the owner needs to let them in).  An allowed user in a group that is not
+  allowed is told that the bot answers there only once the group is added,
+  and to ask in a private chat meanwhile: silence would look like a broken
+  bot to someone who knows they are allowed.  Group chatter not meant for
+  the bot gets nothing;
 - an inline query: an empty answer, never cached;
 - a button press (on an old answer, or on someone else's in a group): the
   refusal as the press's notification;
@@ -21,14 +25,16 @@ import logging
 import time
 from enum import Enum
 
-from telegram import InlineQueryResultsButton, Message, Update
+from telegram import InlineQueryResultsButton, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import ApplicationHandlerStop
+from telegram.ext import ApplicationHandlerStop, filters
 
 from bot.state import Context
 from bot.telegram import wording
-from bot.telegram.addressing import command_is_for_us, is_private, is_reply_to_bot, mentions_bot
+from bot.telegram.addressing import is_answered, is_private
+from bot.telegram.policy import Access
+from bot.telegram.replies import answer_press
 
 log = logging.getLogger(__name__)
 
@@ -49,33 +55,23 @@ class Refusal(Enum):
 
 
 def refusal_for(update: Update, bot_username: str | None, bot_id: int) -> Refusal:
-    """Pure: how to answer a refused update.  In groups only what is addressed to the
-    bot gets a refusal; people talking among themselves get nothing."""
+    """Pure: how to answer a refused update.  A message gets a refusal exactly where an
+    allowed user's would get an answer; people talking among themselves get nothing."""
     if update.inline_query is not None:
         return Refusal.INLINE
     if update.callback_query is not None:
         return Refusal.CALLBACK
     message = update.message  # new messages only: an edit is not a new request
-    if message is None:
+    if message is None or filters.StatusUpdate.ALL.check_update(update):
         return Refusal.SILENT
-    if is_private(message):
-        return Refusal.MESSAGE
-    return Refusal.MESSAGE if _addressed_in_group(message, bot_username, bot_id) else Refusal.SILENT
+    return Refusal.MESSAGE if is_answered(message, bot_username, bot_id) else Refusal.SILENT
 
 
-def _addressed_in_group(message: Message, bot_username: str | None, bot_id: int) -> bool:
-    text = message.text or message.caption or ""
-    if is_reply_to_bot(message, bot_id) or mentions_bot(text, bot_username):
-        return True
-    first = text.split(maxsplit=1)[0] if text.strip() else ""
-    if not first.startswith("/") or len(first) == 1:
-        return False
-    # A bare /command in a group is answered by our command handlers, so it is ours too.
-    return "@" not in first or command_is_for_us(first, bot_username)
-
-
-def refusal_html(user_id: int | None, chat_id: int | None) -> str:
+def refusal_html(user_id: int | None, chat_id: int | None, access: Access = Access.STRANGER) -> str:
     """The refusal message: polite, no report content, the ids the owner needs."""
+    if access is Access.GROUP_NOT_ALLOWED and chat_id is not None:
+        chat = wording.THIS_CHAT_ID.format(id=chat_id)
+        return "\n".join([wording.GROUP_NOT_ALLOWED, wording.ADD_THIS_GROUP.format(ids=chat)])
     ids = []
     if user_id is not None:
         ids.append(wording.YOUR_USER_ID.format(id=user_id))
@@ -94,18 +90,24 @@ async def access_guard(update: Update, context: Context) -> None:
     chat = update.effective_chat
     user_id = user.id if user else None
     chat_id = chat.id if chat else None
-    if state.access.allows(user_id, chat_id):
+    access = state.access.check(user_id, chat_id)
+    if access is Access.ALLOWED:
         return
     kind = refusal_for(update, context.bot.username, context.bot.id)
     try:
-        await _refuse(update, kind, user_id, chat_id, context)
+        await _refuse(update, kind, access, user_id, chat_id, context)
     except TelegramError as error:  # the update stays refused whether or not this arrives
         log.warning("could not send the refusal for update %s: %s", update.update_id, error)
     raise ApplicationHandlerStop
 
 
 async def _refuse(
-    update: Update, kind: Refusal, user_id: int | None, chat_id: int | None, context: Context
+    update: Update,
+    kind: Refusal,
+    access: Access,
+    user_id: int | None,
+    chat_id: int | None,
+    context: Context,
 ) -> None:
     if kind is Refusal.INLINE and update.inline_query is not None:
         log.info("refused an inline query from user %s", user_id)
@@ -114,13 +116,22 @@ async def _refuse(
         )
         await update.inline_query.answer([], cache_time=0, is_personal=True, button=button)
     elif kind is Refusal.CALLBACK and update.callback_query is not None:
-        log.info("refused a button press from user %s in chat %s", user_id, chat_id)
-        await update.callback_query.answer(wording.PRIVATE_BOT_PRESS)
+        log.info(
+            "refused a button press from user %s in chat %s (%s)", user_id, chat_id, access.value
+        )
+        text = (
+            wording.GROUP_NOT_ALLOWED_PRESS
+            if access is Access.GROUP_NOT_ALLOWED
+            else wording.PRIVATE_BOT_PRESS
+        )
+        await answer_press(update.callback_query, text)
     elif kind is Refusal.MESSAGE and update.message is not None and chat_id is not None:
         if context.bot_data.refusals.should_refuse(chat_id, time.monotonic()):
-            log.info("refused a message from user %s in chat %s", user_id, chat_id)
+            log.info(
+                "refused a message from user %s in chat %s (%s)", user_id, chat_id, access.value
+            )
             await update.message.reply_text(
-                refusal_html(user_id, chat_id),
+                refusal_html(user_id, chat_id, access),
                 parse_mode=ParseMode.HTML,
                 do_quote=not is_private(update.message),
             )

@@ -42,6 +42,8 @@ async def on_error(update: object, context: Context) -> None:
     apology = html.render_error()
     try:
         if update.callback_query is not None:
+            # Unanswered so far: presses are answered last, by a call that never raises
+            # (bot/telegram/replies.py), so this is the one answer the press gets.
             await update.callback_query.answer(html.visible_text(apology.text))
         elif update.effective_message is not None and update.inline_query is None:
             await update.effective_message.reply_text(apology.text, parse_mode=ParseMode.HTML)

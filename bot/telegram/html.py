@@ -2,8 +2,9 @@
 
 Nothing here does I/O, and no sentence is spelled out here: the words come from
 `bot/telegram/wording.py`, the cuts and dates from `bot/text.py`.  Every piece
-of report or user text goes through `esc` (or `esc_attr` inside an attribute)
-before it meets a tag, and every message is measured against Telegram's
+of report or user text goes through `esc` (or `esc_attr` inside an attribute, or
+`plain` where Telegram shows text without markup) before it is sent, which also
+drops control characters, and every message is measured against Telegram's
 4096-character limit before it is returned: quotes are trimmed at a sentence or
 word boundary, with "…", never inside a tag or an entity.
 """
@@ -54,6 +55,11 @@ INLINE_TITLE_MAX_CHARS = 120
 INLINE_DESCRIPTION_MAX_CHARS = 200
 
 _TAG = re.compile(r"<[^>]*>")
+# C0 and C1 control characters and DEL, except tab and newline.  The loader drops them
+# too; this is the second line of defence, so that no report (from a feed, a cache
+# written by an older version, a loader bug) can put a NUL or a terminal escape into a
+# message.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +73,20 @@ class Rendered:
 # -- small helpers ---------------------------------------------------------
 
 
+def plain(text: str) -> str:
+    """Text as it may be shown: valid Unicode, without control characters (those that
+    are whitespace, such as a carriage return or a form feed, become a space)."""
+    return _CONTROL.sub(lambda match: " " if match.group().isspace() else "", valid_unicode(text))
+
+
 def esc(text: str) -> str:
     """Escape text for Telegram HTML (outside attributes)."""
-    return html.escape(valid_unicode(text), quote=False)
+    return html.escape(plain(text), quote=False)
 
 
 def esc_attr(text: str) -> str:
     """Escape text for a double-quoted attribute value."""
-    return html.escape(valid_unicode(text), quote=True)
+    return html.escape(plain(text), quote=True)
 
 
 def visible_text(markup: str) -> str:
@@ -106,7 +118,7 @@ def _safe_url(url: str | None) -> str | None:
     url = url.strip()
     if not url.lower().startswith(("http://", "https://")) or len(url) > URL_MAX_CHARS:
         return None
-    if any(ch.isspace() for ch in url):
+    if any(ch.isspace() for ch in url) or _CONTROL.search(url):
         return None
     return url
 
@@ -308,8 +320,10 @@ def inline_results(hits: Sequence[Hit]) -> list[InlineQueryResultArticle]:
         results.append(
             InlineQueryResultArticle(
                 id=f"{position}-{digest}",
-                title=shorten(hit.report.title, INLINE_TITLE_MAX_CHARS) or UNTITLED,
-                description=shorten(hit.best_sentence or hit.quote, INLINE_DESCRIPTION_MAX_CHARS),
+                title=plain(shorten(hit.report.title, INLINE_TITLE_MAX_CHARS)) or UNTITLED,
+                description=plain(
+                    shorten(hit.best_sentence or hit.quote, INLINE_DESCRIPTION_MAX_CHARS)
+                ),
                 input_message_content=InputTextMessageContent(
                     answer_html(hit),
                     parse_mode=ParseMode.HTML,

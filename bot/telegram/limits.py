@@ -1,18 +1,20 @@
-"""Abuse limits on questions: how often, how long, and whether there is anything to search.
+"""Abuse limits: how often, how long, and whether there is anything to search.
 
-- Rate: the per-user budgets of `bot/telegram/rates.py`.  The first
-  question over the limit gets a short "slow down" note saying when to ask
-  again; further ones in the same spell get nothing, because answering each of
-  them would be a flood of our own.  Refused questions are not searched and do
-  not count against the budget.
+- Rate: the per-user budgets of `bot/telegram/rates.py`, applied by
+  `limits_guard` (registered before the handlers) to everything the bot
+  answers: every message it replies to (questions, commands, hints) and every
+  button press.  What the bot would not answer anyway (group chatter, a
+  command for another bot) costs nothing.  A message over budget gets a short
+  "slow down" note saying when to try again, at most one per chat a minute,
+  because answering each of a flood would be a flood of our own; the rest get
+  nothing.  A press over budget gets the note as its notification.  Nothing
+  over budget is searched, and it does not count against the budget.
 - Length: a question is cut to `MAX_QUESTION_CHARS` (at a word boundary when
   one is near) and the answer says so.
 - Nothing to search: a question without a single letter or digit gets a hint.
 
-`check_question` is pure (the clock is passed in); the handlers call it for chat
-questions, and `limits_guard` (registered before the handlers) applies the rate
-to button presses and inline queries.  Both find the budgets in the bot's
-state (`bot/state.py`).
+`check_question` is pure; the handlers call it for chat questions.  The guard
+finds the budgets in the bot's state (`bot/state.py`).
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from telegram import Update
-from telegram.ext import ApplicationHandlerStop
+from telegram import Message, Update
+from telegram.ext import ApplicationHandlerStop, filters
 
 from bot.state import Context
 from bot.telegram import wording
+from bot.telegram.addressing import is_answered
 from bot.telegram.html import Rendered, esc, fits_message
 from bot.telegram.rates import QuestionLimits
+from bot.telegram.replies import answer_press, reply
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +47,7 @@ NOTHING_TO_SEARCH = Rendered(wording.NOTHING_TO_SEARCH)
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """What to do with a chat question: search `question` (and add `note` to the
-    answer), or send `refusal` instead, or (both None) stay quiet."""
+    answer), or send `refusal` instead."""
 
     question: str | None
     note: str = ""
@@ -68,16 +72,8 @@ def slow_down(limit: int, retry_in: float) -> Rendered:
     return Rendered(wording.SLOW_DOWN.format(limit=limit, seconds=seconds, unit=unit))
 
 
-def check_question(limits: QuestionLimits, user_id: int | None, question: str) -> Verdict:
-    """The rate, then whether there is anything to search, then the length."""
-    if user_id is not None:
-        decision = limits.questions.check(user_id, limits.clock())
-        if not decision.allowed:
-            if not decision.notify:
-                log.info("user %s is over the rate limit: question ignored", user_id)
-                return Verdict(None)
-            log.info("user %s is over the rate limit: told to slow down", user_id)
-            return Verdict(None, refusal=slow_down(limits.per_minute, decision.retry_in))
+def check_question(question: str) -> Verdict:
+    """Whether there is anything to search, then the length (the rate is the guard's)."""
     if not has_words(question):
         return Verdict(None, refusal=NOTHING_TO_SEARCH)
     cut = cut_question(question)
@@ -93,23 +89,54 @@ def with_note(rendered: Rendered, note: str) -> Rendered:
     return Rendered(text, rendered.keyboard) if fits_message(text) else rendered
 
 
+def spends_budget(update: Update, bot_username: str | None, bot_id: int) -> bool:
+    """Whether the chat budget pays for this update: a press, or a new message the
+    handlers reply to (edits and service messages get no reply, and inline queries
+    have a budget of their own)."""
+    if update.callback_query is not None:
+        return True
+    message = update.message
+    if message is None or filters.StatusUpdate.ALL.check_update(update):
+        return False
+    return is_answered(message, bot_username, bot_id)
+
+
 async def limits_guard(update: Update, context: Context) -> None:
-    """The TypeHandler callback for updates that search without a chat question:
-    "More" presses (the questions budget) and inline queries (their own budget)."""
+    """The TypeHandler callback: spends one request of the user's budget on everything
+    that will be answered, and stops (quietly, or with a note) what is over it."""
     user = update.effective_user
     if user is None:
         return
     limits = context.bot_data.limits
-    if update.callback_query is not None:
-        if not limits.questions.check(user.id, limits.clock()).allowed:
+    if update.inline_query is not None:
+        await _limit_inline(update, limits, user.id)
+    elif spends_budget(update, context.bot.username, context.bot.id):
+        decision = limits.questions.check(user.id, limits.clock())
+        if decision.allowed:
+            return
+        if update.callback_query is not None:
             log.info("user %s is over the rate limit: button press refused", user.id)
-            await update.callback_query.answer(wording.SLOW_DOWN_PRESS)
-            raise ApplicationHandlerStop
-        return
+            await answer_press(update.callback_query, wording.SLOW_DOWN_PRESS)
+        elif update.message is not None:
+            await _slow_down(update.message, limits, user.id, decision.retry_in)
+        raise ApplicationHandlerStop
+
+
+async def _slow_down(
+    message: Message, limits: QuestionLimits, user_id: int, retry_in: float
+) -> None:
+    if limits.notes.allow(message.chat_id, limits.clock()):
+        log.info("user %s is over the rate limit: told to slow down", user_id)
+        await reply(message, slow_down(limits.per_minute, retry_in))
+    else:
+        log.info("user %s is over the rate limit: ignored", user_id)
+
+
+async def _limit_inline(update: Update, limits: QuestionLimits, user_id: int) -> None:
     inline = update.inline_query
     if inline is None or not inline.query.strip():
         return  # an empty inline query searches nothing
-    if not limits.inline.check(user.id, limits.clock()).allowed:
-        log.info("user %s is over the inline rate limit: empty answer", user.id)
+    if not limits.inline.check(user_id, limits.clock()).allowed:
+        log.info("user %s is over the inline rate limit: empty answer", user_id)
         await inline.answer([], cache_time=0, is_personal=True)
         raise ApplicationHandlerStop

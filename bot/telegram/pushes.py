@@ -1,10 +1,11 @@
 """Pushes: each new report on a subscribed topic, sent to the chats that follow it.
 
 When new reports arrive (`bot/live/jobs.py` calls `push_new_reports` through
-the state's `on_new_reports`), each subscribed topic is matched against each
-new report with `retrieval.topics` (the engine's own search and not-found
-rule, restricted to that report), and every chat gets one message per
-matching report: the best passage, quoted and attributed like an answer.
+the state's `on_new_reports`), each subscribed topic is matched against the
+new reports with `retrieval.topics` (the engine's own search and not-found
+rule, restricted to one report at a time; bounded work per batch, however many
+reports and topics, with every cut logged), and every chat gets one message
+per matching report: the best passage, quoted and attributed like an answer.
 Sending goes through the bot's rate limiter (Telegram's flood limits); a chat
 that blocked the bot or no longer exists is unsubscribed, not retried.  Access
 is checked again at push time: a user removed from ALLOWED_USER_IDS stops
@@ -91,7 +92,7 @@ async def push_new_reports(
     found = await asyncio.to_thread(
         topics.match_new_reports, engine, wanted.values(), reports, MAX_PUSHES_PER_BATCH + 1
     )
-    matched = {topic_key(topic): hits for topic, hits in found.items()}
+    matched = {topic_key(topic): hits for topic, hits in found.hits.items()}
     pushes, overflows = plan_pushes(
         subscriptions, matched, lambda s: state.access.allows(s.user_id, s.chat_id)
     )

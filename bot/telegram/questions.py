@@ -17,7 +17,7 @@ from bot.state import Context
 from bot.telegram import html, limits, wording
 from bot.telegram.addressing import clean_question, is_private, is_reply_to_bot, mentions_bot
 from bot.telegram.callbacks import decode_more
-from bot.telegram.replies import edit, reply, show_typing
+from bot.telegram.replies import answer_press, edit, remove_keyboard, reply, show_typing
 from bot.text import MAX_ANSWERS
 from retrieval.models import Hit
 
@@ -33,9 +33,8 @@ async def answer_question(message: Message, question: str, context: Context) -> 
     if not question:
         await reply(message, html.render_ask_usage())
         return
-    user_id = message.from_user.id if message.from_user else None
-    verdict = limits.check_question(context.bot_data.limits, user_id, question)
-    if verdict.question is None:  # over the rate limit, or nothing to search
+    verdict = limits.check_question(question)
+    if verdict.question is None:  # nothing to search
         if verdict.refusal is not None:
             await reply(message, verdict.refusal)
         return
@@ -79,18 +78,18 @@ async def more_answers(update: Update, context: Context) -> None:
     origin = answer.reply_to_message if answer is not None else None
     question = clean_question(origin.text or "", context.bot.username) if origin else ""
     if rank is None or not question:
-        await query.answer(wording.EXPIRED)
+        await answer_press(query, wording.EXPIRED)
         return
     hits = await search(context, question)
     if rank > min(len(hits), MAX_ANSWERS):
-        # The reports changed since the answer was sent.
-        await query.answer(wording.NO_MORE)
-        await query.edit_message_reply_markup(reply_markup=None)
+        # The reports changed since the answer was sent: its button leads nowhere now.
+        await remove_keyboard(query)
+        await answer_press(query, wording.NO_MORE)
         return
     await edit(query, html.render_answer(hits, rank))
     # Answered only now, so that when the edit fails the error handler's apology
-    # becomes the answer the user sees.
-    await query.answer()
+    # becomes the one answer the user sees (bot/telegram/replies.py).
+    await answer_press(query)
 
 
 async def inline_query(update: Update, context: Context) -> None:

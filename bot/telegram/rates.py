@@ -1,10 +1,13 @@
-"""Per-user question budgets: pure sliding windows, the clock passed in.
+"""Per-user budgets and per-chat throttles: pure, the clock passed in.
 
-Each user may ask `RATE_LIMIT_PER_MINUTE` questions in any 60 seconds (chat
-questions and "More" presses share one budget; inline queries, which Telegram
-sends while the user types, have a budget of their own).  `QuestionLimits` is
-the running bot's pair of budgets, kept in its state (`bot/state.py`); what a
-refused question gets back is decided in `bot/telegram/limits.py`.
+Each user may make `RATE_LIMIT_PER_MINUTE` requests in any 60 seconds, and
+everything the bot answers in a chat counts: questions, commands (/start,
+/help, /latest, /subscribe…), the hints it sends to unknown commands and
+to stickers, and "More" presses.  Inline queries have a budget of their own,
+because Telegram sends one for every pause while the user types.  Updates the
+bot leaves unanswered (group chatter) cost nothing.  `QuestionLimits` is the
+running bot's set of budgets, kept in its state (`bot/state.py`); what an
+update over budget gets back is decided in `bot/telegram/limits.py`.
 """
 
 from __future__ import annotations
@@ -15,22 +18,23 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 WINDOW_SECONDS = 60.0
-# Users with no question in the window are forgotten once there are this many.
+# Users with no request in the window are forgotten once there are this many.
 _MAX_TRACKED_USERS = 10_000
+# Throttled keys are pruned when there are more than this many.
+_MAX_THROTTLED_KEYS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """Whether a request may go ahead; when not, whether to tell the user and when
-    they may ask again."""
+    """Whether a request may go ahead; when not, when the user may ask again."""
 
     allowed: bool
-    notify: bool = False
     retry_in: float = 0.0
 
 
 class SlidingWindowLimiter:
-    """At most `limit` requests per key in any `window` seconds; 0 means no limit."""
+    """At most `limit` requests per key in any `window` seconds; 0 means no limit.
+    A refused request does not count, so a flood does not push the window on."""
 
     def __init__(self, limit: int, window: float = WINDOW_SECONDS) -> None:
         if limit < 0:
@@ -38,7 +42,6 @@ class SlidingWindowLimiter:
         self.limit = limit
         self.window = window
         self._times: dict[Hashable, deque[float]] = {}
-        self._told: set[Hashable] = set()
 
     def check(self, key: Hashable, now: float) -> Decision:
         if self.limit == 0:
@@ -51,11 +54,8 @@ class SlidingWindowLimiter:
             times.popleft()
         if len(times) < self.limit:
             times.append(now)
-            self._told.discard(key)
             return Decision(True)
-        notify = key not in self._told
-        self._told.add(key)
-        return Decision(False, notify, retry_in=self.window - (now - times[0]))
+        return Decision(False, retry_in=self.window - (now - times[0]))
 
     def _forget_idle(self, now: float) -> None:
         if len(self._times) < _MAX_TRACKED_USERS:
@@ -63,14 +63,34 @@ class SlidingWindowLimiter:
         idle = [k for k, t in self._times.items() if not t or now - t[-1] >= self.window]
         for key in idle:
             del self._times[key]
-            self._told.discard(key)
+
+
+class Throttle:
+    """Yes at most once per key every `interval` seconds: one "slow down" note per chat
+    a minute, one refusal per chat every ten minutes, however big the flood."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._last: dict[Hashable, float] = {}
+
+    def allow(self, key: Hashable, now: float) -> bool:
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval:
+            return False
+        if len(self._last) >= _MAX_THROTTLED_KEYS:
+            self._last = {k: t for k, t in self._last.items() if now - t < self.interval}
+        self._last[key] = now
+        return True
 
 
 class QuestionLimits:
-    """The per-user budgets of one running bot."""
+    """The budgets of one running bot: `questions` for everything answered in a chat
+    (commands and hints included), `inline` for inline queries, and `notes`, which
+    lets one "slow down" note into each chat per window."""
 
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.per_minute = per_minute
         self.questions = SlidingWindowLimiter(per_minute)
         self.inline = SlidingWindowLimiter(per_minute)
+        self.notes = Throttle(WINDOW_SECONDS)
         self.clock = clock

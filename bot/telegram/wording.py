@@ -123,11 +123,11 @@ NOTHING_TO_SEARCH = (
     "There are no words in that for me to search. Ask me a question in words, or see /help."
 )
 SLOW_DOWN = (
-    "Slow down, please: I answer up to {limit} questions a minute from one person. "
-    "Ask again in {seconds} {unit}."
+    "Slow down, please: I answer up to {limit} messages a minute from one person. "
+    "Try again in {seconds} {unit}."
 )
 SECOND, SECONDS = "second", "seconds"
-SLOW_DOWN_PRESS = "Slow down, please: too many questions in a minute. Try again shortly."
+SLOW_DOWN_PRESS = "Slow down, please: too many requests in a minute. Try again shortly."
 
 # -- access (bot/telegram/access.py) -----------------------------------------------------------
 PRIVATE_BOT = "Sorry, this bot is private: only the people its owner has allowed can use it."
@@ -135,6 +135,15 @@ ASK_THE_OWNER = "If you should have access, ask its owner to add you ({ids})."
 YOUR_USER_ID = "your user id is <code>{id}</code>"
 THIS_CHAT_ID = "this chat's id is <code>{id}</code>"
 PRIVATE_BOT_PRESS = "Sorry, this bot is private: you are not on its list of allowed users."
+# To a user who is allowed, in a group that is not.
+GROUP_NOT_ALLOWED = (
+    "Sorry, I only answer in the groups my owner has allowed, and this is not one of them. "
+    "Ask me in a private chat instead."
+)
+ADD_THIS_GROUP = "To have me here, ask my owner to add this group ({ids})."
+GROUP_NOT_ALLOWED_PRESS = (
+    "Sorry, I only answer in the groups my owner has allowed. Ask me in a private chat."
+)
 PRIVATE_BOT_INLINE_BUTTON = "This bot is private"
 
 # -- subscriptions (bot/telegram/html_live.py) ---------------------------------------------------

@@ -159,7 +159,8 @@ def send_message(world: World, params: Params, generation: int) -> Any:
     return rendered
 
 
-def edit_message_text(world: World, params: Params, generation: int) -> Any:
+def _message_to_edit(world: World, params: Params) -> tuple[int, int, dict[str, Any]]:
+    """(chat id, message id, the stored message) of an edit, refused as Telegram does."""
     if params.has("inline_message_id"):
         # Messages sent via inline mode are not simulated, so no inline message id is valid.
         raise BadRequest("Bad Request: MESSAGE_ID_INVALID")
@@ -173,16 +174,26 @@ def edit_message_text(world: World, params: Params, generation: int) -> Any:
         raise BadRequest("Bad Request: message to edit not found")
     if stored["from"]["id"] != world.bot_user["id"]:
         raise BadRequest("Bad Request: message can't be edited")
+    return chat_id, message_id, stored
+
+
+def _inline_keyboard(params: Params) -> dict[str, Any] | None:
+    """The inline keyboard an edit asks for (None: none); edits take no other markup."""
+    raw_markup = params.get_json("reply_markup")
+    if raw_markup is not None and "inline_keyboard" not in raw_markup:
+        raise BadRequest("Bad Request: inline keyboard expected")
+    return check_reply_markup(raw_markup)
+
+
+def edit_message_text(world: World, params: Params, generation: int) -> Any:
+    chat_id, message_id, stored = _message_to_edit(world, params)
     formatted = message_text(
         params.get_str("text", "") or "",
         params.get_str("parse_mode"),
         params.get_json("entities"),
         strict_ampersand=world.strict_ampersand,
     )
-    raw_markup = params.get_json("reply_markup")
-    if raw_markup is not None and "inline_keyboard" not in raw_markup:
-        raise BadRequest("Bad Request: inline keyboard expected")
-    markup = check_reply_markup(raw_markup)
+    markup = _inline_keyboard(params)
     same_text = stored["text"] == formatted.text
     same_entities = stored.get("entities", []) == formatted.entities
     if same_text and same_entities and stored.get("reply_markup") == markup:
@@ -199,6 +210,20 @@ def edit_message_text(world: World, params: Params, generation: int) -> Any:
     world.edits.append({"chat_id": chat_id, "message_id": message_id, "message": rendered})
     world.changed()
     return rendered
+
+
+def edit_message_reply_markup(world: World, params: Params, generation: int) -> Any:
+    """Replace a message's inline keyboard; without ``reply_markup`` it is removed."""
+    chat_id, message_id, stored = _message_to_edit(world, params)
+    markup = _inline_keyboard(params)
+    if stored.get("reply_markup") == markup:
+        raise BadRequest(NOT_MODIFIED)
+    stored["edit_date"] = world.now()
+    stored.pop("reply_markup", None)
+    if markup is not None:
+        stored["reply_markup"] = markup
+    world.changed()
+    return world.render(chat_id, message_id)
 
 
 def answer_callback_query(world: World, params: Params, generation: int) -> Any:
@@ -272,6 +297,7 @@ METHODS: dict[str, tuple[str, Handler]] = {
         ("getWebhookInfo", get_webhook_info),
         ("sendMessage", send_message),
         ("editMessageText", edit_message_text),
+        ("editMessageReplyMarkup", edit_message_reply_markup),
         ("answerCallbackQuery", answer_callback_query),
         ("answerInlineQuery", answer_inline_query),
         ("sendChatAction", send_chat_action),

@@ -1,5 +1,6 @@
-"""Abuse limits end to end: the per-user rate (set to 3 a minute here), long and empty
-questions, and a group flood that must not starve private chats."""
+"""Abuse limits end to end: the per-user rate (set to 3 a minute here) over everything the
+bot answers, long and empty questions, and a group flood that must not starve private
+chats."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def test_over_the_rate_one_slow_down_note_and_no_search(
     replies = control.wait_for_messages(user_id, RATE + 1, TIMEOUT, sent[0]["message_id"])
     wait_for_log(
         bot,
-        lambda log: f"user {user_id} is over the rate limit: question ignored" in log,
+        lambda log: f"user {user_id} is over the rate limit: ignored" in log,
         "the fifth question to be ignored",
     )
     replies = control.sent_messages(user_id)
@@ -75,10 +76,102 @@ def test_over_the_rate_one_slow_down_note_and_no_search(
     assert answered == [m["message_id"] for m in sent[: RATE + 1]]  # in the order asked
     assert all(quote_of(r) or "couldn't find" in r["text"] for r in replies[:RATE])
     slow_down = replies[RATE]["text"]
-    assert slow_down.startswith(f"Slow down, please: I answer up to {RATE} questions a minute")
-    assert "Ask again in " in slow_down
+    assert slow_down.startswith(f"Slow down, please: I answer up to {RATE} messages a minute")
+    assert "Try again in " in slow_down
     assert quote_of(replies[RATE]) is None
     assert searches_in(bot, user_id) == RATE  # the excess was never searched
+
+
+def ignored_in(bot: BotProcess, user_id: int) -> int:
+    return bot.log.count(f"user {user_id} is over the rate limit: ignored")
+
+
+def test_latest_on_a_topic_spends_the_budget(
+    control: Control, bot: BotProcess, user_id: int
+) -> None:
+    """/latest 20 TOPIC searches: two hundred of them would be two hundred searches."""
+    flood = 12
+    for _ in range(flood):
+        control.send_message(user_id, user_id, "/latest 20 refugees")
+
+    wait_for_log(
+        bot,
+        lambda _: (
+            ignored_in(bot, user_id) == flood - RATE - 1
+            or len(control.sent_messages(user_id)) > RATE + 1
+        ),  # answered past the budget
+        "the rest to be ignored",
+    )
+    replies = control.sent_messages(user_id)
+    assert len(replies) == RATE + 1
+    assert all(r["text"].startswith("Newest reports") for r in replies[:RATE]), replies
+    assert replies[RATE]["text"].startswith("Slow down, please")
+
+
+def test_commands_hints_and_stickers_spend_the_budget_too(
+    control: Control, bot: BotProcess, user_id: int
+) -> None:
+    control.send_message(user_id, user_id, "/start")
+    control.send_message(user_id, user_id, "/help")
+    control.send_sticker(user_id, user_id)
+    control.send_message(user_id, user_id, "/nope")  # over: the note
+    control.send_photo(user_id, user_id)
+    control.send_message(user_id, user_id, "???")
+    control.send_message(user_id, user_id, "/subscriptions")
+    control.send_sticker(user_id, user_id)
+
+    wait_for_log(
+        bot,
+        lambda _: ignored_in(bot, user_id) == 4 or len(control.sent_messages(user_id)) > RATE + 1,
+        "the last four to be ignored",
+    )
+    replies = [r["text"] for r in control.sent_messages(user_id)]
+    assert len(replies) == RATE + 1, replies
+    assert replies[0].startswith("👋 Hello") and replies[1].startswith("How to use me")
+    assert replies[2].startswith("I can only read text")
+    assert replies[3].startswith("Slow down, please")
+
+
+def test_one_slow_down_note_per_chat_however_many_users_flood_it(
+    control: Control, bot: BotProcess, group_id: int, user_id: int
+) -> None:
+    ann, bob = user_id, user_id + 500_000
+    for user in (ann, bob):
+        for _ in range(RATE + 2):
+            group_says(control, group_id, user, f"/ask {QUESTION}")
+
+    wait_for_log(
+        bot,
+        lambda _: (
+            (ignored_in(bot, ann) == 1 and ignored_in(bot, bob) == 2)
+            or len(control.sent_messages(group_id)) > 2 * RATE + 1
+        ),
+        "the group's excess to be ignored",
+    )
+    texts = [r["text"] for r in control.sent_messages(group_id)]
+    assert len(texts) == 2 * RATE + 1, texts
+    assert sum(text.startswith("Slow down, please") for text in texts) == 1
+    # The note is per chat: Ann, over budget, is still told in her private chat.
+    _, private = ask(control, ann, QUESTION)
+    assert private["text"].startswith("Slow down, please")
+
+
+def test_group_chatter_the_bot_does_not_answer_costs_nothing(
+    control: Control, bot: BotProcess, group_id: int, user_id: int
+) -> None:
+    for n in range(2 * RATE):
+        group_says(control, group_id, user_id, f"did anyone see the news? {n}")
+        group_says(control, group_id, user_id, "/help@some_other_bot")
+        control.send_sticker(group_id, user_id, chat_type="supergroup")
+    asked = [group_says(control, group_id, user_id, f"/ask {q}") for q in OTHER_QUESTIONS]
+    asked.append(group_says(control, group_id, user_id, f"/ask {QUESTION}"))
+
+    replies = control.wait_for_messages(group_id, len(asked), TIMEOUT)
+    assert [r["reply_to_message"]["message_id"] for r in replies] == [
+        m["message_id"] for m in asked
+    ]
+    assert all(quote_of(r) for r in replies)
+    assert ignored_in(bot, user_id) == 0
 
 
 def test_more_presses_share_the_budget_and_are_refused_with_a_notification(

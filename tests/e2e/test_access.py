@@ -19,7 +19,8 @@ import pytest
 
 from bot.telegram.access import INLINE_START_PARAMETER, refusal_html
 from bot.telegram.html import visible_text
-from bot.telegram.wording import PRIVATE_BOT_PRESS
+from bot.telegram.policy import Access
+from bot.telegram.wording import GROUP_NOT_ALLOWED_PRESS, PRIVATE_BOT_PRESS
 from tests.botapi.control import Control
 from tests.botapi.server import FakeBotAPI
 from tests.e2e.harness import (
@@ -168,6 +169,34 @@ def test_everyone_in_an_allowed_group_may_ask(control: Control, user_id: int) ->
     assert private["text"] == refusal(user_id, user_id)
 
 
+def test_an_allowed_user_in_a_group_that_is_not_allowed_gets_no_answer_there(
+    control: Control, bot: BotProcess, group_id: int, allowed: int
+) -> None:
+    """Everyone in a group reads the answers given there, so the group must be allowed.
+    The allowed user is told once where to ask instead; the rest is silence."""
+    question = group_says(control, group_id, allowed, f"/ask {QUESTION}")
+    group_says(control, group_id, allowed, f"@{BOT_USERNAME} {QUESTION}")
+    group_says(control, group_id, allowed, "/latest 3")
+
+    (reply,) = control.wait_for_messages(group_id, 1, TIMEOUT)
+    assert reply["text"] == visible_text(refusal_html(allowed, group_id, Access.GROUP_NOT_ALLOWED))
+    assert "Ask me in a private chat" in reply["text"]
+    assert f"this chat's id is {group_id}" in reply["text"]
+    assert reply["reply_to_message"]["message_id"] == question["message_id"]
+    assert_no_report_content(reply["text"])
+    wait_for_log(
+        bot,
+        lambda log: log.count(f"refused again, quietly: user {allowed} in chat {group_id}") == 2,
+        "the other two to be refused quietly",
+    )
+    assert len(control.sent_messages(group_id)) == 1
+    # In their private chat, and inline, they are still answered.
+    _, private = ask(control, allowed, QUESTION)
+    assert "Seizing the border crossings" in (quote_of(private) or "")
+    inline = control.inline_query(allowed, "border crossings")
+    assert control.wait_for_inline_answer(inline["id"], TIMEOUT)["results"]
+
+
 def test_in_a_refused_group_only_what_is_addressed_to_the_bot_is_refused(
     control: Control, group_id: int, user_id: int
 ) -> None:
@@ -210,35 +239,23 @@ def test_an_allowed_inline_query_gets_answers_that_telegram_must_not_share(
 # -- buttons on old messages ------------------------------------------------------------------
 
 
-def test_a_refused_user_pressing_more_on_an_allowed_users_answer(
-    control: Control, group_id: int, user_id: int, allowed: int
-) -> None:
-    question = group_says(control, group_id, allowed, f"/ask {QUESTION}")
-    (answer,) = control.wait_for_messages(group_id, 1, TIMEOUT, question["message_id"])
-    (more,) = buttons(answer)
-
-    refused = control.press_button(group_id, user_id, answer["message_id"], more["callback_data"])
-    assert control.wait_for_callback_answer(refused["id"], TIMEOUT)["text"] == PRIVATE_BOT_PRESS
-    pressed = control.press_button(group_id, allowed, answer["message_id"], more["callback_data"])
-    (edit,) = control.wait_for_edits(group_id, 1, TIMEOUT, answer["message_id"])
-    assert control.wait_for_callback_answer(pressed["id"], TIMEOUT).get("text") is None
-    assert "Answer 2 of" in edit["message"]["text"]
-    assert len(control.edits(group_id)) == 1  # the refused press changed nothing
-
-
 def test_a_button_from_before_access_was_restricted(tmp_path: Path) -> None:
     """An answer sent while the bot was open; then the owner restricts it."""
     with FakeBotAPI() as server:
         control = server.control
         stranger = 7_600_001
+        group = -100_760_001
         open_bot = start_bot(server, tmp_path / "open")
         try:
             assert "access: open to everyone" in open_bot.log
             _, answer = ask(control, stranger, QUESTION)
+            asked = group_says(control, group, stranger, f"/ask {QUESTION}")
+            (in_group,) = control.wait_for_messages(group, 1, TIMEOUT, asked["message_id"])
             control.wait_until_acknowledged(TIMEOUT)
         finally:
             assert open_bot.stop() == 0
         (more,) = buttons(answer)
+        (group_more,) = buttons(in_group)
 
         restricted = start_bot(server, tmp_path / "restricted", ALLOWED_USER_IDS=str(ALLOWED[0]))
         try:
@@ -248,6 +265,16 @@ def test_a_button_from_before_access_was_restricted(tmp_path: Path) -> None:
             answered: dict[str, Any] = control.wait_for_callback_answer(query["id"], TIMEOUT)
             assert answered["text"] == PRIVATE_BOT_PRESS
             assert control.edits(stranger) == []
+            # In a group that is not allowed, even the allowed user's press is refused:
+            # the next answer would be shown to the whole group.
+            for user in (ALLOWED[0], stranger):
+                pressed = control.press_button(
+                    group, user, in_group["message_id"], group_more["callback_data"]
+                )
+                answered = control.wait_for_callback_answer(pressed["id"], TIMEOUT)
+                expected = GROUP_NOT_ALLOWED_PRESS if user == ALLOWED[0] else PRIVATE_BOT_PRESS
+                assert answered["text"] == expected
+            assert control.edits(group) == []
         finally:
             assert restricted.stop(signal.SIGTERM) == 0
         assert "access: restricted to 1 user and 0 chats" in restricted.log

@@ -15,7 +15,7 @@ from telegram import Update
 
 from bot.app import BotApplication, build_application
 from bot.config import Settings
-from bot.telegram.wording import EXPIRED
+from bot.telegram.wording import EXPIRED, NO_MORE
 from retrieval.search import SearchEngine
 from tests.botapi.control import Control
 from tests.botapi.server import FakeBotAPI
@@ -41,8 +41,11 @@ async def answered_question(app: BotApplication, control: Control) -> dict[str, 
     return answer
 
 
-async def press(app: BotApplication, control: Control, query: dict[str, Any]) -> dict[str, Any]:
-    await app.process_update(Update.de_json({"update_id": 2, "callback_query": query}, app.bot))
+async def press(
+    app: BotApplication, control: Control, query: dict[str, Any], update_id: int = 2
+) -> dict[str, Any]:
+    update = Update.de_json({"update_id": update_id, "callback_query": query}, app.bot)
+    await app.process_update(update)
     return control.wait_for_callback_answer(query["id"], 5.0)
 
 
@@ -72,4 +75,31 @@ async def test_callback_data_we_never_made_is_refused_politely(
     query["data"] = data
 
     assert (await press(application, control, query))["text"] == EXPIRED
+    assert control.edits(USER) == []
+
+
+async def test_two_presses_on_an_answer_whose_report_is_gone_are_each_answered_once(
+    application: BotApplication, control: Control
+) -> None:
+    """Two quick presses of one button after its report went away: the first removes the
+    button, the second finds it gone already ("message is not modified").  Each press
+    gets one answer, the note that there are no more; none gets a second one."""
+    answer = await answered_question(application, control)
+    (button,) = buttons(answer)
+    first = control.press_button(USER, USER, answer["message_id"], button["callback_data"])
+    second = control.press_button(USER, USER, answer["message_id"], button["callback_data"])
+    application.bot_data.engine = SearchEngine.build([])  # a rescan found the report deleted
+
+    for update_id, query in enumerate((first, second), start=2):
+        assert (await press(application, control, query, update_id))["text"] == NO_MORE
+    markup_edits = control.calls("editMessageReplyMarkup")
+    assert [c["status"] for c in markup_edits] == [200, 400]
+    for query in (first, second):
+        answers = [
+            c
+            for c in control.calls("answerCallbackQuery")
+            if c["params"].get("callback_query_id") == query["id"]
+        ]
+        assert [c["status"] for c in answers] == [200]
+    assert "reply_markup" not in control.message(USER, answer["message_id"])
     assert control.edits(USER) == []

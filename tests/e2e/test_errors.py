@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from bot.telegram.html import render_error, visible_text
+from bot.telegram.wording import NO_MORE
 from tests.botapi.control import Control
 from tests.botapi.server import FakeBotAPI
 from tests.e2e.harness import TIMEOUT, BotProcess, ask, buttons, quote_of, start_bot
+from tests.e2e.live_helpers import POLL_SECONDS, ask_until, seeded_folder
 
 pytestmark = pytest.mark.usefixtures("bot")
 
@@ -67,3 +70,48 @@ def test_a_failed_poll_is_a_warning_and_the_bot_carries_on(
     assert "Mezzeh and Barzeh" in (quote_of(reply) or "")
     assert "WARNING bot.telegram.errors: network trouble while polling, retrying" in bot.log
     assert [f["method"] for f in control.fired_faults()][-1] == "getUpdates"
+
+
+def test_more_on_an_answer_whose_report_is_gone_is_answered_once(tmp_path: Path) -> None:
+    """The report went away, so the button leads nowhere: the press is told so and the
+    button removed.  When removing it fails too, the press is still answered once, with
+    that note, not a second time with an apology Telegram would refuse."""
+    user = 9_200_001
+    question = "What did Faiz Amr say about the border crossings?"
+    reports = seeded_folder(tmp_path / "reports")
+    with FakeBotAPI() as server:
+        control = server.control
+        bot = start_bot(
+            server,
+            tmp_path / "state",
+            REPORTS_DIR=reports,
+            REPORTS_POLL_SECONDS=POLL_SECONDS,
+            TELEGRAM_RETRIES="0",
+        )
+        try:
+            _, answer = ask(control, user, question)
+            (button,) = buttons(answer)
+            for seed in reports.iterdir():
+                seed.unlink()
+            ask_until(control, user, question, lambda r: "couldn't find" in r["text"])
+
+            control.inject("editMessageReplyMarkup", "server_error", count=1)
+            failed = control.press_button(user, user, answer["message_id"], button["callback_data"])
+            pressed = control.press_button(
+                user, user, answer["message_id"], button["callback_data"]
+            )
+            # Each chat is handled in order: once this is answered, so are the presses.
+            ask(control, user, "/help")
+
+            for query in (failed, pressed):
+                answers = [
+                    c
+                    for c in control.calls("answerCallbackQuery")
+                    if c["params"].get("callback_query_id") == query["id"]
+                ]
+                assert [(c["status"], c["params"].get("text")) for c in answers] == [(200, NO_MORE)]
+            assert "reply_markup" not in control.message(user, answer["message_id"])
+            assert control.edits(user) == []  # the answer's text stays as it was
+            assert "error while handling update" not in bot.log
+        finally:
+            assert bot.stop() == 0, bot.log

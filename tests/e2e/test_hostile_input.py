@@ -12,8 +12,11 @@ is there, everything the hostile message caused is there too.
 from __future__ import annotations
 
 import itertools
+import json
+import re
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +26,8 @@ from hypothesis import strategies as st
 from bot.telegram.html import render_error, visible_text
 from tests.botapi.control import MAX_INLINE_QUERY_CHARS, Control
 from tests.botapi.server import FakeBotAPI
-from tests.e2e.harness import BOT_USERNAME, TIMEOUT, BotProcess, start_bot
+from tests.e2e.harness import BOT_USERNAME, TIMEOUT, BotProcess, ask, quote_of, start_bot
+from tests.e2e.live_helpers import seeded_folder
 from tests.hostile_text import hostile_text, utf8_clean
 
 EXAMPLES = 150
@@ -146,3 +150,61 @@ def test_nothing_went_wrong_inside(bot: BotProcess) -> None:
     assert sum(RAN.values()) >= EXAMPLES // 2, RAN  # the property test above really ran
     assert "error while handling update" not in bot.log
     assert "Traceback" not in bot.log
+
+
+# C0 and C1 control characters and DEL, except newline and tab.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def strings(value: object) -> Iterator[str]:
+    """Every string inside a call's parameters, however deeply nested."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+
+
+def test_nul_characters_in_a_jsonl_report_never_reach_telegram(tmp_path: Path) -> None:
+    """A JSON Lines export may hold "\\u0000" escapes; no message the bot sends holds one."""
+    dirty = {
+        "id": "port-1",
+        "title": "Port\u0000 of Azmar reopens\u001b[2J",
+        "text": (
+            "The port of Azmar\u0000 reopened on Monday\u0000 after the storm.\u0007\n\n"
+            "Ferries to the island\u0000 leave again\u007f at seven\u0085every morning."
+        ),
+        "source": "Coast\u0000 News",
+        "url": "https://example.org/port",
+    }
+    reports = seeded_folder(tmp_path / "reports")  # more than one report, for the idf
+    (reports / "export.jsonl").write_text(json.dumps(dirty) + "\n", encoding="utf-8")
+    user = 9_300_001
+    with FakeBotAPI() as server:
+        control = server.control
+        bot = start_bot(server, tmp_path / "state", REPORTS_DIR=reports)
+        try:
+            _, answer = ask(control, user, "When did the port of Azmar reopen?")
+            _, latest = ask(control, user, "/latest")
+            _, start = ask(control, user, "/start")
+            inline = control.inline_query(user, "port of Azmar")
+            found = control.wait_for_inline_answer(inline["id"], TIMEOUT)
+        finally:
+            assert bot.stop() == 0, bot.log
+
+    assert "reopened on Monday after the storm." in (quote_of(answer) or "")
+    assert "Port of Azmar reopens" in latest["text"] and "Coast News" in latest["text"]
+    assert start["text"].startswith("👋")
+    assert found["results"]
+    sent = [
+        c
+        for c in control.calls()
+        if c["method"] in ("sendMessage", "editMessageText", "answerInlineQuery")
+    ]
+    assert len(sent) >= 4
+    dirty_calls = [c for c in sent if any(CONTROL.search(text) for text in strings(c["params"]))]
+    assert dirty_calls == []
+    assert all(c["status"] == 200 for c in sent)

@@ -13,7 +13,7 @@ from bot.telegram.access import (
     refusal_for,
     refusal_html,
 )
-from bot.telegram.policy import AccessPolicy, RefusalThrottle
+from bot.telegram.policy import Access, AccessPolicy, RefusalThrottle
 from tests.botapi.html_check import parse_telegram_html
 
 BOT_ID = 1000001
@@ -68,15 +68,28 @@ def test_open_policy_allows_everyone_and_says_so() -> None:
     assert policy.describe().startswith("open to everyone")
 
 
-def test_listed_user_is_allowed_anywhere_others_only_in_listed_chats() -> None:
+def test_a_listed_user_is_answered_in_private_and_inline_a_listed_chat_for_everyone() -> None:
     policy = AccessPolicy(frozenset({ANN}), frozenset({GROUP}))
-    assert policy.allows(ANN, ANN)  # private chat
-    assert policy.allows(ANN, -1)  # any group
-    assert policy.allows(ANN, None)  # inline: no chat
+    assert policy.allows(ANN, ANN)  # their private chat
+    assert policy.allows(ANN, None)  # inline: no chat, so the user counts
+    assert policy.allows(ANN, GROUP)
     assert policy.allows(BOB, GROUP)  # a listed group lets every member ask there
     assert not policy.allows(BOB, BOB)  # but not in private
     assert not policy.allows(BOB, None)  # nor inline
     assert not policy.allows(None, None)
+
+
+def test_in_a_group_that_is_not_listed_nobody_is_answered() -> None:
+    """An answer in a group is read by all its members, so the group must be allowed."""
+    policy = AccessPolicy(frozenset({ANN}), frozenset({GROUP}))
+    assert policy.check(ANN, -1) is Access.GROUP_NOT_ALLOWED
+    assert policy.check(BOB, -1) is Access.STRANGER
+    assert policy.check(None, -1) is Access.STRANGER
+    assert not policy.allows(ANN, -1)
+    only_users = AccessPolicy(frozenset({ANN}))
+    assert only_users.check(ANN, -1) is Access.GROUP_NOT_ALLOWED
+    assert only_users.check(ANN, ANN) is Access.ALLOWED
+    assert AccessPolicy().check(BOB, -1) is Access.ALLOWED  # open: everyone, everywhere
 
 
 @pytest.mark.parametrize(
@@ -152,26 +165,6 @@ def test_private_messages_of_every_kind_get_the_message_refusal() -> None:
     assert _refusal(message=_message(ANN, sticker=sticker)) is Refusal.MESSAGE
 
 
-@pytest.mark.parametrize(
-    ("text", "reply_to_bot", "expected"),
-    [
-        ("/ask who won", False, Refusal.MESSAGE),
-        ("/latest", False, Refusal.MESSAGE),  # our command handlers answer bare commands
-        (f"/help@{BOT_NAME}", False, Refusal.MESSAGE),
-        ("/help@some_other_bot", False, Refusal.SILENT),
-        (f"hey @{BOT_NAME} who won?", False, Refusal.MESSAGE),
-        ("who won?", True, Refusal.MESSAGE),
-        ("who won?", False, Refusal.SILENT),  # people talking among themselves
-        ("/", False, Refusal.SILENT),
-        ("   ", False, Refusal.SILENT),
-    ],
-)
-def test_in_groups_only_what_is_addressed_to_the_bot_is_refused_aloud(
-    text: str, reply_to_bot: bool, expected: Refusal
-) -> None:
-    assert _refusal(message=_message(GROUP, text, reply_to_bot=reply_to_bot)) is expected
-
-
 def test_button_presses_inline_queries_and_edits() -> None:
     query = {
         "id": "q1",
@@ -193,6 +186,14 @@ def test_the_refusal_names_the_ids_and_is_valid_telegram_html() -> None:
     assert "chat's id" not in private  # the same number twice says nothing
     group = parse_telegram_html(refusal_html(BOB, GROUP))
     assert f"your user id is {BOB}" in group and f"this chat's id is {GROUP}" in group
+
+
+def test_an_allowed_user_in_a_group_is_told_to_ask_in_private() -> None:
+    text = parse_telegram_html(refusal_html(ANN, GROUP, Access.GROUP_NOT_ALLOWED))
+    assert "only answer in the groups my owner has allowed" in text
+    assert "Ask me in a private chat" in text
+    assert f"this chat's id is {GROUP}" in text
+    assert "your user id" not in text  # they are allowed: their id is not the problem
 
 
 def test_the_throttle_refuses_once_per_chat_per_interval() -> None:

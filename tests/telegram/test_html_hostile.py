@@ -1,12 +1,14 @@
 """Arbitrary report text, titles, sources, urls and speakers through bot/telegram/html.py: every
 message is Telegram HTML the strict checker of the test server accepts, at most 4096
-characters, valid UTF-8, with a valid keyboard; inline results pass the server's checks.
+characters, valid UTF-8, without control characters other than newline and tab, with a
+valid keyboard; inline results pass the server's checks.
 
 The counts of generated examples are printed at the end of the module (pytest -s).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.telegram import html as render
+from bot.telegram import html_live
 from bot.telegram.access import refusal_html
 from bot.telegram.limits import TOO_LONG_NOTE, with_note
 from bot.text import MAX_ANSWERS
@@ -25,6 +28,8 @@ from tests.botapi.validate import check_inline_results, check_reply_markup
 from tests.hostile_text import hostile_text, utf8_clean
 
 EXAMPLES = 200
+# NUL, the other C0 controls, DEL and C1: never in a message, whatever the report holds.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 RAN: Counter[str] = Counter()
 HOSTILE = settings(
     max_examples=EXAMPLES,
@@ -84,6 +89,7 @@ def hits(draw: st.DrawFn, rank: int = 1) -> Hit:
 def assert_telegram_accepts(rendered: render.Rendered) -> None:
     markup = rendered.text
     assert utf8_clean(markup), "Telegram refuses strings that are not valid UTF-8"
+    assert not CONTROL.search(markup), "no control character reaches sendMessage"
     parsed = message_text(markup, "HTML")  # raises BadRequest with Telegram's text
     assert 0 < len(parsed.text) <= render.MESSAGE_MAX_CHARS
     assert render.fits_message(markup)
@@ -116,6 +122,9 @@ def test_inline_results(found: list[Hit]) -> None:
     for result in results:
         assert utf8_clean(result["title"]) and utf8_clean(result.get("description", ""))
         assert utf8_clean(result["input_message_content"]["message_text"])
+        shown = (result["title"], result.get("description", ""))
+        assert not any(CONTROL.search(text) for text in shown)
+        assert not CONTROL.search(result["input_message_content"]["message_text"])
     check_inline_results(results, strict_ampersand=True)
 
 
@@ -155,3 +164,36 @@ def test_echoes_of_what_the_user_typed(typed: str, username: str | None) -> None
 def test_refusals(user_id: int | None, chat_id: int | None) -> None:
     RAN["refusals"] += 1
     assert_telegram_accepts(render.Rendered(refusal_html(user_id, chat_id)))
+
+
+def test_nul_and_other_control_characters_in_every_field_of_a_report_are_dropped() -> None:
+    """A report as a JSONL line with "\\u0000" escapes gives it: the loader drops them, and
+    the rendering drops them again, so none can reach sendMessage."""
+    dirty = "Ref\x00ugees\x1b[31m reached\x07 camps\x7f in\x85Turkey.\r\nMore\x0cto come\x9b."
+    report = Report(
+        id="r\x00",
+        title="Syria\x00 Battle\x1b",
+        paragraphs=(dirty,),
+        published=datetime(2024, 5, 1, tzinfo=UTC),
+        source="Reu\x00ters",
+        url="https://example.org/\x00x",
+    )
+    passage = Passage(report.id, 0, dirty, (dirty,), speaker="Faiz\x00 Amr")
+    hit = Hit(1, 1.0, passage, report, dirty)
+    rendered = [
+        render.render_answer([hit, hit], 1),
+        render.render_latest([report], 1),
+        html_live.render_push(hit, ["refugees\x00"]),
+        render.render_start(1, None, [dirty], "Ann\x00"),
+    ]
+    for shown in rendered:
+        assert_telegram_accepts(shown)
+    answer = render.visible_text(rendered[0].text)
+    assert "Refugees[31m reached camps in Turkey." in answer and "Syria Battle" in answer
+    assert "Faiz Amr" in answer and "Reuters" in answer
+    assert "href" not in rendered[0].text  # a url with a NUL in it is not linked
+    (inline,) = [r.to_dict() for r in render.inline_results([hit])]
+    assert inline["title"] == "Syria Battle"
+    assert not CONTROL.search(
+        inline["description"] + inline["input_message_content"]["message_text"]
+    )

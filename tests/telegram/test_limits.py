@@ -13,9 +13,10 @@ from bot.telegram.limits import (
     check_question,
     cut_question,
     has_words,
+    slow_down,
     with_note,
 )
-from bot.telegram.rates import QuestionLimits, SlidingWindowLimiter
+from bot.telegram.rates import WINDOW_SECONDS, QuestionLimits, SlidingWindowLimiter, Throttle
 from tests.botapi.html_check import parse_telegram_html
 
 
@@ -49,14 +50,12 @@ def test_a_bad_rate_limit_says_how_to_fix_it(value: str) -> None:
 # -- the sliding window ------------------------------------------------------------------------
 
 
-def test_the_window_allows_the_limit_then_refuses_and_tells_once() -> None:
+def test_the_window_allows_the_limit_then_refuses_until_a_request_leaves_it() -> None:
     limiter = SlidingWindowLimiter(3, window=60.0)
     assert [limiter.check("ann", t).allowed for t in (0.0, 1.0, 2.0)] == [True] * 3
-    first = limiter.check("ann", 10.0)
-    assert not first.allowed and first.notify
-    assert first.retry_in == pytest.approx(50.0)  # the question at 0.0 leaves the window at 60
-    again = limiter.check("ann", 11.0)
-    assert not again.allowed and not again.notify  # told already: stay quiet
+    refused = limiter.check("ann", 10.0)
+    assert not refused.allowed
+    assert refused.retry_in == pytest.approx(50.0)  # the request at 0.0 leaves at 60
     assert limiter.check("bob", 11.0).allowed  # users are counted apart
 
 
@@ -66,12 +65,9 @@ def test_refused_requests_do_not_count_and_the_window_slides() -> None:
     limiter.check("ann", 30.0)
     for t in range(31, 59):
         assert not limiter.check("ann", float(t)).allowed
-    assert limiter.check("ann", 60.0).allowed  # the 0.0 question left the window
+    assert limiter.check("ann", 60.0).allowed  # the 0.0 request left the window
     assert not limiter.check("ann", 61.0).allowed
-    assert limiter.check("ann", 61.0).notify is False
     assert limiter.check("ann", 90.0).allowed  # 30.0 left too
-    refused = limiter.check("ann", 91.0)
-    assert not refused.allowed and refused.notify  # a new spell is told again
 
 
 def test_zero_means_no_limit() -> None:
@@ -79,30 +75,35 @@ def test_zero_means_no_limit() -> None:
     assert all(limiter.check("ann", 0.0).allowed for _ in range(1000))
 
 
+def test_the_throttle_says_yes_once_per_key_per_interval() -> None:
+    throttle = Throttle(60.0)
+    assert throttle.allow(-100, 0.0)
+    assert not throttle.allow(-100, 1.0) and not throttle.allow(-100, 59.9)
+    assert throttle.allow(42, 1.0)  # keys are counted apart
+    assert throttle.allow(-100, 60.0)
+
+
+def test_slow_down_notes_are_throttled_per_chat_not_per_user() -> None:
+    limits = QuestionLimits(1, Clock())
+    assert limits.notes.interval == WINDOW_SECONDS
+    # Two users over budget in one group: one note for the group...
+    assert limits.notes.allow(-100, 0.0) and not limits.notes.allow(-100, 5.0)
+    # ...and the first of them, over budget in their private chat too, is told there.
+    assert limits.notes.allow(7, 5.0)
+
+
+def test_the_slow_down_note_says_when_to_try_again() -> None:
+    text = parse_telegram_html(slow_down(20, 44.6).text)
+    assert "I answer up to 20 messages a minute" in text and "Try again in 45 seconds" in text
+    assert "Try again in 1 second." in parse_telegram_html(slow_down(20, 0.2).text)
+
+
 # -- the verdict on a chat question --------------------------------------------------------------
-
-
-def test_over_the_limit_gets_one_slow_down_note_and_no_search() -> None:
-    clock = Clock()
-    limits = QuestionLimits(2, clock)
-    assert check_question(limits, 7, "who won").question == "who won"
-    assert check_question(limits, 7, "who lost").question == "who lost"
-    clock.now += 15
-    told = check_question(limits, 7, "who drew")
-    assert told.question is None and told.refusal is not None
-    text = parse_telegram_html(told.refusal.text)
-    assert "Slow down" in text and "2 questions a minute" in text
-    assert "Ask again in 45 seconds" in text
-    quiet = check_question(limits, 7, "who drew")
-    assert quiet.question is None and quiet.refusal is None
-    assert check_question(limits, 8, "who drew").question == "who drew"  # another user
-    clock.now += 45
-    assert check_question(limits, 7, "who drew").question == "who drew"
 
 
 @pytest.mark.parametrize("question", ["???", "…!", "\u200f\u200d", "🙂🙂", "- - -", "\x00\x07"])
 def test_nothing_to_search_gets_a_hint(question: str) -> None:
-    verdict = check_question(QuestionLimits(0), 7, question)
+    verdict = check_question(question)
     assert verdict.question is None and verdict.refusal == NOTHING_TO_SEARCH
     assert "/help" in parse_telegram_html(NOTHING_TO_SEARCH.text)
 
@@ -110,17 +111,17 @@ def test_nothing_to_search_gets_a_hint(question: str) -> None:
 @pytest.mark.parametrize("question", ["Who?", "2024", "ماذا حدث", "谁赢了", "x"])
 def test_any_letter_or_digit_is_something_to_search(question: str) -> None:
     assert has_words(question)
-    assert check_question(QuestionLimits(0), 7, question).question == question
+    assert check_question(question).question == question
 
 
 def test_a_long_question_is_cut_and_the_answer_says_so() -> None:
     words = " ".join(f"word{n}" for n in range(400))
-    verdict = check_question(QuestionLimits(0), 7, words)
+    verdict = check_question(words)
     assert verdict.question is not None and verdict.note == TOO_LONG_NOTE
     assert len(verdict.question) <= MAX_QUESTION_CHARS
     assert words.startswith(verdict.question)
     assert words[len(verdict.question)] == " "  # cut between words
-    assert check_question(QuestionLimits(0), 7, words[:MAX_QUESTION_CHARS]).note == ""
+    assert check_question(words[:MAX_QUESTION_CHARS]).note == ""
 
 
 def test_cut_question_without_spaces_cuts_at_the_limit() -> None:

@@ -71,12 +71,12 @@ def test_new_reports_are_matched_per_topic_newest_first_up_to_a_limit(
     matched = topics.match_new_reports(
         engine, ["refugees camps", "wheat harvest", "ferry island", "bread"], new, limit=5
     )
-    assert {t: [h.report.id for h in hits] for t, hits in matched.items()} == {
+    assert {t: [h.report.id for h in hits] for t, hits in matched.hits.items()} == {
         "refugees camps": ["r2", "r1"],
         "wheat harvest": ["r3"],
     }
     capped = topics.match_new_reports(engine, ["refugees camps"], new, limit=1)
-    assert [h.report.id for h in capped["refugees camps"]] == ["r2"]
+    assert [h.report.id for h in capped.hits["refugees camps"]] == ["r2"]
 
 
 def test_a_topic_of_stopwords_has_nothing_to_search(engine: SearchEngine) -> None:
