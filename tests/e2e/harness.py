@@ -11,6 +11,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +103,28 @@ class BotProcess:
                 self.process.wait(TIMEOUT)
                 raise AssertionError(f"the bot ignored {sig.name}; log:\n{self.log}") from None
         return self.process.returncode
+
+
+def wait_until(ready: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
+    """For what the server cannot signal: the bot's log, its files, its process."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def health(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """`reports-bot health` over `data_dir`, as an operator's probe runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "health"],
+        cwd=REPO,
+        env=bot_env(DATA_DIR=data_dir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def run_bot_to_exit(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

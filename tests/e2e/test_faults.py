@@ -12,9 +12,8 @@ from __future__ import annotations
 import itertools
 import signal
 import sqlite3
-import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from tests.e2e.harness import (
     quote_of,
     run_bot_to_exit,
     start_bot,
+    wait_until,
 )
 
 QUESTIONS = (
@@ -57,15 +57,6 @@ def bot(server: FakeBotAPI, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 @pytest.fixture
 def user() -> int:
     return next(_users)
-
-
-def wait_until(ready: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    """For what the server cannot signal: the bot's log and its process."""
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def replies_to(control: Control, chat_id: int, message_id: int) -> list[dict[str, Any]]:

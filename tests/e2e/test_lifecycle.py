@@ -3,46 +3,22 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.botapi.server import FakeBotAPI
 from tests.e2e.harness import (
-    REPO,
     TIMEOUT,
     ask,
     bot_env,
     buttons,
+    health,
     quote_of,
     run_bot_to_exit,
     start_bot,
+    wait_until,
 )
-
-
-def wait_until(ready: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    """Poll a condition the server cannot signal (a file, a process); fails after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
-def health(data_dir: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "health"],
-        cwd=REPO,
-        env=bot_env(DATA_DIR=data_dir),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def one_line(stderr: str) -> str:

@@ -16,7 +16,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,18 @@ import pytest
 from bot.reliability.journal import ABANDONED, DONE, JOURNAL_NAME
 from tests.botapi.control import Control
 from tests.botapi.server import FakeBotAPI
-from tests.e2e.harness import REPO, SEEDS, TIMEOUT, BotProcess, ask, bot_env, quote_of, start_bot
+from tests.e2e.harness import (
+    REPO,
+    SEEDS,
+    TIMEOUT,
+    BotProcess,
+    ask,
+    bot_env,
+    health,
+    quote_of,
+    start_bot,
+    wait_until,
+)
 
 QUESTION = "How many refugees have entered camps in Turkey?"
 ANSWER = "Over 40,000 refugees"
@@ -34,31 +44,10 @@ ANSWER = "Over 40,000 refugees"
 BAD_POLL: dict[str, Any] = {"poll": {"id": "5100000000000000001", "question": "Which way?"}}
 
 
-def wait_until(ready: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    """For what the server cannot signal: the bot's log, its files, `reports-bot health`."""
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
 def journal_state(data_dir: Path, update_id: int) -> str | None:
     with sqlite3.connect(data_dir / JOURNAL_NAME) as db:
         row = db.execute("SELECT state FROM updates WHERE update_id = ?", (update_id,)).fetchone()
     return None if row is None else str(row[0])
-
-
-def health(data_dir: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "health"],
-        cwd=REPO,
-        env=bot_env(DATA_DIR=data_dir),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def gave_up(bot: BotProcess, update_id: int) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from telegram import Update
 
 from bot.config import ConfigError, Settings
 from bot.telegram.access import (
@@ -15,12 +14,12 @@ from bot.telegram.access import (
 )
 from bot.telegram.policy import Access, AccessPolicy, RefusalThrottle
 from tests.botapi.html_check import parse_telegram_html
+from tests.telegram.updates import ANN, BOT_ID, BOT_NAME, GROUP
+from tests.telegram.updates import message_dict as _message
+from tests.telegram.updates import update as _update
+from tests.telegram.updates import user_dict as _user
 
-BOT_ID = 1000001
-BOT_NAME = "reports_test_bot"
-ANN = 111
 BOB = 222
-GROUP = -100_555
 
 
 # -- settings --------------------------------------------------------------------------
@@ -105,45 +104,6 @@ def test_describe_counts_users_and_chats(users: set[int], chats: set[int], descr
 
 
 # -- what a refused update gets ------------------------------------------------------------
-
-
-def _user(user_id: int) -> dict[str, Any]:
-    return {"id": user_id, "is_bot": False, "first_name": "U"}
-
-
-def _chat(chat_id: int) -> dict[str, Any]:
-    if chat_id > 0:
-        return {"id": chat_id, "type": "private", "first_name": "U"}
-    return {"id": chat_id, "type": "supergroup", "title": "G"}
-
-
-def _message(
-    chat_id: int, text: str | None = None, reply_to_bot: bool = False, **extra: Any
-) -> dict[str, Any]:
-    message: dict[str, Any] = {
-        "message_id": 7,
-        "date": 0,
-        "chat": _chat(chat_id),
-        "from": _user(ANN),
-        **extra,
-    }
-    if text is not None:
-        message["text"] = text
-    if reply_to_bot:
-        message["reply_to_message"] = {
-            "message_id": 6,
-            "date": 0,
-            "chat": _chat(chat_id),
-            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Reports"},
-            "text": "an answer",
-        }
-    return message
-
-
-def _update(**fields: Any) -> Update:
-    update = Update.de_json({"update_id": 1, **fields}, None)
-    assert update is not None
-    return update
 
 
 def _refusal(**fields: Any) -> Refusal:

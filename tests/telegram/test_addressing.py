@@ -3,23 +3,17 @@ the access guard refuses aloud are the same updates, the ones the handlers reply
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
-from telegram import Update
 
 from bot.telegram.access import Refusal, refusal_for
 from bot.telegram.addressing import KNOWN_COMMANDS, command_of, is_answered
 from bot.telegram.limits import spends_budget
 from bot.telegram.wording import COMMANDS
+from tests.telegram.updates import ANN, BOT_ID, BOT_NAME, GROUP, update
+from tests.telegram.updates import message_dict as message
 
-BOT_ID = 1000001
-BOT_NAME = "reports_test_bot"
-ANN = 111
-GROUP = -100_555
-# As Telegram marks a command: "/name" or "/name@bot" at the very start.
-_COMMAND = re.compile(r"^/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w@])")
 STICKER = {
     "file_id": "x",
     "file_unique_id": "y",
@@ -29,44 +23,6 @@ STICKER = {
     "is_animated": False,
     "is_video": False,
 }
-
-
-def _chat(chat_id: int) -> dict[str, Any]:
-    if chat_id > 0:
-        return {"id": chat_id, "type": "private", "first_name": "U"}
-    return {"id": chat_id, "type": "supergroup", "title": "G"}
-
-
-def message(
-    chat_id: int, text: str | None = None, *, reply_to_bot: bool = False, **extra: Any
-) -> dict[str, Any]:
-    built: dict[str, Any] = {
-        "message_id": 7,
-        "date": 0,
-        "chat": _chat(chat_id),
-        "from": {"id": ANN, "is_bot": False, "first_name": "U"},
-        **extra,
-    }
-    if text is not None:
-        built["text"] = text
-        command = _COMMAND.match(text)
-        if command:
-            built["entities"] = [{"type": "bot_command", "offset": 0, "length": command.end()}]
-    if reply_to_bot:
-        built["reply_to_message"] = {
-            "message_id": 6,
-            "date": 0,
-            "chat": _chat(chat_id),
-            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Reports"},
-            "text": "an answer",
-        }
-    return built
-
-
-def update(**fields: Any) -> Update:
-    made = Update.de_json({"update_id": 1, **fields}, None)
-    assert made is not None
-    return made
 
 
 def answered(built: dict[str, Any]) -> bool:
