@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test test-fast lint chat bench bench-quality bench-reload bench-load bench-restart container-test
+.PHONY: setup test test-fast lint chat bench bench-quality bench-reload bench-load bench-restart bench-idle container-test
 
 $(BIN)/reports-bot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench-load: setup
 
 bench-restart: setup
 	$(BIN)/python -m benchmarks.bench_restart
+
+bench-idle: setup
+	$(BIN)/python -m benchmarks.bench_idle
 
 container-test: setup
 	bash .ci/container-test

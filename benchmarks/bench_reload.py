@@ -126,7 +126,7 @@ def run(passages: int, repeats: int, work: Path) -> dict[str, Any]:
             raise SystemExit(f"the deleted report was not dropped: {change.describe()}")
         deleted_s.append(seconds)
 
-        scan_s.append(timed(library._scan)[1])
+        scan_s.append(timed(library.folder.walk)[1])
         parts = library.engine.parts()
         merge_s.append(timed(lambda: SearchEngine.from_parts(parts))[1])  # noqa: B023
         print(f"round {n + 1}: new {new_s[-1]:.2f}s", file=sys.stderr)

@@ -101,6 +101,8 @@ class BotUnderTest:
     rate_limiter: bool = True
     python_args: Sequence[str] = ()
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # The checkout whose `bot` runs (another worktree, to measure code before a change).
+    tree: Path = REPO
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     started_at: float = field(default=0.0, init=False)
 
@@ -114,12 +116,14 @@ class BotUnderTest:
             LOG_LEVEL="INFO",
             **self.extra_env,
         )
+        if self.tree != REPO:
+            env["PYTHONPATH"] = str(self.tree)  # ahead of this checkout's editable install
         command = BOT_COMMAND if self.rate_limiter else ("-c", _UNLIMITED_BOT)
         with self.log_path.open("ab") as log:
             self.started_at = time.time()
             self.process = subprocess.Popen(
                 [sys.executable, *self.python_args, *command],
-                cwd=REPO,
+                cwd=self.tree,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

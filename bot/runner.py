@@ -13,19 +13,24 @@ import gc
 import logging
 import signal
 import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TypeVar
 
 from telegram import Bot, Update
 from telegram.error import InvalidToken, NetworkError
 
 from bot.app import build_application
 from bot.config import ConfigError, Settings, configure_logging
-from bot.live.reports import open_live
+from bot.live.reports import open_library, open_live
 from bot.reliability.delivery import connect, wait_for_bot_api
 from bot.reliability.journal import JournalError
 from bot.store import Store, StoreError
 from retrieval.errors import RetrievalError
 
 log = logging.getLogger("bot.runner")
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_UNAVAILABLE = 1
@@ -71,16 +76,20 @@ def main() -> int:
     # One loop for the token check and the bot: run_polling picks up the current loop.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    # The index lives as long as the process: the collector is off while it loads (it
+    # would walk every new object again and again) and never walks it after.
+    gc.disable()
+    # It loads while the token is checked: one mostly waits on the network, the other
+    # works, so a restart answers sooner.
+    loading = _in_background(lambda: open_library(settings))
     try:
         if not connect(loop, wait_for_bot_api(lambda: check_token(settings), settings.base_url)):
             log.info("stopped before the Bot API could be reached")
             return EXIT_OK
         with Store.open(settings.store_path) as store:
-            # The index lives as long as the process: the collector is off while it loads
-            # (it would walk every new object again and again) and never walks it after.
-            gc.disable()
             try:
-                live = open_live(settings, store)  # the reports, kept up to date while it runs
+                # The reports, kept up to date while it runs.
+                live = open_live(settings, store, loading.result())
             finally:
                 gc.freeze()
                 gc.enable()
@@ -106,7 +115,25 @@ def main() -> int:
     except (RetrievalError, ConfigError, StoreError, JournalError) as error:
         return _fail(str(error), EXIT_CONFIG)
     finally:
+        gc.enable()
         if not loop.is_closed():
             loop.close()
     log.info("bot stopped cleanly")
     return EXIT_OK
+
+
+def _in_background(work: Callable[[], T]) -> Future[T]:
+    """`work()` in a daemon thread: a start that fails meanwhile exits at once, without
+    waiting for it."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(work())
+        except BaseException as error:  # handed to whoever waits for the result
+            future.set_exception(error)
+
+    threading.Thread(target=run, name="load-reports", daemon=True).start()
+    return future

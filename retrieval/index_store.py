@@ -1,9 +1,13 @@
 """The on-disk cache of a built search index, so a restart does not re-index.
 
 An entry is a folder `index-<key>/` holding the scorer (`bm25.idx`), the
-engine's opaque payload (`payload.bin`) and a `manifest.json` with the key
-and each file's size and sha256.  The key fingerprints the report files and
-the analyzer settings, so changed reports or settings miss the cache.
+engine's opaque payload (`payload.bin`), optionally a second scorer over whole
+reports (`reports.idx`) and the listing of the files it was built from
+(`listing.bin`), and a `manifest.json` with the key, the source (which folder
+and settings it was built for) and each file's size and sha256.  The key
+fingerprints the report files and the analyzer settings, so changed reports or
+settings miss the cache; `latest(source)` finds the newest entry of a source
+whatever its files were, for a caller that brings it up to date itself.
 
 Entries are written into a temporary folder and renamed into place, so a
 reader sees a whole entry or none.  Anything that fails verification (a
@@ -23,7 +27,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 from retrieval.bm25 import FastBM25
 from retrieval.errors import IndexCacheError
@@ -34,6 +38,8 @@ _FORMAT: Final = "reports-bot/index-cache"
 _VERSION: Final = 1
 _SCORER: Final = "bm25.idx"
 _PAYLOAD: Final = "payload.bin"
+_REPORT_SCORER: Final = "reports.idx"
+_LISTING: Final = "listing.bin"
 _MANIFEST: Final = "manifest.json"
 _ENTRY_PREFIX: Final = "index-"
 _TMP_PREFIX: Final = ".tmp-"
@@ -48,13 +54,21 @@ def fingerprint(
 
     The files are sorted first, so the order a folder walk yields them in does not matter.
     """
-    material = {
-        "files": sorted([str(p), int(size), int(mtime)] for p, size, mtime in files),
-        "analyzer": analyzer_fingerprint,
-        "extra": extra,
-    }
-    encoded = json.dumps(material, ensure_ascii=False, separators=(",", ":")).encode()
-    return hashlib.sha256(encoded).hexdigest()[:32]
+    digest = hashlib.sha256()
+    digest.update(json.dumps([analyzer_fingerprint, extra]).encode())
+    # One line per file; a path holds no NUL, so no two listings make the same lines.
+    lines = sorted(f"{path}\0{int(size)}\0{int(mtime)}\n" for path, size, mtime in files)
+    digest.update("".join(lines).encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()[:32]
+
+
+class CachedIndex(NamedTuple):
+    """One entry, checked against its manifest."""
+
+    scorer: FastBM25
+    payload: bytes
+    report_scorer: FastBM25 | None = None
+    listing: bytes | None = None
 
 
 class IndexStore:
@@ -69,21 +83,55 @@ class IndexStore:
             raise ValueError(f"cache key {key!r} must be letters, digits, '-' or '_'")
         return self.cache_dir / f"{_ENTRY_PREFIX}{key}"
 
-    def load(self, key: str) -> tuple[FastBM25, bytes] | None:
-        """The cached scorer and payload for `key`, or None on a miss or a bad entry."""
+    def load(self, key: str) -> CachedIndex | None:
+        """The cached entry for `key`, or None on a miss or a bad entry."""
         entry = self.entry_dir(key)
         if not entry.exists():
             return None
         try:
-            scorer, payload = _read_entry(entry, key)
+            cached = _read_entry(entry, key)
         except (IndexCacheError, OSError) as error:
             log.warning("search index cache %s is unusable (%s); rebuilding", entry, error)
             _remove(entry)
             return None
         _touch(entry)  # mark as recently used, so pruning keeps it
-        return scorer, payload
+        return cached
 
-    def save(self, key: str, scorer: FastBM25, payload: bytes) -> None:
+    def latest(self, source: str) -> CachedIndex | None:
+        """The most recently used good entry saved for `source`, whatever its key."""
+        found: list[tuple[float, str]] = []
+        try:
+            children = list(self.cache_dir.iterdir())
+        except OSError:
+            return None
+        for child in children:
+            if not child.name.startswith(_ENTRY_PREFIX):
+                continue
+            try:
+                manifest = json.loads((child / _MANIFEST).read_bytes())
+                if manifest.get("source") == source:
+                    found.append((child.stat().st_mtime, str(manifest["key"])))
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue  # a broken entry is dealt with when it is loaded by its key
+        for _, key in sorted(found, reverse=True):
+            try:
+                cached = self.load(key)
+            except ValueError:
+                continue  # a manifest naming a key that is no folder name
+            if cached is not None:
+                return cached
+        return None
+
+    def save(
+        self,
+        key: str,
+        scorer: FastBM25,
+        payload: bytes,
+        *,
+        report_scorer: FastBM25 | None = None,
+        listing: bytes | None = None,
+        source: str = "",
+    ) -> None:
         """Store an entry atomically, then prune old ones.
 
         The cache only saves time: if the disk refuses (full, read-only,
@@ -94,7 +142,7 @@ class IndexStore:
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             tmp.mkdir()
-            _write_entry(tmp, key, scorer, payload)
+            _write_entry(tmp, key, CachedIndex(scorer, payload, report_scorer, listing), source)
             _install(tmp, entry)
             _fsync_dir(self.cache_dir)
         except OSError as error:
@@ -136,32 +184,54 @@ class IndexStore:
             _remove(stale)
 
 
-def _write_entry(folder: Path, key: str, scorer: FastBM25, payload: bytes) -> None:
-    scorer.save(folder / _SCORER)
-    _write_synced(folder / _PAYLOAD, payload)
-    files = {name: _describe(folder / name) for name in (_SCORER, _PAYLOAD)}
-    manifest = {"format": _FORMAT, "version": _VERSION, "key": key, "files": files}
+def _write_entry(folder: Path, key: str, cached: CachedIndex, source: str) -> None:
+    cached.scorer.save(folder / _SCORER)
+    _write_synced(folder / _PAYLOAD, cached.payload)
+    names = [_SCORER, _PAYLOAD]
+    if cached.report_scorer is not None:
+        cached.report_scorer.save(folder / _REPORT_SCORER)
+        names.append(_REPORT_SCORER)
+    if cached.listing is not None:
+        _write_synced(folder / _LISTING, cached.listing)
+        names.append(_LISTING)
+    files = {name: _describe(folder / name) for name in names}
+    manifest = {
+        "format": _FORMAT,
+        "version": _VERSION,
+        "key": key,
+        "source": source,
+        "files": files,
+    }
     _write_synced(folder / _MANIFEST, json.dumps(manifest, indent=1).encode())
 
 
-def _read_entry(entry: Path, key: str) -> tuple[FastBM25, bytes]:
+def _read_entry(entry: Path, key: str) -> CachedIndex:
     try:
         manifest = json.loads((entry / _MANIFEST).read_bytes())
         if manifest["format"] != _FORMAT or manifest["version"] != _VERSION:
             raise IndexCacheError(f"format {manifest['format']} v{manifest['version']}")
         if manifest["key"] != key:
             raise IndexCacheError(f"it was written for key {manifest['key']}")
+        listed = manifest["files"]
+        if _SCORER not in listed or _PAYLOAD not in listed:
+            raise KeyError(f"{_SCORER} and {_PAYLOAD}")
         contents = {}
-        for name in (_SCORER, _PAYLOAD):
+        for name in (_SCORER, _PAYLOAD, _REPORT_SCORER, _LISTING):
+            if name not in listed:
+                continue
             data = (entry / name).read_bytes()
-            expected = manifest["files"][name]
+            expected = listed[name]
             if len(data) != expected["size"] or _sha256(data) != expected["sha256"]:
                 raise IndexCacheError(f"{name} does not match its checksum")
             contents[name] = data
     except (ValueError, KeyError, TypeError) as error:
         raise IndexCacheError(f"unreadable manifest: {error}") from error
     scorer = FastBM25.from_bytes(contents[_SCORER], source=str(entry / _SCORER))
-    return scorer, contents[_PAYLOAD]
+    reports = contents.get(_REPORT_SCORER)
+    report_scorer = (
+        None if reports is None else FastBM25.from_bytes(reports, str(entry / _REPORT_SCORER))
+    )
+    return CachedIndex(scorer, contents[_PAYLOAD], report_scorer, contents.get(_LISTING))
 
 
 def _describe(path: Path) -> dict[str, int | str]:

@@ -1,20 +1,24 @@
 """The live collection: the reports folder plus reports from elsewhere (feeds), kept
 indexed as files come, change and go.
 
-`Library.refresh()` rescans `root` by (path, size, mtime_ns), loads only new
-or changed files, drops deleted ones, and builds a new `SearchEngine` from
-per-report parts analyzed earlier: only the BM25 statistics, which are global,
-are recomputed (a fraction of a second at 100k passages, against ~12 s to
-analyze everything again).  The engine it returns is complete and immutable,
-so whoever swaps it in never exposes a half-built index.
+`Library.refresh()` finds what changed in `root` and loads only new or changed
+files (by size and mtime), drops deleted ones, and builds a new `SearchEngine` from
+per-report parts analyzed earlier: only the BM25 statistics, which are global, are
+recomputed (a fraction of a second at 100k passages, against ~12 s to analyze
+everything again).  The engine it returns is complete and immutable, so whoever
+swaps it in never exposes a half-built index.
 
-A file is only read once it has settled: its modification time is at least
-`settle_seconds` old, or it kept the same size and mtime over `settle_seconds`
-of scans (for clocks that disagree).  A file that changes while it is read is
-put back to wait.  Temporary, hidden and editor files are never read at all
-(`loader.is_report_file`).
+What changed is found one of two ways.  Without a watcher (`watch=None`) every
+refresh walks the whole folder.  With one (`watch="auto"`, "events" or "polling":
+`retrieval.watch`, started by the first refresh) a refresh looks only at the paths
+the file system reported and at files still waiting to settle: one with nothing
+reported costs nothing.  The whole folder is walked only when the watcher starts or
+starts again, or may have missed events.  A restart (`open` with an index cache)
+takes the newest engine cached for the folder as it is, with the files it was built
+from, so its first walk reads again only what changed while it was down.
 
-Nothing here knows about Telegram; the bot runs `refresh` in a worker thread.
+Reading, settling and per-file isolation are `retrieval.folder`'s.  Nothing here
+knows about Telegram; the bot runs `refresh` in a worker thread.
 """
 
 from __future__ import annotations
@@ -24,65 +28,29 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from retrieval.analyzer import Analyzer
+from retrieval.changes import DUPLICATE_REASON, Change, Pending, diff, duplicate, holds
 from retrieval.corpus import CorpusPart, index_reports
-from retrieval.loader import LoadProblem, load_file, report_files
+from retrieval.corpus_cache import source_id
+from retrieval.errors import ReportsNotFoundError
+from retrieval.folder import UNKNOWN, FileContent, FolderFiles
+from retrieval.listing import Signature, Walk
+from retrieval.loader import LoadProblem
 from retrieval.models import Report
 from retrieval.search import SearchEngine, SearchSettings
+from retrieval.watch import Changes, FolderWatcher, Mode
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SETTLE_SECONDS = 1.0
+# Polling a big folder stats every file each round: stretch the interval so that
+# it takes about this share of one core at most.
+_POLL_SHARE = 0.1
+_STAT_SECONDS = 5e-6  # a walk's cost per file, about, with the files in the page cache
 
-
-@dataclass(frozen=True, slots=True)
-class Signature:
-    size: int
-    mtime_ns: int
-
-
-# Recorded for files whose signature is not known (seeded from an engine whose
-# files vanished since): never equal to a real one, so the next scan decides.
-_UNKNOWN = Signature(-1, -1)
-
-
-@dataclass(frozen=True, slots=True)
-class _File:
-    signature: Signature
-    parts: tuple[CorpusPart, ...]  # one per report, in the file's order
-    problems: tuple[LoadProblem, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """What one refresh changed, and the engine that holds the result."""
-
-    engine: SearchEngine
-    # New reports to announce (not those of a feed's first fetch, not the initial load).
-    added: tuple[Report, ...] = ()
-    updated: tuple[Report, ...] = ()
-    removed: tuple[str, ...] = ()
-    files_read: int = 0
-    seconds: float = 0.0
-
-    def describe(self) -> str:
-        return (
-            f"{len(self.engine.reports)} reports, {len(self.engine.passages)} passages "
-            f"(+{len(self.added)} new, {len(self.updated)} changed, {len(self.removed)} gone; "
-            f"{self.files_read} files read) in {self.seconds:.2f}s"
-        )
-
-
-@dataclass
-class _Pending:
-    """Reports handed in from outside (feeds) since the last refresh."""
-
-    put: dict[str, Report] = field(default_factory=dict)
-    quiet: set[str] = field(default_factory=set)
-    removed: set[str] = field(default_factory=set)
+__all__ = ["DEFAULT_SETTLE_SECONDS", "Change", "Library"]
 
 
 class Library:
@@ -96,23 +64,36 @@ class Library:
         settle_seconds: float = DEFAULT_SETTLE_SECONDS,
         wall_clock: Callable[[], float] = time.time,
         clock: Callable[[], float] = time.monotonic,
+        follow_outside_links: bool = False,
+        watch: Mode | None = None,
+        poll_seconds: float = 2.0,
     ) -> None:
         self.root = Path(root).expanduser()
         self.settings = settings or SearchSettings()
-        self.settle_seconds = settle_seconds
-        self._wall_clock = wall_clock
-        self._clock = clock
+        self.follow_outside_links = follow_outside_links
         # Our own analyzer: the engine's serves questions on other threads.
         self._analyzer = Analyzer(self.settings.analyzer)
-        self._files: dict[str, _File] = {}
-        self._order: list[str] = []  # the loader's file order: decides duplicate ids
+        self.folder = FolderFiles(
+            self.root,
+            self._analyzer,
+            settle_seconds=settle_seconds,
+            follow_outside_links=follow_outside_links,
+            wall_clock=wall_clock,
+            clock=clock,
+        )
+        self._watch = watch
+        self._poll_seconds = poll_seconds
+        self._watcher: FolderWatcher | None = None
+        self._root_id: tuple[int, int] | None = None  # (device, inode) the watcher watches
+        self._root_missing = False
         self._extras: dict[str, CorpusPart] = {}  # reports from outside, by id
-        self._waiting: dict[str, tuple[Signature, float]] = {}  # unsettled files
-        self._pending = _Pending()
+        self._pending = Pending()
         self._pending_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._engine: SearchEngine | None = None
-        self._root_missing = False
+        self._seed: SearchEngine | None = None  # the cached engine whose parts are not cut out
+        self._closed = False
+        self._watch_failed = False  # said once, not at every refresh
         # Bumped when the folder's index changes; compared with what the cache last got.
         self._folder_version = 0
         self._saved_version = 0
@@ -125,17 +106,54 @@ class Library:
         cache_dir: Path | None = None,
         *,
         settle_seconds: float = DEFAULT_SETTLE_SECONDS,
+        follow_outside_links: bool = False,
+        watch: Mode | None = None,
+        poll_seconds: float = 2.0,
     ) -> Library:
-        """Load the folder (from the index cache when it is fresh) and keep it live.
+        """Load the folder and keep it live.
 
-        The files are listed *before* the engine loads them, so a file that
-        changes in between is seen as changed by the first refresh.
+        With `cache_dir`, the newest index cached for this folder is loaded as it is,
+        with the list of files it was built from: the first refresh walks the folder
+        and reads again only the files that changed since (a restart answers at once,
+        even after edits).  Without one, or with no entry yet, every file is read, and
+        the result cached.  Raises ReportsNotFoundError when `root` does not exist.
         """
-        library = cls(root, settings, settle_seconds=settle_seconds)
-        listing = library._scan()
-        engine = SearchEngine.from_path(library.root, library.settings, cache_dir)
-        library._seed(engine, listing)
+        library = cls(
+            root,
+            settings,
+            settle_seconds=settle_seconds,
+            follow_outside_links=follow_outside_links,
+            watch=watch,
+            poll_seconds=poll_seconds,
+        )
+        if not library.root.exists():
+            raise ReportsNotFoundError(
+                f"no reports at {library.root}: the path does not exist. "
+                "Point it at a folder of reports or at one .txt, .md or .jsonl file."
+            )
+        if cache_dir is not None and library._load_cached(cache_dir):
+            return library
+        library._refresh(library.folder.walk())
+        if cache_dir is not None:
+            library._saved_version = -1  # what was just read is not in the cache yet
+            library.save_cache(cache_dir)
         return library
+
+    def _source(self) -> str:
+        return source_id(self.root, self.follow_outside_links, self._analyzer.fingerprint())
+
+    def _load_cached(self, cache_dir: Path) -> bool:
+        found = SearchEngine.from_latest_cache(cache_dir, self._source(), self.settings)
+        if found is None:
+            return False
+        engine, listing = found
+        if self.root.is_dir():
+            prefix = self.folder.lister.join(str(self.root), "")
+            signatures = {prefix + name: (size, mtime) for name, size, mtime in listing}
+        else:
+            signatures = {str(self.root): (size, mtime) for _, size, mtime in listing}
+        self._take_over(engine, signatures)
+        return True
 
     @property
     def engine(self) -> SearchEngine:
@@ -145,6 +163,13 @@ class Library:
         assert self._engine is not None
         return self._engine
 
+    @property
+    def watch_mode(self) -> str:
+        """How changes are found: "events", "polling", or "walk" (every refresh)."""
+        if self._watcher is not None and self._watcher.mode is not None:
+            return self._watcher.mode
+        return "walk"
+
     # -- reports from outside the folder ------------------------------------------------
 
     def put_reports(self, reports: Iterable[Report], *, announce: bool = True) -> None:
@@ -153,124 +178,132 @@ class Library:
         `announce=False` keeps new ones out of `Change.added` (a feed's backlog).
         """
         with self._pending_lock:
-            for report in reports:
-                self._pending.put[report.id] = report
-                self._pending.removed.discard(report.id)
-                if announce:
-                    self._pending.quiet.discard(report.id)
-                else:
-                    self._pending.quiet.add(report.id)
+            self._pending.put_all(reports, announce)
 
     def remove_reports(self, report_ids: Iterable[str]) -> None:
         """Drop reports handed in with `put_reports` (by id) at the next refresh;
         thread-safe and cheap.  Reports from the folder are not touched."""
         with self._pending_lock:
-            for report_id in report_ids:
-                self._pending.put.pop(report_id, None)
-                self._pending.removed.add(report_id)
+            self._pending.remove_all(report_ids)
 
     # -- refreshing ------------------------------------------------------------------------
 
     def refresh(self) -> Change | None:
         """Bring the index up to date; None when nothing changed (the engine stays)."""
+        return self._refresh(None)
+
+    def _refresh(self, walk: Walk | None) -> Change | None:
+        """`walk`: a walk of the whole folder just made, to use instead of what changed."""
         with self._refresh_lock:
-            started = self._clock()
-            files_read, folder_changed = self._refresh_files()
+            started = time.monotonic()
+            files_read, folder_changed = self._refresh_files(walk)
             self._folder_version += folder_changed
             with self._pending_lock:
-                pending, self._pending = self._pending, _Pending()
+                pending, self._pending = self._pending, Pending()
             extras_changed = self._apply_extras(pending)
             if self._engine is not None and not (folder_changed or extras_changed):
                 return None
             previous = self._engine
             engine = self._build()
             self._engine = engine
-            change = _diff(previous, engine, pending.quiet)
+            change = diff(previous, engine, pending.quiet)
             return Change(
                 engine=engine,
                 added=change.added,
                 updated=change.updated,
                 removed=change.removed,
                 files_read=files_read,
-                seconds=self._clock() - started,
+                seconds=time.monotonic() - started,
             )
 
-    def _refresh_files(self) -> tuple[int, bool]:
-        listing = self._scan()
-        changed = False
-        for path in [p for p in self._files if p not in listing]:
-            del self._files[path]
-            changed = True
-        self._waiting = {p: w for p, w in self._waiting.items() if p in listing}
-        read = 0
-        for path, signature in listing.items():
-            known = self._files.get(path)
-            if known is not None and known.signature == signature:
-                continue
-            # The first load reads everything, as SearchEngine.from_path would.
-            if self._engine is not None and not self._settled(path, signature):
-                continue
-            loaded = self._load(path, signature)
-            read += 1
-            if loaded is None:
-                continue  # it changed while we read it: wait for it to settle again
-            self._files[path] = loaded
-            changed = True
-        self._order = list(listing)
-        return read, changed
+    def _refresh_files(self, walk: Walk | None) -> tuple[int, bool]:
+        folder = self.folder
+        if walk is not None:
+            return folder.apply_walk(walk, read_all=self._engine is None)
+        if not self._root_present():
+            return 0, False
+        changes = self._changes()
+        if changes is None:
+            return folder.apply_walk(folder.walk(), read_all=self._engine is None)
+        if not changes.paths and not folder.waiting:
+            return 0, False
+        return folder.apply_changes(changes.paths, changes.created)
 
-    def _scan(self) -> dict[str, Signature]:
-        """The report files now under root, in the loader's order, with their signatures."""
-        if self._engine is not None and not self.root.exists():
-            # More likely an unmounted volume than a deliberate deletion of
-            # everything: keep answering from what we have.
+    def _root_present(self) -> bool:
+        """False while the root is gone: more likely an unmounted volume than a deliberate
+        deletion of everything, so the reports loaded so far keep being answered."""
+        try:
+            info = os.stat(self.root)
+        except OSError:
+            info = None
+        if info is None and self._engine is not None:
             if not self._root_missing:
                 log.warning("%s has gone; keeping the reports loaded so far", self.root)
             self._root_missing = True
-            return {
-                path: self._files[path].signature for path in self._order if path in self._files
-            }
-        self._root_missing = False
-        listing: dict[str, Signature] = {}
-        for file in report_files(self.root):
-            signature = _signature(file)
-            if signature is not None:
-                listing[str(file)] = signature
-        return listing
-
-    def _settled(self, path: str, signature: Signature) -> bool:
-        age = self._wall_clock() - signature.mtime_ns / 1e9
-        if age >= self.settle_seconds:
-            self._waiting.pop(path, None)
-            return True
-        now = self._clock()
-        seen = self._waiting.get(path)
-        if seen is not None and seen[0] == signature:
-            if now - seen[1] >= self.settle_seconds:
-                self._waiting.pop(path, None)
-                return True
             return False
-        self._waiting[path] = (signature, now)
-        return False
+        moved = info is not None and (info.st_dev, info.st_ino) != self._root_id
+        if self._watcher is not None and (self._root_missing or moved):
+            # Back, or another folder in its place: what watched the old one is blind.
+            self._stop_watcher()
+        self._root_missing = False
+        return True
 
-    def _load(self, path: str, signature: Signature) -> _File | None:
-        file = Path(path)
-        base = self.root if self.root.is_dir() else self.root.parent
-        loaded = load_file(file, base)
-        if _signature(file) != signature:
-            self._waiting[path] = (signature, self._clock())
+    def _changes(self) -> Changes | None:
+        """What the watcher saw change, or None: walk everything."""
+        if self._watch is None or self._closed or not self.root.is_dir():
             return None
-        parts = index_reports(loaded.reports, self._analyzer)
-        return _File(signature, tuple(parts), loaded.problems)
+        watcher = self._watcher  # close() may drop it meanwhile, from another thread
+        if watcher is None or not watcher.running:
+            self._start_watcher()
+            return None  # nothing watched until now: walk once, with the watcher on
+        changes = watcher.take()
+        return None if changes.rescan else changes
 
-    def _apply_extras(self, pending: _Pending) -> bool:
+    def _start_watcher(self) -> None:
+        assert self._watch is not None
+        self._stop_watcher()
+        # Before the first walk, guess its cost from the files the cache listed.
+        walk_cost = self.folder.walk_seconds or len(self.folder.signatures) * _STAT_SECONDS
+        poll = max(self._poll_seconds, walk_cost / _POLL_SHARE)
+        watcher = FolderWatcher(self.root, mode=self._watch, poll_seconds=poll)
+        try:
+            info = os.stat(self.root)
+            watcher.start()
+        except (OSError, RuntimeError) as error:
+            if not self._watch_failed:
+                log.warning("cannot watch %s (%s); rescans read it in full", self.root, error)
+            self._watch_failed = True
+            return
+        self._watch_failed = False
+        self._watcher, self._root_id = watcher, (info.st_dev, info.st_ino)
+        if self._closed:  # closed while it started
+            self._stop_watcher()
+
+    def _stop_watcher(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.stop()
+
+    def close(self) -> None:
+        """Stop watching the folder (the engine keeps answering); for shut-down."""
+        self._closed = True
+        self._stop_watcher()
+
+    def _apply_extras(self, pending: Pending) -> bool:
         gone = [report_id for report_id in pending.removed if report_id in self._extras]
         for report_id in gone:
             del self._extras[report_id]
-        fresh = [r for r in pending.put.values() if not _holds(self._extras.get(r.id), r)]
-        for part in index_reports(fresh, self._analyzer):
-            self._extras[part.reports[0].id] = part
-        return bool(fresh or gone)
+        fresh = [r for r in pending.put.values() if not holds(self._extras.get(r.id), r)]
+        indexed = 0
+        for report in fresh:
+            try:
+                [part] = index_reports([report], self._analyzer)
+            except Exception as error:  # one report nobody foresaw costs only itself
+                log.warning("skipped report %s: cannot be indexed (%r)", report.id, error)
+                continue
+            self._extras[report.id] = part
+            indexed += 1
+        return bool(indexed or gone)
 
     @property
     def cache_stale(self) -> bool:
@@ -285,114 +318,78 @@ class Library:
         folder then does not match what the index holds).
         """
         with self._refresh_lock:
-            if self._engine is None or not self.cache_stale or self._waiting:
+            known = self.folder.signatures
+            if self._engine is None or not self.cache_stale or self.folder.waiting:
                 return False
-            paths = [p for p in self._order if p in self._files]
-            if any(self._files[p].signature == _UNKNOWN for p in paths):
+            if any(signature == UNKNOWN for signature in known.values()):
                 return False
             engine = self._build(with_extras=False) if self._extras else self._engine
-            signatures = [
-                (
-                    self._relative(p),
-                    self._files[p].signature.size,
-                    self._files[p].signature.mtime_ns,
-                )
-                for p in paths
-            ]
+            signatures = self._signatures(known.items())
             version = self._folder_version
-        engine.save_to_cache(cache_dir, signatures)  # the engine is immutable: no lock needed
+        # The engine is immutable: no lock needed.
+        engine.save_to_cache(cache_dir, signatures, source=self._source())
         self._saved_version = max(self._saved_version, version)
         return True
 
-    def _relative(self, path: str) -> str:
-        """A file's name as the index cache's key lists it (see corpus_cache.file_signatures)."""
-        return str(Path(path).relative_to(self.root)) if self.root.is_dir() else Path(path).name
+    def _signatures(self, files: Iterable[tuple[str, Signature]]) -> list[tuple[str, int, int]]:
+        """(name, size, mtime_ns) as the index cache's key lists them (corpus_cache)."""
+        single = not self.root.is_dir()
+        relative = self.folder.lister.relative
+        return [
+            (self.root.name if single else relative(path), size, mtime)
+            for path, (size, mtime) in files
+        ]
 
     def _build(self, *, with_extras: bool = True) -> SearchEngine:
+        self._cut_seed()
         parts: list[CorpusPart] = []
-        problems: list[LoadProblem] = []
+        problems: list[LoadProblem] = list(self.folder.walk_problems)
         seen: dict[str, str] = {}
-        for path in self._order:
-            file = self._files.get(path)
-            if file is None:
-                continue
+        contents = self.folder.contents
+        for path in self.folder.order():
+            file = contents[path]
             problems.extend(file.problems)
             for part in file.parts:
                 report = part.reports[0]
                 if report.id in seen:
-                    problems.append(_duplicate(path, report.id, seen[report.id]))
+                    problems.append(duplicate(path, report.id, seen[report.id]))
                     continue
                 seen[report.id] = path
                 parts.append(part)
         for report_id, part in self._extras.items() if with_extras else ():
             if report_id in seen:
-                problems.append(_duplicate("(feed)", report_id, seen[report_id]))
+                problems.append(duplicate("(feed)", report_id, seen[report_id]))
                 continue
             seen[report_id] = "(feed)"
             parts.append(part)
         return SearchEngine.from_parts(parts, self.settings, problems)
 
-    def _seed(self, engine: SearchEngine, listing: dict[str, Signature]) -> None:
-        """Take over an engine loaded from the folder, with the signatures listed
-        before it was loaded, so only files changed since are read again."""
+    def _take_over(self, engine: SearchEngine, signatures: dict[str, Signature]) -> None:
+        """Take over an engine built from files with these signatures: the next walk reads
+        again whatever differs.  Its parts are cut out per file only when an engine is
+        next built, off the start-up's path."""
+        self.folder.adopt(signatures)
+        self._seed = self._engine = engine
+
+    def _cut_seed(self) -> None:
+        engine, self._seed = self._seed, None
+        if engine is None:
+            return
         by_file: dict[str, list[CorpusPart]] = {}
         for part in engine.parts():
             by_file.setdefault(part.reports[0].path or "", []).append(part)
         problems: dict[str, list[LoadProblem]] = {}
+        signatures, contents = self.folder.signatures, self.folder.contents
         for problem in engine.problems:
+            if problem.reason.startswith(DUPLICATE_REASON):
+                continue  # every build finds those again
             # A JSON Lines problem names "path:line".
-            path = problem.path if problem.path in listing else problem.path.rsplit(":", 1)[0]
+            path = problem.path if problem.path in signatures else problem.path.rsplit(":", 1)[0]
             problems.setdefault(path, []).append(problem)
-        for path in dict.fromkeys([*listing, *by_file]):
-            if not path:
-                continue
-            self._files[path] = _File(
-                listing.get(path, _UNKNOWN),
-                tuple(by_file.get(path, ())),
-                tuple(problems.get(path, ())),
-            )
-        self._order = list(dict.fromkeys([*listing, *by_file]))
-        self._engine = engine
-
-
-@dataclass(frozen=True, slots=True)
-class _Diff:
-    added: tuple[Report, ...]
-    updated: tuple[Report, ...]
-    removed: tuple[str, ...]
-
-
-def _diff(previous: SearchEngine | None, engine: SearchEngine, quiet: set[str]) -> _Diff:
-    if previous is None:  # the first load is where we start, not news
-        return _Diff((), (), ())
-    added: list[Report] = []
-    updated: list[Report] = []
-    for report in engine.reports:
-        old = previous.report(report.id)
-        if old is None:
-            if report.id not in quiet:
-                added.append(report)
-        elif old != report:
-            updated.append(report)
-    removed = tuple(r.id for r in previous.reports if engine.report(r.id) is None)
-    return _Diff(tuple(added), tuple(updated), removed)
-
-
-def _holds(part: CorpusPart | None, report: Report) -> bool:
-    return part is not None and part.reports[0] == report
-
-
-def _signature(path: Path) -> Signature | None:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None  # vanished: it is simply not there any more
-    return Signature(info.st_size, info.st_mtime_ns)
-
-
-def _duplicate(path: str, report_id: str, first: str) -> LoadProblem:
-    problem = LoadProblem(
-        path, f"duplicate report id {report_id!r} (first seen in {first}); this copy is skipped"
-    )
-    log.warning("skipped %s: %s", problem.path, problem.reason)
-    return problem
+        for path in dict.fromkeys([*signatures, *by_file]):
+            if not path or path in contents:
+                continue  # read again since: the cached parts are out of date
+            signatures.setdefault(path, UNKNOWN)
+            parts = tuple(by_file.get(path, ()))
+            contents[path] = FileContent(parts, tuple(problems.get(path, ())))
+        self.folder.invalidate_order()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,11 +23,19 @@ from typing import BinaryIO
 
 from retrieval.errors import ReportsNotFoundError
 from retrieval.formats import parse_jsonl_line, parse_markdown, parse_plain_text
+from retrieval.listing import OUTSIDE_LINKS_SETTING as OUTSIDE_LINKS_SETTING
+from retrieval.listing import REPORT_SUFFIXES as REPORT_SUFFIXES
+from retrieval.listing import (
+    Lister,
+    is_report_name,
+    outside_reason,
+    within,
+)
+from retrieval.listing import LoadProblem as LoadProblem
 from retrieval.loader_io import MAX_FILE_BYTES as MAX_FILE_BYTES
 from retrieval.loader_io import MAX_LINE_BYTES as MAX_LINE_BYTES
 from retrieval.loader_io import (
     Unreadable,
-    describe_os_error,
     jsonl_lines,
     open_regular,
     read_text,
@@ -36,19 +44,9 @@ from retrieval.models import Report
 
 logger = logging.getLogger("retrieval.loader")
 
-REPORT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".jsonl"})
-# Names that editors, downloads and sync tools give to files still being written.
-_PARTIAL_SUFFIXES = (".swp", ".swo", ".tmp", ".temp", ".part", ".partial", ".crdownload")
 # One broken export must not flood the log: past this many bad lines, a file's
 # further bad lines are counted in one closing problem.
 MAX_LINE_PROBLEMS = 50
-OUTSIDE_LINKS_SETTING = "REPORTS_FOLLOW_OUTSIDE_LINKS"
-
-
-@dataclass(frozen=True, slots=True)
-class LoadProblem:
-    path: str
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +66,7 @@ class FolderScan:
 
 def is_report_file(path: Path) -> bool:
     """A .txt/.md/.markdown/.jsonl file that is not hidden, a backup or half written."""
-    return _is_report_name(path.name)
-
-
-def _is_report_name(name: str) -> bool:
-    return not _ignored_name(name) and os.path.splitext(name)[1].lower() in REPORT_SUFFIXES
-
-
-def _ignored_name(name: str) -> bool:
-    """Hidden, backup and partial files: nobody meant them as reports, so never mention them."""
-    if name.startswith((".", "~", "#")) or name.endswith(("~", "#")):
-        return True  # ".x", "~$x.txt", "#x.txt#", "x.txt~", ".#x.txt"
-    return name.lower().endswith(_PARTIAL_SUFFIXES)
+    return is_report_name(path.name)
 
 
 def describe_skipped_types(paths: Iterable[Path]) -> str | None:
@@ -139,15 +126,14 @@ def report_files(path: str | Path, *, follow_outside_links: bool = False) -> lis
 
 def scan_folder(path: str | Path, *, follow_outside_links: bool = False) -> FolderScan:
     """Walk a reports folder: its report files in load order, the folders and links it
-    did not follow (nothing logged: the caller decides when to), and other files."""
+    did not follow (nothing logged: the caller decides when to), and other files.
+    The walk is `retrieval.listing.Lister`'s, the one the live library uses too."""
     root = Path(path).expanduser()
-    problems: list[LoadProblem] = []
-    others: list[Path] = []
-    files = sorted(
-        _walk(root, problems, others, follow_outside_links),
-        key=lambda file: (_relative_id_path(file, root), file.name),
-    )
-    return FolderScan(files, tuple(problems), tuple(sorted(others)))
+    lister = Lister(root, follow_outside_links=follow_outside_links)
+    walk = lister.walk()
+    files = [Path(file) for file in sorted(walk.files, key=lister.order_key)]
+    others = tuple(sorted(Path(file) for file in walk.other_files))
+    return FolderScan(files, tuple(walk.problems), others)
 
 
 def load_file(path: Path, root: Path, *, follow_outside_links: bool = False) -> LoadResult:
@@ -173,7 +159,7 @@ def _load_file(path: Path, root: Path, confine: bool) -> LoadResult:
             "(hidden, backup and partial files are ignored)",
         )
     if confine and not _is_inside(path, root):
-        return _problem(path, _outside_reason(path, root))
+        return _problem(path, outside_reason(path, root))
     relative = _relative_id_path(path, root)
     opened = open_regular(path)
     if isinstance(opened, Unreadable):
@@ -257,77 +243,7 @@ def _is_inside(path: Path | str, root: Path | str) -> bool:
                 break
         else:
             return True
-    return _within(os.path.realpath(path), os.path.realpath(root))
-
-
-def _within(real: str, real_root: str) -> bool:
-    return real == real_root or os.path.commonpath((real, real_root)) == real_root
-
-
-def _outside_reason(path: Path | str, root: Path | str) -> str:
-    return (
-        f"outside the reports folder {root} (it leads to {os.path.realpath(path)}): "
-        f"set {OUTSIDE_LINKS_SETTING}=true to read symlinks that lead out of it"
-    )
-
-
-def _walk(
-    root: Path, problems: list[LoadProblem], others: list[Path], follow_outside_links: bool
-) -> Iterator[Path]:
-    """Report files under `root`, following symlinks (only those that stay inside it,
-    unless `follow_outside_links`) but never in circles.
-
-    A scandir walk rather than os.walk: DirEntry knows for free which entries are
-    links, and only a link can lead out (every folder walked is inside the root).
-    """
-    real_root = os.path.realpath(root)
-    visited: dict[str, str] = {}
-    pending = [str(root)]
-
-    def leaves(entry: os.DirEntry[str]) -> bool:
-        if follow_outside_links or not entry.is_symlink():
-            return False
-        if _within(os.path.realpath(entry.path), real_root):
-            return False
-        problems.append(LoadProblem(entry.path, _outside_reason(entry.path, root)))
-        return True
-
-    while pending:
-        folder = pending.pop()
-        real = os.path.realpath(folder)
-        if real in visited:
-            first = visited[real]
-            if Path(folder).is_relative_to(first):
-                reason = f"symlink loop: leads back to {first}, which is already being read"
-            else:
-                reason = f"same folder as {first}, which is already read"
-            problems.append(LoadProblem(folder, reason + "; skipped"))
-            continue
-        visited[real] = folder
-        try:
-            with os.scandir(folder) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
-        except OSError as error:
-            problems.append(LoadProblem(folder, describe_os_error(Path(folder), error)))
-            continue
-        subfolders: list[str] = []
-        for entry in entries:
-            if _is_folder(entry):
-                if not entry.name.startswith(".") and not leaves(entry):
-                    subfolders.append(entry.path)
-            elif _is_report_name(entry.name):
-                if not leaves(entry):
-                    yield Path(entry.path)
-            elif not _ignored_name(entry.name):
-                others.append(Path(entry.path))
-        pending.extend(reversed(subfolders))  # depth first, in name order
-
-
-def _is_folder(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_dir()  # follows links
-    except OSError:
-        return False  # a link loop or an unreadable target: the file load says which
+    return within(os.path.realpath(path), os.path.realpath(root))
 
 
 def _relative_id_path(path: Path, root: Path) -> str:

@@ -27,10 +27,18 @@ from retrieval.analyzer import Analyzer, AnalyzerSettings
 from retrieval.answer_types import question_kind
 from retrieval.bm25 import BACKENDS, FastBM25, build_scorer
 from retrieval.corpus import Corpus, CorpusPart, make_corpus, merge_parts, split_parts
-from retrieval.corpus_cache import code_version, file_signatures, pickle_corpus, unpickle_corpus
+from retrieval.corpus_cache import (
+    code_version,
+    file_signatures,
+    pickle_corpus,
+    pickle_listing,
+    source_id,
+    unpickle_corpus,
+    unpickle_listing,
+)
 from retrieval.errors import UnknownBackendError
 from retrieval.hits import make_hits
-from retrieval.index_store import IndexStore, fingerprint
+from retrieval.index_store import CachedIndex, IndexStore, fingerprint
 from retrieval.loader import LoadProblem, LoadResult, load_reports
 from retrieval.models import Hit, Passage, Report
 from retrieval.rerank import RerankSettings
@@ -69,15 +77,11 @@ class SearchEngine:
     ) -> None:
         self._corpus = corpus
         self._scorer = scorer
-        # Small next to the passage index (one document per report), so a cached
-        # engine rebuilds it rather than storing a second index file.
+        # The index cache keeps it too: over 100,000 small reports it takes half a second.
         self._report_scorer = report_scorer or build_scorer(settings.backend, corpus.report_tokens)
         self._analyzer = analyzer
         self.settings = settings
         self._reports_by_id = {report.id: report for report in corpus.reports}
-        self._latest = tuple(
-            sorted(corpus.reports, key=lambda r: (r.published, r.id), reverse=True)
-        )
 
     # -- construction -----------------------------------------------------
 
@@ -101,32 +105,77 @@ class SearchEngine:
         path: str | Path,
         settings: SearchSettings | None = None,
         cache_dir: Path | None = None,
+        *,
+        follow_outside_links: bool = False,
     ) -> SearchEngine:
         """Load reports from a file or folder and build the index.
 
         With `cache_dir` (fast backend only) a previously built index for the
         very same files and analyzer settings is loaded instead of rebuilt.
+        Symlinks that lead outside `path` are skipped unless `follow_outside_links`.
         """
         settings = settings or SearchSettings()
         root = Path(path)
         if cache_dir is None or settings.backend != "fast":
-            return cls._build_from_load(load_reports(root), settings)
-
-        analyzer = Analyzer(settings.analyzer)
-        store = IndexStore(cache_dir)
-        key = fingerprint(file_signatures(root), analyzer.fingerprint(), code_version())
-        cached = store.load(key)
+            loaded = load_reports(root, follow_outside_links=follow_outside_links)
+            return cls._build_from_load(loaded, settings)
+        signatures = file_signatures(root, follow_outside_links=follow_outside_links)
+        cached = cls.from_cache(cache_dir, signatures, settings)
         if cached is not None:
-            scorer, payload = cached
-            corpus = unpickle_corpus(payload)
-            if isinstance(corpus, Corpus):
-                log.info("loaded cached index %s (%d passages)", key[:12], len(corpus.passages))
-                return cls(corpus, scorer, analyzer, settings)
-            log.warning("cached index %s holds unexpected data; rebuilding", key[:12])
-        engine = cls._build_from_load(load_reports(root), settings)
-        if isinstance(engine._scorer, FastBM25):
-            store.save(key, engine._scorer, pickle_corpus(engine._corpus))
+            return cached
+        loaded = load_reports(root, follow_outside_links=follow_outside_links)
+        engine = cls._build_from_load(loaded, settings)
+        source = source_id(root, follow_outside_links, engine._analyzer.fingerprint())
+        engine.save_to_cache(cache_dir, signatures, source=source)
         return engine
+
+    @classmethod
+    def from_cache(
+        cls,
+        cache_dir: Path,
+        signatures: Sequence[tuple[str, int, int]],
+        settings: SearchSettings | None = None,
+    ) -> SearchEngine | None:
+        """The engine cached for report files with exactly these (relative path, size,
+        mtime_ns) signatures, or None when there is none (or it cannot be used)."""
+        settings = settings or SearchSettings()
+        if settings.backend != "fast":
+            return None
+        analyzer = Analyzer(settings.analyzer)
+        key = fingerprint(signatures, analyzer.fingerprint(), code_version())
+        return cls._from_entry(IndexStore(cache_dir).load(key), key, analyzer, settings)
+
+    @classmethod
+    def from_latest_cache(
+        cls, cache_dir: Path, source: str, settings: SearchSettings | None = None
+    ) -> tuple[SearchEngine, list[tuple[str, int, int]]] | None:
+        """The newest engine cached for `source` (see corpus_cache.source_id) whatever files
+        it was built from, and the (relative path, size, mtime_ns) of those files, so the
+        caller can read again what changed since; None when there is none."""
+        settings = settings or SearchSettings()
+        if settings.backend != "fast":
+            return None
+        cached = IndexStore(cache_dir).latest(source)
+        if cached is None or cached.listing is None:
+            return None
+        listing = unpickle_listing(cached.listing)
+        if listing is None:
+            return None
+        engine = cls._from_entry(cached, source, Analyzer(settings.analyzer), settings)
+        return None if engine is None else (engine, listing)
+
+    @classmethod
+    def _from_entry(
+        cls, cached: CachedIndex | None, name: str, analyzer: Analyzer, settings: SearchSettings
+    ) -> SearchEngine | None:
+        if cached is None:
+            return None
+        corpus = unpickle_corpus(cached.payload)
+        if not isinstance(corpus, Corpus):
+            log.warning("cached index %s holds unexpected data; rebuilding", name[:12])
+            return None
+        log.info("loaded cached index %s (%d passages)", name[:12], len(corpus.passages))
+        return cls(corpus, cached.scorer, analyzer, settings, cached.report_scorer)
 
     @classmethod
     def _build_from_load(cls, loaded: LoadResult, settings: SearchSettings) -> SearchEngine:
@@ -159,14 +208,26 @@ class SearchEngine:
         """This engine's corpus cut into one part per report, in order (for from_parts)."""
         return split_parts(self._corpus)
 
-    def save_to_cache(self, cache_dir: Path, signatures: Sequence[tuple[str, int, int]]) -> None:
+    def save_to_cache(
+        self, cache_dir: Path, signatures: Sequence[tuple[str, int, int]], *, source: str = ""
+    ) -> None:
         """Store this engine as the index cache of a folder whose report files have exactly
-        these (relative path, size, mtime_ns) signatures, in `report_files` order, so that
-        `from_path` loads it instead of rebuilding (a live library keeps the cache current
-        this way).  The engine must hold exactly what loading those files gives."""
-        if isinstance(self._scorer, FastBM25):
-            key = fingerprint(list(signatures), self._analyzer.fingerprint(), code_version())
-            IndexStore(cache_dir).save(key, self._scorer, pickle_corpus(self._corpus))
+        these (relative path, size, mtime_ns) signatures, so that `from_path` loads it
+        instead of rebuilding (a live library keeps the cache current this way), and
+        `from_latest_cache(source)` finds it.  The engine must hold exactly what loading
+        those files gives."""
+        if not isinstance(self._scorer, FastBM25):
+            return
+        key = fingerprint(signatures, self._analyzer.fingerprint(), code_version())
+        reports = self._report_scorer if isinstance(self._report_scorer, FastBM25) else None
+        IndexStore(cache_dir).save(
+            key,
+            self._scorer,
+            pickle_corpus(self._corpus),
+            report_scorer=reports,
+            listing=pickle_listing(signatures),
+            source=source,
+        )
 
     def with_rerank(self, settings: RerankSettings) -> SearchEngine:
         """The same indexes ranked with other stage-two settings (for comparing variants)."""
@@ -219,6 +280,12 @@ class SearchEngine:
             if self.search(question, top=1):
                 examples.append(question)
         return examples
+
+    @cached_property
+    def _latest(self) -> tuple[Report, ...]:
+        # On first use, not at start-up: sorting 100,000 reports is a tenth of a second.
+        reports = self._corpus.reports
+        return tuple(sorted(reports, key=lambda r: (r.published, r.id), reverse=True))
 
     def _passages_of(self, report_id: str) -> list[Passage]:
         passages = self._corpus.passages

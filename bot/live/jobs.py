@@ -4,8 +4,10 @@ Two job-queue chains, each scheduling its next run when it ends (so a slow
 run delays the next one instead of overlapping it):
 
 * every REPORTS_POLL_SECONDS, `Library.refresh()` runs in a worker thread (the
-  bot keeps answering meanwhile) and, when anything changed, the new engine
-  replaces the old one in the bot's state in one assignment (`bot/state.py`).
+  bot keeps answering meanwhile): it applies what the library's folder watcher
+  saw change since the last run (nothing to do costs nothing: no walk of the
+  folder) and, when anything changed, the new engine replaces the old one in
+  the bot's state in one assignment (`bot/state.py`).
   Newly arrived reports are handed to `state.on_new_reports` (the pushes) as
   a task of their own;
 * feeds are polled when due (`bot/live/feeds.py`); their new and updated
@@ -63,7 +65,7 @@ def start(state: BotState, jobs: JobQueue[Context] | None) -> None:
         )
         jobs.run_once(_poll_feeds, when=0, name=FEEDS_JOB)
     log.info(
-        "watching %s every %gs%s",
+        "changes in %s are applied every %gs%s",
         settings.reports_dir,
         settings.reports_poll_seconds,
         f"; polling {len(settings.feeds)} feeds every {settings.feed_poll_seconds:g}s"
@@ -73,10 +75,12 @@ def start(state: BotState, jobs: JobQueue[Context] | None) -> None:
 
 
 async def stop(state: BotState) -> None:
-    """Close the feed client and save the index cache (from the Application's post_shutdown)."""
+    """Stop watching the folder, close the feed client and save the index cache (from the
+    Application's post_shutdown)."""
     live = state.live
     if live is None:
         return
+    live.close()
     if live.feeds is not None:
         await live.feeds.aclose()
     await _save_cache(state, live)

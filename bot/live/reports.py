@@ -1,9 +1,10 @@
 """The live collection of a running bot: the library of REPORTS_DIR and the feeds.
 
-`open_live` runs before the bot starts: it loads the reports (from the index
-cache when it is fresh) and indexes the feed entries kept from earlier runs.
-What keeps them live while the bot runs is `bot/live/jobs.py`.  Nothing here
-knows about Telegram.
+`open_library` and `open_live` run before the bot starts: they load the reports
+(from the index cache when there is one) and index the feed entries kept from
+earlier runs.
+What keeps them live while the bot runs is `bot/live/jobs.py` (and the library's
+folder watcher, which `LiveReports.close` stops).  Nothing here knows about Telegram.
 """
 
 from __future__ import annotations
@@ -32,13 +33,36 @@ class LiveReports:
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     last_cache_save: float = field(default_factory=time.monotonic)
 
+    def close(self) -> None:
+        """Stop watching REPORTS_DIR (the index keeps answering until the process ends)."""
+        self.library.close()
 
-def open_live(settings: Settings, store: Store) -> LiveReports:
-    """Load the reports (from the index cache when fresh) and the stored feed entries.
+
+def open_library(settings: Settings) -> Library:
+    """The library of REPORTS_DIR, loaded (from the index cache when there is one).
+
+    Touches neither Telegram nor the state file, so `bot/runner.py` runs it in a
+    thread while the token is checked.  Raises RetrievalError with a message for
+    the user.
+    """
+    return Library.open(
+        settings.reports_dir,
+        cache_dir=settings.index_cache_dir,
+        follow_outside_links=settings.reports_follow_outside_links,
+        # Watched from the first rescan on (retrieval/watch.py), not at start-up: setting
+        # the watches up takes a while over a big folder, and the first answer comes first.
+        watch="auto",
+        poll_seconds=settings.reports_poll_seconds,
+    )
+
+
+def open_live(settings: Settings, store: Store, library: Library | None = None) -> LiveReports:
+    """The library (`open_library`, unless given) and the stored feed entries, indexed.
 
     Raises RetrievalError with a message for the user.
     """
-    library = Library.open(settings.reports_dir, cache_dir=settings.index_cache_dir)
+    if library is None:
+        library = open_library(settings)
     if settings.feeds:
         # Entries fetched before a restart are reports like any other: index them now.
         stored = [

@@ -51,6 +51,7 @@ def live_bot(
         REPORTS_DIR=folder,
         REPORTS_POLL_SECONDS=POLL_SECONDS,
         RATE_LIMIT_PER_MINUTE="0",  # these tests ask again and again on purpose
+        WATCHFILES_FORCE_POLLING="",  # file-system events, whatever the shell says
     )
     yield process
     status = process.stop()
@@ -123,6 +124,30 @@ def test_temporary_files_are_never_indexed_until_renamed(
     partial.rename(folder / "comet.txt")
     ask_until(control, user_id, "Where was the comet Kohoutek seen?", quotes("over Riga"))
     marker.unlink()
+
+
+def test_a_new_subfolder_and_a_folder_moved_in_are_answered(
+    live_bot: BotProcess,
+    control: Control,
+    folder: Path,
+    user_id: int,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # The folders and the file at once: the file is there before any watch on its folder.
+    drop(folder, "north/arctic/aurora.txt", "Aurora\n\nThe aurora lit up Tromsø at midnight.\n")
+    ask_until(control, user_id, "When did the aurora light up Tromsø?", quotes("midnight"))
+    staging = tmp_path_factory.mktemp("staging")
+    drop(staging, "quakes/iceland.txt", "Quake\n\nA quake of magnitude 5.2 shook Grindavík.\n")
+    (staging / "quakes").rename(folder / "quakes")
+    question = "Which town did the magnitude 5.2 quake shake?"
+    ask_until(control, user_id, question, quotes("Grindavík"))
+    (folder / "quakes").rename(staging / "quakes-gone")
+    ask_until(control, user_id, question, not_found)
+
+
+def test_the_folder_is_watched_with_events_and_said_so_once(live_bot: BotProcess) -> None:
+    assert live_bot.log.count("for changes with file-system events") == 1, live_bot.log
+    assert "by polling every" not in live_bot.log
 
 
 def test_questions_asked_during_a_reload_are_answered(

@@ -6,6 +6,8 @@ feed as source, pushed to subscribers, and not fetched again in full after a res
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -87,6 +89,54 @@ def test_subscriptions_survive_a_restart_and_access_is_checked_at_push_time(
         cached = SearchEngine.from_path(folder, cache_dir=state / "index-cache")
     assert "loaded cached index" in caplog.text
     assert any(report.title == "Tidal Plant" for report in cached.reports)
+
+
+def test_a_restart_reads_again_only_what_changed_while_it_was_down(
+    server: FakeBotAPI, control: Control, tmp_path: Path, user_id: int
+) -> None:
+    folder = seeded_folder(tmp_path / "reports")
+    ferry = drop(folder, "ferry.txt", "Ferry News\n\nThe ferry to Hiiumaa leaves at six.\n")
+    state = tmp_path / "state"
+    common: dict[str, str | Path] = {"REPORTS_DIR": folder, "REPORTS_POLL_SECONDS": POLL_SECONDS}
+    first = start_bot(server, state, RATE_LIMIT_PER_MINUTE="0", **common)
+    question = "When does the ferry to Hiiumaa leave?"
+    try:
+        ask_until(control, user_id, question, lambda r: "at six" in (quote_of(r) or ""))
+    finally:
+        assert first.stop() == 0, first.log
+    ferry.write_text("Ferry Timetable\n\nThe ferry to Hiiumaa now leaves at nine.\n")
+    moment = time.time() - 600  # settled: read as soon as it is seen
+    os.utime(ferry, (moment, moment))
+    second = start_bot(server, state, RATE_LIMIT_PER_MINUTE="0", **common)
+    try:
+        ask_until(control, user_id, question, lambda r: "at nine" in (quote_of(r) or ""))
+    finally:
+        assert second.stop() == 0, second.log
+    # It started from the index of the last run, and read the one changed file again.
+    assert "loaded cached index" in second.log
+    assert "1 changed, 0 gone; 1 files read" in second.log, second.log
+
+
+def test_where_events_are_unavailable_the_folder_is_polled(
+    server: FakeBotAPI, control: Control, tmp_path: Path, user_id: int
+) -> None:
+    folder = seeded_folder(tmp_path / "reports")
+    bot = start_bot(
+        server,
+        tmp_path / "state",
+        REPORTS_DIR=folder,
+        REPORTS_POLL_SECONDS=POLL_SECONDS,
+        RATE_LIMIT_PER_MINUTE="0",
+        WATCHFILES_FORCE_POLLING="1",  # as on a network file system
+    )
+    try:
+        drop(folder, "pole/base.txt", "Base\n\nThe polar base Halley VI reopened.\n")
+        question = "Which polar base reopened?"
+        ask_until(control, user_id, question, lambda r: "Halley" in (quote_of(r) or ""))
+    finally:
+        assert bot.stop() == 0, bot.log
+    assert bot.log.count("by polling every") == 1, bot.log
+    assert "WATCHFILES_FORCE_POLLING is set" in bot.log
 
 
 def test_feed_entries_are_answered_listed_pushed_and_remembered(

@@ -31,11 +31,37 @@ def test_roundtrip_gives_the_same_scorer_and_payload(tmp_path: Path, scorer: Fas
     store.save("k1", scorer, PAYLOAD)
     loaded = store.load("k1")
     assert loaded is not None
-    cached, payload = loaded
+    cached, payload = loaded.scorer, loaded.payload
     assert payload == PAYLOAD
     for query in QUERIES:
         assert np.array_equal(cached.get_scores(query), scorer.get_scores(query))
+    assert loaded.report_scorer is None and loaded.listing is None
     assert entries(tmp_path) == ["index-k1"]  # no temporary folder left behind
+
+
+def test_the_report_scorer_and_the_listing_come_back_too(tmp_path: Path, scorer: FastBM25) -> None:
+    reports = FastBM25.build([["storm", "coast", "rain"], ["été"]])
+    IndexStore(tmp_path).save("k1", scorer, PAYLOAD, report_scorer=reports, listing=b"files")
+    loaded = IndexStore(tmp_path).load("k1")
+    assert loaded is not None and loaded.listing == b"files"
+    assert loaded.report_scorer is not None
+    assert np.array_equal(loaded.report_scorer.get_scores(["storm"]), reports.get_scores(["storm"]))
+
+
+def test_latest_is_the_newest_good_entry_of_its_source(tmp_path: Path, scorer: FastBM25) -> None:
+    store = IndexStore(tmp_path, keep=5)
+    for age, (key, source) in enumerate([("k1", "a"), ("k2", "a"), ("k3", "b")]):
+        store.save(key, scorer, key.encode(), source=source)
+        stamp = 1_700_000_000 + 60 * age
+        os.utime(tmp_path / f"index-{key}", (stamp, stamp))
+    newest = store.latest("a")
+    assert newest is not None and newest.payload == b"k2"
+    assert store.latest("c") is None
+    # A damaged newest entry is dropped and the one before it served.
+    (tmp_path / "index-k2" / "payload.bin").write_bytes(b"garbage")
+    older = store.latest("a")
+    assert older is not None and older.payload == b"k1"
+    assert "index-k2" not in entries(tmp_path)
 
 
 def test_missing_and_other_keys_miss(tmp_path: Path, scorer: FastBM25) -> None:
@@ -54,13 +80,15 @@ def test_an_entry_renamed_to_another_key_is_not_served(tmp_path: Path, scorer: F
     assert entries(tmp_path) == []
 
 
-@pytest.mark.parametrize("name", ["bm25.idx", "payload.bin", "manifest.json"])
+@pytest.mark.parametrize(
+    "name", ["bm25.idx", "payload.bin", "manifest.json", "reports.idx", "listing.bin"]
+)
 @pytest.mark.parametrize("damage", ["flip a byte", "truncate", "empty", "delete"])
 def test_damaged_entries_are_dropped_and_rebuilt(
     tmp_path: Path, scorer: FastBM25, name: str, damage: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = IndexStore(tmp_path)
-    store.save("k1", scorer, PAYLOAD)
+    store.save("k1", scorer, PAYLOAD, report_scorer=scorer, listing=b"the listing")
     path = tmp_path / "index-k1" / name
     data = bytearray(path.read_bytes())
     if damage == "flip a byte":

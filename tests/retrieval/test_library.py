@@ -9,10 +9,12 @@ import shutil
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.config import PROJECT_SEEDS
+from retrieval import corpus
 from retrieval.analyzer import Analyzer
 from retrieval.corpus import index_reports
 from retrieval.library import Library
@@ -239,6 +241,52 @@ def test_an_unreadable_file_is_a_problem_once_not_a_reload_every_scan(folder: Pa
     assert library.refresh() is None
 
 
+@pytest.fixture
+def poisoned_indexer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Indexing a report titled "Poison…" fails, as a bug nobody foresaw would."""
+    real = corpus.make_corpus
+
+    def make_corpus(reports: Any, analyzer: Any, problems: Any) -> corpus.Corpus:
+        if any(report.title.startswith("Poison") for report in reports):
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(reports, analyzer, problems)
+
+    monkeypatch.setattr(corpus, "make_corpus", make_corpus)
+
+
+@pytest.mark.usefixtures("poisoned_indexer")
+def test_a_file_that_cannot_be_indexed_is_its_own_problem_and_the_rest_load(
+    folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(folder / "poison.txt", "Poison\n\nThis report breaks the indexer.\n")
+    library = Library(folder)
+    with caplog.at_level("WARNING", logger="retrieval.library"):
+        first = library.refresh()
+    assert first is not None
+    [problem] = [p for p in first.engine.problems if p.path.endswith("poison.txt")]
+    assert "RecursionError" in problem.reason and "fix or remove the file" in problem.reason
+    assert "poison.txt" in caplog.text
+    assert len(first.engine.reports) == len(load_reports(folder).reports) - 1
+    # The rescans go on: a new file loads, and another one that breaks is its own problem.
+    write(folder / "wheat.txt", WHEAT)
+    write(folder / "poison2.txt", "Poison again\n\nThis one breaks it too.\n")
+    change = library.refresh()
+    assert change is not None and [r.id for r in change.added] == ["wheat"]
+    assert any(p.path.endswith("poison2.txt") for p in change.engine.problems)
+    assert library.refresh() is None  # a problem once, not a reload every scan
+
+
+@pytest.mark.usefixtures("poisoned_indexer")
+def test_a_report_from_outside_that_cannot_be_indexed_costs_only_itself(folder: Path) -> None:
+    library = Library(folder)
+    library.refresh()
+    bad = make_report("Poison pill", paragraphs=("It breaks.",), report_id="feed-bad")
+    library.put_reports([bad, feed_report(7, "Gulls nest on the pier.")])
+    change = library.refresh()
+    assert change is not None and [r.id for r in change.added] == ["feed-7"]
+    assert change.engine.report("feed-bad") is None
+
+
 def test_a_vanished_reports_folder_keeps_what_was_loaded(folder: Path) -> None:
     library = Library(folder)
     count = len(library.engine.reports)
@@ -261,17 +309,22 @@ def test_open_takes_over_the_cached_engine_and_rereads_nothing(
     assert [r.id for r in change.added] == ["wheat"]
 
 
-def test_open_rereads_a_file_that_changed_while_the_engine_loaded(folder: Path) -> None:
+def test_open_takes_the_newest_cache_and_rereads_only_what_changed_since(
+    folder: Path, tmp_path: Path
+) -> None:
     port = write(folder / "port.txt", PORT)
-    library = Library(folder)
-    listing = library._scan()
-    write(port, PORT.replace("Zeebrugge", "Antwerp"), age_seconds=1800)  # changes meanwhile
-    engine = SearchEngine.from_path(folder)
-    library._seed(engine, listing)
+    cache = tmp_path / "cache"
+    Library.open(folder, cache_dir=cache)  # reads everything and caches it
+    write(port, PORT.replace("Zeebrugge", "Antwerp"), age_seconds=1800)  # while it is down
+    library = Library.open(folder, cache_dir=cache)
+    # It answers at once, from what the cache holds, and then reads the one changed file.
+    assert any("Zeebrugge" in p.text for p in library.engine.passages)
     change = library.refresh()
-    # Read again (its signature differs from the listing), and found as loaded.
-    assert change is not None and change.files_read == 1 and change.updated == ()
+    assert change is not None and change.files_read == 1
+    assert [r.id for r in change.updated] == ["port"]
     assert any("Antwerp" in p.text for p in library.engine.passages)
+    assert not any("Zeebrugge" in p.text for p in library.engine.passages)
+    assert library.engine.reports == load_reports(folder).reports
 
 
 def test_a_saved_cache_spares_the_next_start_the_analysis(

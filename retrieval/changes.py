@@ -1,0 +1,100 @@
+"""What a refresh of the live library changed, and what it was handed to change.
+
+`Change` is what `Library.refresh` returns: the new engine and the reports that
+came, changed and went.  `Pending` holds the reports handed in from outside the
+folder (feeds) until the next refresh takes them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from retrieval.corpus import CorpusPart
+from retrieval.loader import LoadProblem
+from retrieval.models import Report
+from retrieval.search import SearchEngine
+
+log = logging.getLogger("retrieval.library")
+
+# How a duplicate's problem starts: made again by every build, never carried over.
+DUPLICATE_REASON = "duplicate report id"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one refresh changed, and the engine that holds the result."""
+
+    engine: SearchEngine
+    # New reports to announce (not those of a feed's first fetch, not the initial load).
+    added: tuple[Report, ...] = ()
+    updated: tuple[Report, ...] = ()
+    removed: tuple[str, ...] = ()
+    files_read: int = 0
+    seconds: float = 0.0
+
+    def describe(self) -> str:
+        return (
+            f"{len(self.engine.reports)} reports, {len(self.engine.passages)} passages "
+            f"(+{len(self.added)} new, {len(self.updated)} changed, {len(self.removed)} gone; "
+            f"{self.files_read} files read) in {self.seconds:.2f}s"
+        )
+
+
+@dataclass
+class Pending:
+    """Reports handed in from outside (feeds) since the last refresh."""
+
+    put: dict[str, Report] = field(default_factory=dict)
+    quiet: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)
+
+    def put_all(self, reports: Iterable[Report], announce: bool) -> None:
+        for report in reports:
+            self.put[report.id] = report
+            self.removed.discard(report.id)
+            if announce:
+                self.quiet.discard(report.id)
+            else:
+                self.quiet.add(report.id)
+
+    def remove_all(self, report_ids: Iterable[str]) -> None:
+        for report_id in report_ids:
+            self.put.pop(report_id, None)
+            self.removed.add(report_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    added: tuple[Report, ...]
+    updated: tuple[Report, ...]
+    removed: tuple[str, ...]
+
+
+def diff(previous: SearchEngine | None, engine: SearchEngine, quiet: set[str]) -> Diff:
+    if previous is None:  # the first load is where we start, not news
+        return Diff((), (), ())
+    added: list[Report] = []
+    updated: list[Report] = []
+    for report in engine.reports:
+        old = previous.report(report.id)
+        if old is None:
+            if report.id not in quiet:
+                added.append(report)
+        elif old != report:
+            updated.append(report)
+    removed = tuple(r.id for r in previous.reports if engine.report(r.id) is None)
+    return Diff(tuple(added), tuple(updated), removed)
+
+
+def holds(part: CorpusPart | None, report: Report) -> bool:
+    return part is not None and part.reports[0] == report
+
+
+def duplicate(path: str, report_id: str, first: str) -> LoadProblem:
+    problem = LoadProblem(
+        path, f"{DUPLICATE_REASON} {report_id!r} (first seen in {first}); this copy is skipped"
+    )
+    log.warning("skipped %s: %s", problem.path, problem.reason)
+    return problem
