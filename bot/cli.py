@@ -113,7 +113,12 @@ def _engine(args: argparse.Namespace, settings: SearchSettings) -> SearchEngine 
     config = Settings.from_env()
     reports = args.reports or config.reports_dir
     cache_dir = None if args.no_cache else config.index_cache_dir
-    engine = SearchEngine.from_path(reports, settings, cache_dir=cache_dir)
+    engine = SearchEngine.from_path(
+        reports,
+        settings,
+        cache_dir=cache_dir,
+        follow_outside_links=config.reports_follow_outside_links,
+    )
     if engine.reports:
         return engine
     print(f"reports-bot: {no_reports_message(reports, engine.problems)}", file=sys.stderr)

@@ -320,7 +320,11 @@ def main(reports: Path | str | None = None, *, use_cache: bool = True) -> int:
     path = Path(reports) if reports else settings.reports_dir
     cache_dir = settings.index_cache_dir if use_cache else None
     try:
-        engine = SearchEngine.from_path(path, cache_dir=cache_dir)
+        engine = SearchEngine.from_path(
+            path,
+            cache_dir=cache_dir,
+            follow_outside_links=settings.reports_follow_outside_links,
+        )
     except RetrievalError as error:
         print(f"reports-bot chat: {error}", file=sys.stderr)
         return 2

@@ -262,3 +262,24 @@ def test_eval_output_that_cannot_be_written_is_a_message(
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith(f"reports-bot: cannot write --output {output}: ")
     assert done.stderr.endswith(". Choose a path you can write to.\n")
+
+
+@pytest.mark.parametrize("follow", [None, "true"])
+def test_search_reads_a_link_out_of_the_folder_only_when_the_operator_opts_in(
+    follow: str | None,
+    reports: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "vault.txt").write_text(
+        "Vault\n\nThe vault code is 4417 and the lighthouse keeper knows it.\n", encoding="utf-8"
+    )
+    (reports / "vault.txt").symlink_to(outside / "vault.txt")
+    if follow is not None:
+        monkeypatch.setenv("REPORTS_FOLLOW_OUTSIDE_LINKS", follow)
+    assert main(["search", "What is the vault code?", "--reports", str(reports), "--json"]) == 0
+    quotes = [hit["quote"] for hit in json.loads(capsys.readouterr().out)]
+    assert any("4417" in quote for quote in quotes) is (follow is not None)

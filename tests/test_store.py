@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import SCHEMA_VERSION, Store, StoreError, report_from_json, report_to_json
+from bot.store import Store, StoreError, report_from_json, report_to_json
+from bot.store_schema import SCHEMA_VERSION
 from retrieval.feed_format import report_id
 from retrieval.models import Report
 from tests.conftest import make_report

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import httpx
 import pytest
@@ -48,7 +48,7 @@ def test_public_addresses_pass(address: str) -> None:
     assert address_problem(ipaddress.ip_address(address)) is None
 
 
-def resolver(table: dict[str, Sequence[str]]) -> Resolver:
+def resolver(table: Mapping[str, Sequence[str]]) -> Resolver:
     async def resolve_from(host: str, port: int) -> Sequence[str]:
         if host not in table:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
@@ -60,7 +60,9 @@ def resolver(table: dict[str, Sequence[str]]) -> Resolver:
 FEED_URL = httpx.URL("http://127.0.0.1:8080/rss.xml")
 
 
-async def decide(target: str, table: dict[str, Sequence[str]], allow: bool = False) -> str | None:
+async def decide(
+    target: str, table: Mapping[str, Sequence[str]], allow: bool = False
+) -> str | None:
     return await redirect_refusal(
         httpx.URL(target), FEED_URL, allow_private=allow, resolver=resolver(table)
     )
