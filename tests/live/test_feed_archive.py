@@ -50,13 +50,6 @@ def server() -> Iterator[FeedServer]:
         yield running
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(tmp_path / "state.sqlite3")
-    yield opened
-    opened.close()
-
-
 def titles(result: PollResult) -> list[str]:
     return [report.title for report in result.new]
 

@@ -7,7 +7,6 @@ port are followed, a few hops at most; the operator may allow private addresses.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -44,13 +43,6 @@ def server() -> Iterator[FeedServer]:
     with feed_server() as running:
         running.routes["/rss.xml"] = Route(FEED)
         yield running
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(tmp_path / "state.sqlite3")
-    yield opened
-    opened.close()
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])

@@ -88,13 +88,6 @@ def server() -> Iterator[FeedServer]:
         yield running
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(tmp_path / "reports-bot.sqlite3")
-    yield opened
-    opened.close()
-
-
 def poller(server: FeedServer, store: Store, *paths: str, timeout: float = 5.0) -> FeedPoller:
     return FeedPoller([server.url(p) for p in paths], store, interval=900, timeout=timeout)
 
