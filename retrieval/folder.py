@@ -231,8 +231,7 @@ class FolderFiles:
         }
         walk = self.lister.walk(self.lister.relative(folder), elsewhere)
         self.files_checked += len(walk.files)
-        for name in [f for f in self.folders if f == folder or f.startswith(inside)]:
-            self._names.pop(self.folders.pop(name), None)
+        self._forget_walked([folder])
         self.folders.update(walk.folders)
         self._names.update({real: name for name, real in walk.folders.items()})
         skipped = describe_skipped_types(Path(p) for p in walk.other_files)
@@ -251,13 +250,19 @@ class FolderFiles:
         """Drop the files (and folders) under folders that are gone."""
         if not folders:
             return False
-        inside = tuple(self.lister.join(f, "") for f in folders)
-        for name in [f for f in self.folders if f in folders or f.startswith(inside)]:
-            self._names.pop(self.folders.pop(name), None)
+        inside = self._forget_walked(folders)
         gone = [p for p in self.signatures if p.startswith(inside)]
         for path in gone:
             self._drop(path)
         return bool(gone)
+
+    def _forget_walked(self, folders: Collection[str]) -> tuple[str, ...]:
+        """Forget that these folders, and every folder under them, were walked; returns
+        their prefixes (what every path inside them starts with)."""
+        inside = tuple(self.lister.join(f, "") for f in folders)
+        for name in [f for f in self.folders if f in folders or f.startswith(inside)]:
+            self._names.pop(self.folders.pop(name), None)
+        return inside
 
     # -- reading one file ------------------------------------------------------------------
 
