@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.store_schema import SCHEMA, SCHEMA_VERSION, migrate
+from bot.store_schema import SCHEMA, SCHEMA_VERSION, migrate, transaction
 from retrieval.feed_format import report_id
 from retrieval.models import Report
 
@@ -223,26 +223,20 @@ class Store:
         would come back as new on the next fetch.
         """
         now = time.time()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                newest = self._db.execute("SELECT COALESCE(MAX(arrival), 0) FROM entries")
-                base = newest.fetchone()[0] + len(entries)
-                self._db.executemany(
-                    "INSERT INTO entries (feed_url, key, report, digest, first_seen, updated_at, "
-                    "arrival) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feed_url, key) DO UPDATE "
-                    "SET report = excluded.report, digest = excluded.digest, "
-                    "updated_at = excluded.updated_at",
-                    [
-                        (feed_url, key, report_to_json(r), digest, now, now, base - number)
-                        for number, (key, r, digest) in enumerate(entries)
-                    ],
-                )
-                pruned = [] if keep is None else self._prune(feed_url, keep, set(listed))
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, transaction(self._db, immediate=True):
+            newest = self._db.execute("SELECT COALESCE(MAX(arrival), 0) FROM entries")
+            base = newest.fetchone()[0] + len(entries)
+            self._db.executemany(
+                "INSERT INTO entries (feed_url, key, report, digest, first_seen, updated_at, "
+                "arrival) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feed_url, key) DO UPDATE "
+                "SET report = excluded.report, digest = excluded.digest, "
+                "updated_at = excluded.updated_at",
+                [
+                    (feed_url, key, report_to_json(r), digest, now, now, base - number)
+                    for number, (key, r, digest) in enumerate(entries)
+                ],
+            )
+            pruned = [] if keep is None else self._prune(feed_url, keep, set(listed))
         return [report_id(feed_url, key) for key in pruned]
 
     def _prune(self, feed_url: str, keep: int, listed: set[str]) -> list[str]:
@@ -326,15 +320,9 @@ class Store:
 
     def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         """A group became a supergroup (a new chat id): its subscriptions follow it."""
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.execute(
-                    "UPDATE OR IGNORE subscriptions SET chat_id = ? WHERE chat_id = ?",
-                    (new_chat_id, old_chat_id),
-                )
-                self._db.execute("DELETE FROM subscriptions WHERE chat_id = ?", (old_chat_id,))
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, transaction(self._db):
+            self._db.execute(
+                "UPDATE OR IGNORE subscriptions SET chat_id = ? WHERE chat_id = ?",
+                (new_chat_id, old_chat_id),
+            )
+            self._db.execute("DELETE FROM subscriptions WHERE chat_id = ?", (old_chat_id,))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from retrieval.feed_format import report_id
 
@@ -49,22 +51,31 @@ CREATE TABLE IF NOT EXISTS subscriptions (
 """
 
 
+@contextmanager
+def transaction(connection: sqlite3.Connection, *, immediate: bool = False) -> Iterator[None]:
+    """One explicit transaction on a connection in autocommit mode (isolation_level=None),
+    rolled back when the block raises.  `immediate` takes the write lock at once, so a
+    second writer waits instead of failing halfway."""
+    connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
 # -- migrations -------------------------------------------------------------------------
 
 
 def migrate(connection: sqlite3.Connection) -> None:
     """Bring a file written by an older reports-bot up to SCHEMA_VERSION, keeping its rows,
     in one transaction: a crash leaves the old file as it was."""
-    connection.execute("BEGIN IMMEDIATE")  # a second process waits, then finds it done
-    try:
+    with transaction(connection, immediate=True):  # a second process waits, then finds it done
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         for step in range(version, SCHEMA_VERSION):
             _MIGRATIONS[step](connection)
         connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    connection.execute("COMMIT")
 
 
 def _entries_by_feed(db: sqlite3.Connection) -> None:
