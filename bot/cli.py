@@ -102,27 +102,14 @@ def _add_reports_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _engine(args: argparse.Namespace, settings: SearchSettings) -> SearchEngine | None:
-    """The engine over --reports (else REPORTS_DIR), through the one index cache,
-    `DATA_DIR/index-cache`, that the bot and every command share.
+def _engine(args: argparse.Namespace, settings: SearchSettings) -> SearchEngine:
+    """The engine over --reports (else REPORTS_DIR), through the index cache that the bot
+    and every command share (`bot.terminal.load_engine`); raises RetrievalError."""
+    from bot.terminal import load_engine
 
-    None, with the reason printed, when it holds no report: an answer from an empty
-    collection would look like "not found" while the real fault is the folder."""
-    from bot.terminal import no_reports_message
-
-    config = Settings.from_env()
-    reports = args.reports or config.reports_dir
-    cache_dir = None if args.no_cache else config.index_cache_dir
-    engine = SearchEngine.from_path(
-        reports,
-        settings,
-        cache_dir=cache_dir,
-        follow_outside_links=config.reports_follow_outside_links,
+    return load_engine(
+        Settings.from_env(), args.reports, use_cache=not args.no_cache, search=settings
     )
-    if engine.reports:
-        return engine
-    print(f"reports-bot: {no_reports_message(reports, engine.problems)}", file=sys.stderr)
-    return None
 
 
 def _add_backend_option(parser: argparse.ArgumentParser) -> None:
@@ -146,8 +133,6 @@ def _positive_int(text: str) -> int:
 
 def _search(args: argparse.Namespace) -> int:
     engine = _engine(args, SearchSettings(backend=args.backend))
-    if engine is None:
-        return EXIT_USAGE
     hits = engine.search(args.question, top=args.top)
     if args.json:
         print(json.dumps([hit_as_dict(hit) for hit in hits], ensure_ascii=False, indent=2))
@@ -169,8 +154,6 @@ def _eval(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     started = time.perf_counter()
     engine = _engine(args, SearchSettings(backend=args.backend))
-    if engine is None:
-        return EXIT_USAGE
     build_seconds = time.perf_counter() - started
     outcomes = run_questions(engine, questions, top=args.top)
     if output is not None:

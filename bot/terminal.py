@@ -36,10 +36,10 @@ from bot.text import (
     shorten,
 )
 from retrieval import topics
-from retrieval.errors import RetrievalError
+from retrieval.errors import ReportsNotFoundError, RetrievalError
 from retrieval.loader import LoadProblem
 from retrieval.models import MAX_QUOTE_CHARS, Hit, Report
-from retrieval.search import SearchEngine
+from retrieval.search import SearchEngine, SearchSettings
 
 # -- every sentence the terminal prints -------------------------------------------------
 NOT_FOUND = (
@@ -206,6 +206,31 @@ def no_reports_message(path: Path | str, problems: Sequence[LoadProblem]) -> str
     return NO_REPORTS.format(path=clean(str(path)), why=why, fix=ADD_REPORTS)
 
 
+def load_engine(
+    settings: Settings,
+    reports: Path | str | None = None,
+    *,
+    use_cache: bool = True,
+    search: SearchSettings | None = None,
+) -> SearchEngine:
+    """The engine `chat`, `search` and `eval` answer from: `reports` (else REPORTS_DIR),
+    through the one index cache in DATA_DIR that the bot shares.
+
+    Raises RetrievalError; ReportsNotFoundError when nothing could be loaded, since an
+    answer from an empty collection would look like "not found" while the real fault is
+    the folder."""
+    path = Path(reports) if reports else settings.reports_dir
+    engine = SearchEngine.from_path(
+        path,
+        search,
+        cache_dir=settings.index_cache_dir if use_cache else None,
+        follow_outside_links=settings.reports_follow_outside_links,
+    )
+    if not engine.reports:
+        raise ReportsNotFoundError(no_reports_message(path, engine.problems))
+    return engine
+
+
 # -- the conversation -------------------------------------------------------------------
 
 
@@ -317,19 +342,10 @@ def main(reports: Path | str | None = None, *, use_cache: bool = True) -> int:
     except ConfigError as error:
         print(f"reports-bot chat: {error}", file=sys.stderr)
         return 2
-    path = Path(reports) if reports else settings.reports_dir
-    cache_dir = settings.index_cache_dir if use_cache else None
     try:
-        engine = SearchEngine.from_path(
-            path,
-            cache_dir=cache_dir,
-            follow_outside_links=settings.reports_follow_outside_links,
-        )
+        engine = load_engine(settings, reports, use_cache=use_cache)
     except RetrievalError as error:
         print(f"reports-bot chat: {error}", file=sys.stderr)
-        return 2
-    if not engine.reports:
-        print(f"reports-bot chat: {no_reports_message(path, engine.problems)}", file=sys.stderr)
         return 2
     session = ChatSession(engine, color=sys.stdout.isatty())
     return run_chat(session, input, sys.stdout, interactive=sys.stdin.isatty())
