@@ -20,11 +20,12 @@ from typing import TypeVar
 
 from telegram import Bot, Update
 from telegram.error import InvalidToken, NetworkError
+from telegram.request import HTTPXRequest
 
 from bot.app import build_application
 from bot.config import ConfigError, Settings, configure_logging
 from bot.live.reports import open_library, open_live
-from bot.reliability.delivery import connect, wait_for_bot_api
+from bot.reliability.delivery import connect, tls_kwargs, wait_for_bot_api
 from bot.reliability.journal import JournalError
 from bot.store import Store, StoreError
 from retrieval.errors import RetrievalError
@@ -56,7 +57,10 @@ async def check_token(settings: Settings) -> None:
     """Ask the Bot API who we are before anything else: entering the Bot calls getMe,
     which raises InvalidToken for a rejected token and NetworkError when unreachable."""
     assert settings.token
-    async with Bot(settings.token, base_url=settings.base_url):
+    requests = [HTTPXRequest(httpx_kwargs=tls_kwargs()) for _ in range(2)]
+    async with Bot(
+        settings.token, settings.base_url, request=requests[0], get_updates_request=requests[1]
+    ):
         pass
 
 

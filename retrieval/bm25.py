@@ -27,7 +27,7 @@ format, `retrieval.bm25_file`.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Final
@@ -184,6 +184,9 @@ class FastBM25(Scorer):
         term_id = self._terms.get(term)
         return 0.0 if term_id is None else float(self._idf[term_id])
 
+    def vocabulary(self) -> Collection[str]:
+        return self._terms.keys()
+
     def get_scores(self, query: Sequence[str]) -> Floats:
         return self._dense_scores(self._known(query))
 
@@ -296,12 +299,13 @@ class FastBM25(Scorer):
     def save(self, path: Path) -> None:
         """Write the index to `path` atomically (temporary file in the same folder, then rename)."""
         terms = list(self._terms)  # insertion order is id order
-        text = "".join(terms)
+        # Separated by NUL, so loading splits them in C (see from_bytes).
+        text = "\0".join(terms)
         term_chars = np.zeros(len(terms) + 1, dtype=np.int64)
         np.cumsum([len(t) for t in terms], out=term_chars[1:])
         arrays: dict[str, npt.NDArray[Any]] = {
             "doc_len": self.doc_len.astype(np.int32),
-            "term_text": np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8),
+            "terms_nul": np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8),
             "term_chars": term_chars,
             "term_offsets": self._term_offsets,
             "doc_ids": self._doc_ids,
@@ -329,9 +333,12 @@ class FastBM25(Scorer):
         """Parse the bytes of a saved index (arrays are read-only views into `data`)."""
         params, arrays = read_arrays(data, source)
         try:
-            text = arrays["term_text"].tobytes().decode("utf-8", "surrogatepass")
+            text = arrays["terms_nul"].tobytes().decode("utf-8", "surrogatepass")
             bounds = arrays["term_chars"].tolist()
-            terms = {text[a:z]: i for i, (a, z) in enumerate(pairwise(bounds))}
+            names = text.split("\0")
+            if len(names) != len(bounds) - 1:  # a term holds a NUL itself: cut by lengths
+                names = [text[a + i : z + i] for i, (a, z) in enumerate(pairwise(bounds))]
+            terms = dict(zip(names, range(len(names)), strict=True))
             index = cls(
                 k1=float(params["k1"]),
                 b=float(params["b"]),

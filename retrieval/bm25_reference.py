@@ -3,7 +3,7 @@ bit for bit (tests/test_bm25.py holds them to it)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 from rank_bm25 import BM25Okapi
@@ -48,3 +48,7 @@ class RankBM25Backend(Scorer):
         if self._model is None:
             return 0.0
         return float(self._model.idf.get(term, 0.0))
+
+    def vocabulary(self) -> Collection[str]:
+        # rank-bm25 keeps an idf for every term of the corpus, negative ones included.
+        return frozenset() if self._model is None else self._model.idf.keys()

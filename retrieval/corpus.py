@@ -24,15 +24,17 @@ from retrieval.passages import make_passages
 class Corpus:
     """Everything derived from the reports except the scorer (what the cache pickles)."""
 
-    reports: tuple[Report, ...]
-    passages: tuple[Passage, ...]
-    passage_tokens: tuple[tuple[str, ...], ...]
+    # Tuples when built here; loaded from the index cache, the record columns are
+    # retrieval.records.Records and report_tokens is Packed (see corpus_cache).
+    reports: Sequence[Report]
+    passages: Sequence[Passage]
+    passage_tokens: Sequence[tuple[str, ...]]
     problems: tuple[LoadProblem, ...]
     # Stage two's inputs: each passage's profile and report (index into reports),
     # and each report's tokens for the report-level BM25 index.
-    profiles: tuple[rerank.PassageProfile, ...] = ()
-    passage_reports: tuple[int, ...] = ()
-    report_tokens: tuple[tuple[str, ...], ...] = ()
+    profiles: Sequence[rerank.PassageProfile] = ()
+    passage_reports: Sequence[int] = ()
+    report_tokens: Sequence[tuple[str, ...]] = ()
 
 
 # Some reports' share of a corpus, analyzed once: `index_reports` makes one per

@@ -2,7 +2,7 @@
 
 The cache key (`retrieval.index_store.fingerprint`) combines the report files'
 signatures, the analyzer's fingerprint and `code_version()`; the payload is
-the corpus (`retrieval.corpus.Corpus`) pickled to load fast, next to the listing
+the corpus (`retrieval.corpus.Corpus`) pickled to load fast (`pickle_corpus`), next to the listing
 of the files it was built from.  `source_id` names what an entry was built for
 (a folder, its settings, this code), so a live library can take the newest one
 and read again only what changed.  `retrieval.search` decides when to use them.
@@ -13,19 +13,17 @@ from __future__ import annotations
 import dataclasses
 import gc
 import hashlib
-import importlib
-import io
 import json
 import logging
 import os
 import pickle
 from collections.abc import Sequence
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
+from retrieval.corpus import Corpus
 from retrieval.listing import Lister, list_reports
+from retrieval.records import Packed, Records, Sharer
 
 log = logging.getLogger(__name__)
 
@@ -48,114 +46,28 @@ _CORPUS_MODULES = (
     "corpus.py",
     "search.py",
     "corpus_cache.py",
+    "records.py",
 )
 
 
-def pickle_corpus(corpus: object) -> bytes:
-    """The cache payload: `corpus` pickled to load fast (see _RecordPickler, unpickle_corpus)."""
-    buffer = io.BytesIO()
-    _RecordPickler(buffer, pickle.HIGHEST_PROTOCOL).dump(corpus)
-    return buffer.getvalue()
+def pickle_corpus(corpus: Corpus) -> bytes:
+    """The cache payload: `corpus` pickled to load fast.
 
-
-class _RecordPickler(pickle.Pickler):
-    """Pickles a dataclass record as a call of a maker with its field values.
-
-    By default a slotted dataclass is restored through `__setstate__`, which
-    looks up the class's fields again for each of the 100,000s of records, and
-    even its generated `__init__` sets each field of a frozen class through
-    `object.__setattr__`.  The maker (`_maker`) sets the slots directly and
-    builds records in half the time: the corpus of 100,000 small reports loads
-    in about 0.6 s instead of 1.1 s.  Only for classes whose `__init__` takes
-    every field positionally and does nothing else; others pickle as usual.
-    Field order is then part of the payload, which is why models.py and
-    rerank.py are among the _CORPUS_MODULES.
-
-    Equal immutable values in records (strings, dates, frozensets, short tuples
-    of them) are pickled once and shared on loading: 100,000 reports dated by
-    the same file time, or 400,000 empty cue sets, are then one object each,
-    which loads faster and takes less memory.  (Sharing is safe because they
-    are immutable; records themselves are never shared.)
+    Its record columns are stored as `retrieval.records.Records`, rows of field
+    values, each record made on first use; each report's tokens stay pickled
+    until first use (`Packed`), since only a reload that rebuilds the report-level
+    index needs them.  Field order is then part of the payload, which is why
+    models.py, rerank.py and records.py are among the _CORPUS_MODULES.
     """
-
-    def __init__(self, file: io.BytesIO, protocol: int) -> None:
-        super().__init__(file, protocol)
-        self._fields: dict[type, tuple[str, ...] | None] = {}
-        self._values: dict[object, object] = {}
-
-    def reducer_override(self, obj: Any) -> Any:
-        cls = type(obj)
-        if cls not in self._fields:
-            self._fields[cls] = _init_fields(cls)
-        names = self._fields[cls]
-        if names is None:
-            return NotImplemented
-        return _maker(cls), tuple([self._shared(getattr(obj, name)) for name in names])
-
-    def _shared(self, value: object) -> object:
-        kind = type(value)
-        if kind is str or kind is datetime or kind is frozenset:
-            return self._values.setdefault(value, value)
-        # A record's own tuples are short; the corpus's columns (records, interned
-        # tokens) are long and gain nothing.
-        if kind is tuple and len(value) <= _SHARED_TUPLE_ITEMS:  # type: ignore[arg-type]
-            items = tuple([self._shared(item) for item in value])  # type: ignore[attr-defined]
-            try:
-                return self._values.setdefault(items, items)
-            except TypeError:  # something unhashable inside: shared items, own tuple
-                return items
-        return value
-
-
-_SHARED_TUPLE_ITEMS = 64
-_MAKER_PREFIX = "_make__"
-
-
-def _maker(cls: type) -> Any:
-    """A function of this module that builds a `cls` from its field values in order:
-    `cls` itself, unless every field is a slot, which it then sets directly."""
-    name = f"{_MAKER_PREFIX}{cls.__module__}__{cls.__qualname__}".replace(".", "_dot_")
-    made = globals().get(name)
-    if made is not None:
-        return made
-    fields = _init_fields(cls)
-    slots = [cls.__dict__.get(field) for field in fields or ()]
-    if fields is None or not all(type(slot).__name__ == "member_descriptor" for slot in slots):
-        return cls
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
-    namespace.update({f"set{i}": slot.__set__ for i, slot in enumerate(slots)})  # type: ignore[union-attr]
-    values = ", ".join(f"v{i}" for i in range(len(slots)))
-    body = "".join(f"    set{i}(record, v{i})\n" for i in range(len(slots)))
-    exec(f"def {name}({values}):\n    record = new(cls)\n{body}    return record\n", namespace)
-    made = namespace[name]
-    made.__module__, made.__qualname__ = __name__, name
-    globals()[name] = made
-    return made
-
-
-def __getattr__(name: str) -> Any:
-    """The makers a payload names, made again on loading (see _RecordPickler)."""
-    if not name.startswith(_MAKER_PREFIX):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, _, qualname = name[len(_MAKER_PREFIX) :].replace("_dot_", ".").rpartition("__")
-    if not module.startswith("retrieval."):
-        raise AttributeError(f"{name!r} names a class outside retrieval")
-    cls = getattr(importlib.import_module(module), qualname)
-    made = _maker(cls)
-    if made is cls:
-        raise AttributeError(f"{qualname} can no longer be made field by field")
-    return made
-
-
-def _init_fields(cls: type) -> tuple[str, ...] | None:
-    """The fields a record class's `__init__` takes, in order, when it takes all of
-    them positionally and does nothing else; None otherwise."""
-    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
-        return None
-    fields = dataclasses.fields(cls)
-    if not all(f.init and not f.kw_only for f in fields):
-        return None
-    return tuple(f.name for f in fields)
+    share = Sharer()
+    packed = dataclasses.replace(
+        corpus,
+        reports=Records.pack(corpus.reports, share),
+        passages=Records.pack(corpus.passages, share),
+        profiles=Records.pack(corpus.profiles, share),
+        report_tokens=Packed.of(corpus.report_tokens),
+    )
+    return pickle.dumps(packed, pickle.HIGHEST_PROTOCOL)
 
 
 def unpickle_corpus(payload: bytes) -> object:

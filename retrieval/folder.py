@@ -65,7 +65,8 @@ class FolderFiles:
         self._analyzer = analyzer
         self._wall_clock = wall_clock
         self._clock = clock
-        self.signatures: dict[str, Signature] = {}  # every file known, as it was read
+        self._signatures: dict[str, Signature] = {}  # every file known, as it was read
+        self._adopted: Callable[[], dict[str, Signature]] | None = None
         self.contents: dict[str, FileContent] = {}
         self.waiting: dict[str, tuple[Signature, float]] = {}  # unsettled: signature, first seen
         self.folders: dict[str, str] = {}  # every folder walked → its real path
@@ -77,6 +78,14 @@ class FolderFiles:
 
     # -- what the folder holds -------------------------------------------------------------
 
+    @property
+    def signatures(self) -> dict[str, Signature]:
+        """Every file known, as it was read."""
+        adopted, self._adopted = self._adopted, None
+        if adopted is not None:
+            self._signatures = adopted()
+        return self._signatures
+
     def order(self) -> list[str]:
         """The loaded files in the loader's order (it decides which duplicate id wins)."""
         if self._order is None:
@@ -87,9 +96,10 @@ class FolderFiles:
         self._order = None
 
     def _set(self, path: str, signature: Signature, content: FileContent) -> None:
-        if path not in self.signatures:
+        signatures = self.signatures
+        if path not in signatures:
             self._order = None
-        self.signatures[path] = signature
+        signatures[path] = signature
         self.contents[path] = content
 
     def _drop(self, path: str) -> bool:
@@ -134,10 +144,12 @@ class FolderFiles:
             changed |= did_change
         return read, changed
 
-    def adopt(self, signatures: dict[str, Signature]) -> None:
-        """Take these files as read, their reports inside the engine the caller loaded from
-        the index cache for exactly these signatures.  The next walk compares."""
-        self.signatures = signatures
+    def adopt(self, signatures: Callable[[], dict[str, Signature]]) -> None:
+        """Take the files `signatures()` lists as read, their reports inside the engine the
+        caller loaded from the index cache for exactly these signatures.  The next walk
+        compares.  The list is made when first needed: over 100,000 files that takes a
+        tenth of a second, and a restart answers its first question before."""
+        self._adopted = signatures
         self.contents = {}
         self.waiting = {}
         self._order = None

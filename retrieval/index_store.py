@@ -26,6 +26,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final, NamedTuple
 
@@ -215,13 +216,17 @@ def _read_entry(entry: Path, key: str) -> CachedIndex:
         listed = manifest["files"]
         if _SCORER not in listed or _PAYLOAD not in listed:
             raise KeyError(f"{_SCORER} and {_PAYLOAD}")
+        names = [n for n in (_SCORER, _PAYLOAD, _REPORT_SCORER, _LISTING) if n in listed]
+        # Reading and hashing release the GIL: in threads, the files are checked on both
+        # cores at once, and the rest of a start-up (imports, the token check) goes on.
+        with ThreadPoolExecutor(len(names)) as pool:
+            checked = dict(
+                zip(names, pool.map(lambda n: _read_checked(entry / n), names), strict=True)
+            )
         contents = {}
-        for name in (_SCORER, _PAYLOAD, _REPORT_SCORER, _LISTING):
-            if name not in listed:
-                continue
-            data = (entry / name).read_bytes()
+        for name, (data, digest) in checked.items():
             expected = listed[name]
-            if len(data) != expected["size"] or _sha256(data) != expected["sha256"]:
+            if len(data) != expected["size"] or digest != expected["sha256"]:
                 raise IndexCacheError(f"{name} does not match its checksum")
             contents[name] = data
     except (ValueError, KeyError, TypeError) as error:
@@ -232,6 +237,11 @@ def _read_entry(entry: Path, key: str) -> CachedIndex:
         None if reports is None else FastBM25.from_bytes(reports, str(entry / _REPORT_SCORER))
     )
     return CachedIndex(scorer, contents[_PAYLOAD], report_scorer, contents.get(_LISTING))
+
+
+def _read_checked(path: Path) -> tuple[bytes, str]:
+    data = path.read_bytes()
+    return data, _sha256(data)
 
 
 def _describe(path: Path) -> dict[str, int | str]:

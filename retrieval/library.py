@@ -147,12 +147,17 @@ class Library:
         if found is None:
             return False
         engine, listing = found
-        if self.root.is_dir():
-            prefix = self.folder.lister.join(str(self.root), "")
-            signatures = {prefix + name: (size, mtime) for name, size, mtime in listing}
-        else:
-            signatures = {str(self.root): (size, mtime) for _, size, mtime in listing}
-        self._take_over(engine, signatures)
+        prefix = self.folder.lister.join(str(self.root), "") if self.root.is_dir() else None
+
+        def signatures() -> dict[str, Signature]:
+            if prefix is None:
+                return {str(self.root): (size, mtime) for _, size, mtime in listing}
+            return {prefix + name: (size, mtime) for name, size, mtime in listing}
+
+        # Files with other signatures are read again by the next walk.  The engine's parts
+        # are cut out per file only when an engine is next built, off the start-up's path.
+        self.folder.adopt(signatures)
+        self._seed = self._engine = engine
         return True
 
     @property
@@ -363,13 +368,6 @@ class Library:
             seen[report_id] = "(feed)"
             parts.append(part)
         return SearchEngine.from_parts(parts, self.settings, problems)
-
-    def _take_over(self, engine: SearchEngine, signatures: dict[str, Signature]) -> None:
-        """Take over an engine built from files with these signatures: the next walk reads
-        again whatever differs.  Its parts are cut out per file only when an engine is
-        next built, off the start-up's path."""
-        self.folder.adopt(signatures)
-        self._seed = self._engine = engine
 
     def _cut_seed(self) -> None:
         engine, self._seed = self._seed, None

@@ -7,7 +7,7 @@ The backends are `retrieval.bm25.FastBM25` and `retrieval.bm25_reference.RankBM2
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Final, Protocol
 
 import numpy as np
@@ -42,6 +42,10 @@ class Scorer(Protocol):
 
     def term_idf(self, term: str) -> float:
         """The idf the scorer uses for `term` (epsilon floor applied), 0.0 if unknown."""
+        ...
+
+    def vocabulary(self) -> Collection[str]:
+        """Every term some document holds."""
         ...
 
 

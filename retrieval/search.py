@@ -17,7 +17,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
-from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +40,7 @@ from retrieval.hits import make_hits
 from retrieval.index_store import CachedIndex, IndexStore, fingerprint
 from retrieval.loader import LoadProblem, LoadResult, load_reports
 from retrieval.models import Hit, Passage, Report
+from retrieval.records import Keyed, column
 from retrieval.rerank import RerankSettings
 from retrieval.scorer import Floats, Ints, Scorer, best_of
 from retrieval.spelling import SpellingCorrector
@@ -81,7 +81,11 @@ class SearchEngine:
         self._report_scorer = report_scorer or build_scorer(settings.backend, corpus.report_tokens)
         self._analyzer = analyzer
         self.settings = settings
-        self._reports_by_id = {report.id: report for report in corpus.reports}
+        # From the id column: a cached corpus makes its reports only when asked for.
+        report_ids = column(corpus.reports, "id")
+        self._reports_by_id = Keyed(
+            dict(zip(report_ids, range(len(report_ids)), strict=True)), corpus.reports
+        )
 
     # -- construction -----------------------------------------------------
 
@@ -242,11 +246,11 @@ class SearchEngine:
     # -- what the engine knows ---------------------------------------------
 
     @property
-    def reports(self) -> tuple[Report, ...]:
+    def reports(self) -> Sequence[Report]:
         return self._corpus.reports
 
     @property
-    def passages(self) -> tuple[Passage, ...]:
+    def passages(self) -> Sequence[Passage]:
         return self._corpus.passages
 
     @property
@@ -257,10 +261,11 @@ class SearchEngine:
         return self._reports_by_id.get(report_id)
 
     def latest(self, n: int = 5) -> list[Report]:
-        return list(self._latest[: max(n, 0)])
+        reports = self._corpus.reports
+        return [reports[i] for i in self._latest[: max(n, 0)]]
 
     def newest_date(self) -> datetime | None:
-        return self._latest[0].published if self._latest else None
+        return self._corpus.reports[self._latest[0]].published if self._latest else None
 
     def example_questions(self, n: int = 2) -> list[str]:
         """Questions a newcomer can try, made from the newest reports.
@@ -269,7 +274,7 @@ class SearchEngine:
         comes back "not found" would teach the wrong thing.
         """
         candidates: list[str] = []
-        for report in self._latest[:20]:
+        for report in self.latest(20):
             speakers = dict.fromkeys(p.speaker for p in self._passages_of(report.id) if p.speaker)
             candidates.extend(f"What did {speaker} say?" for speaker in speakers)
             candidates.append(f"What about {report.title}?")
@@ -282,10 +287,12 @@ class SearchEngine:
         return examples
 
     @cached_property
-    def _latest(self) -> tuple[Report, ...]:
+    def _latest(self) -> list[int]:
+        """Report indices, newest first (ties: the greater id first)."""
         # On first use, not at start-up: sorting 100,000 reports is a tenth of a second.
         reports = self._corpus.reports
-        return tuple(sorted(reports, key=lambda r: (r.published, r.id), reverse=True))
+        keys = list(zip(column(reports, "published"), column(reports, "id"), strict=True))
+        return sorted(range(len(keys)), key=keys.__getitem__, reverse=True)
 
     def _passages_of(self, report_id: str) -> list[Passage]:
         passages = self._corpus.passages
@@ -360,9 +367,10 @@ class SearchEngine:
 
     @cached_property
     def _passage_ids(self) -> dict[str, list[int]]:
+        report_ids = column(self._corpus.reports, "id")
         ids: dict[str, list[int]] = {}
-        for index, passage in enumerate(self._corpus.passages):
-            ids.setdefault(passage.report_id, []).append(index)
+        for index, report in enumerate(self._corpus.passage_reports):
+            ids.setdefault(report_ids[report], []).append(index)
         return ids
 
     @cached_property
@@ -370,9 +378,9 @@ class SearchEngine:
         limits = self.settings.rerank.spelling
         if limits is None:
             return None
-        # The passages' own terms (built on the first question), so both backends
-        # correct to the same words; a lower idf means more passages use the term.
-        known = frozenset(chain.from_iterable(self._corpus.passage_tokens))
+        # The passages' own terms, so both backends correct to the same words; a lower
+        # idf means more passages use the term.
+        known = self._scorer.vocabulary()
         return SpellingCorrector(known, lambda term: -self._scorer.term_idf(term), limits)
 
     def _idf_of(self, terms: Sequence[str]) -> dict[str, float]:

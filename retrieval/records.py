@@ -1,0 +1,256 @@
+"""Columns of frozen records that load fast: kept as rows of field values, each
+record made on first use.
+
+A warm restart over 100,000 small reports unpickles 100,000 reports, passages
+and passage profiles.  Making a frozen slotted record costs a Python call and a
+slot write per field, about 1 µs; a tuple of the same values costs pickle a
+tenth of that.  So the index cache (retrieval.corpus_cache) stores each column
+as `Records`: rows of values, with a record made, and kept, only when something
+asks for it.  A question asks for about a hundred; a whole walk (a diff after a
+reload) makes them all, once, off the start-up's path.
+
+`Packed` goes one step further for a column nothing needs until the folder
+changes (each report's tokens, for rebuilding the report-level index): it stays
+pickled bytes until first use.
+
+Both are read-only sequences equal to the tuple of the same records, and both
+are safe to share between threads: two threads that make the same record at
+once each get an equal one, and one of them is kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import pickle
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Generic, TypeVar, overload
+
+R = TypeVar("R")
+T = TypeVar("T")
+
+# A record's own tuples are short; the corpus's columns are long and gain nothing.
+_SHARED_TUPLE_ITEMS = 64
+
+
+class Records(Sequence[R], Generic[R]):
+    """Records of one class, kept as rows of their field values in `__init__` order."""
+
+    __slots__ = ("_cls", "_made", "_make", "_rows")
+
+    def __init__(self, cls: type[R], rows: Sequence[tuple[Any, ...]]) -> None:
+        names = init_fields(cls)
+        if names is None or any(len(row) != len(names) for row in rows[:1]):
+            # A payload from another version of the class: fail at load, not mid-question.
+            raise ValueError(f"rows do not fit {cls.__qualname__}'s fields")
+        self._cls = cls
+        self._rows = rows
+        self._make = maker(cls)
+        self._made: list[R | None] = [None] * len(rows)
+
+    @classmethod
+    def pack(cls, records: Sequence[R], share: Sharer) -> Records[R] | tuple[R, ...]:
+        """`records` as rows, equal values shared (see Sharer); a plain tuple when they are
+        not all of one class that `maker` can build (the cache then pickles them as usual)."""
+        if isinstance(records, Records):
+            return records
+        kinds = {type(record) for record in records}
+        if len(kinds) != 1:
+            return tuple(records)
+        [kind] = kinds
+        names = init_fields(kind)
+        if names is None:
+            return tuple(records)
+        rows = tuple([tuple([share(getattr(r, name)) for name in names]) for r in records])
+        return Records(kind, rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> R: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[R, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> R | tuple[R, ...]:
+        if isinstance(index, slice):
+            return tuple([self[i] for i in range(*index.indices(len(self._rows)))])
+        made = self._made[index]
+        if made is None:
+            made = self._made[index] = self._make(*self._rows[index])
+        return made
+
+    def __iter__(self) -> Iterator[R]:
+        for index in range(len(self._rows)):
+            yield self[index]
+
+    def column(self, name: str) -> list[Any]:
+        """One field of every record, without making the records."""
+        names = init_fields(self._cls) or ()
+        at = names.index(name)
+        return [row[at] for row in self._rows]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Records | tuple):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # equal to a tuple, yet not one
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Records, (self._cls, self._rows)
+
+    def __repr__(self) -> str:
+        return f"Records({self._cls.__name__}, {len(self)} rows)"
+
+
+def column(records: Sequence[Any], name: str) -> list[Any]:
+    """One field of every record of `records`, making none that are not made yet."""
+    if isinstance(records, Records):
+        return records.column(name)
+    return [getattr(record, name) for record in records]
+
+
+class Keyed(Mapping[str, R], Generic[R]):
+    """`records` by key, through an index of their positions: looking one up makes
+    only that record."""
+
+    __slots__ = ("_index", "_records")
+
+    def __init__(self, index: dict[str, int], records: Sequence[R]) -> None:
+        self._index = index
+        self._records = records
+
+    def __getitem__(self, key: str) -> R:
+        return self._records[self._index[key]]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+
+class Packed(Sequence[T], Generic[T]):
+    """A column kept pickled until first use (see the module's docstring)."""
+
+    __slots__ = ("_items", "_length", "_payload")
+
+    def __init__(self, length: int, payload: bytes) -> None:
+        self._length = length
+        self._payload = payload
+        self._items: tuple[T, ...] | None = None
+
+    @classmethod
+    def of(cls, items: Sequence[T]) -> Packed[T]:
+        if isinstance(items, Packed):
+            return items
+        return cls(len(items), pickle.dumps(tuple(items), pickle.HIGHEST_PROTOCOL))
+
+    def _unpacked(self) -> tuple[T, ...]:
+        items = self._items
+        if items is None:
+            # As for the cache's payload: the collector would walk the growing heap.
+            enabled = gc.isenabled()
+            gc.disable()
+            try:
+                items = self._items = pickle.loads(self._payload)
+            finally:
+                if enabled:
+                    gc.enable()
+        return items
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[T, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
+        return self._unpacked()[index]
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._unpacked())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Packed):
+            return self._unpacked() == other._unpacked()
+        if isinstance(other, tuple):
+            return self._unpacked() == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Packed, (self._length, self._payload)
+
+    def __repr__(self) -> str:
+        return f"Packed({self._length} items, {len(self._payload)} bytes)"
+
+
+class Sharer:
+    """Makes equal immutable values one object: 100,000 reports dated by the same file
+    time, or 400,000 empty cue sets, then pickle and load once.  (Records themselves are
+    never shared; sharing immutable values is safe.)"""
+
+    def __init__(self) -> None:
+        self._values: dict[object, object] = {}
+
+    def __call__(self, value: Any) -> Any:
+        kind = type(value)
+        if kind is str or kind is datetime or kind is frozenset:
+            return self._values.setdefault(value, value)
+        if kind is tuple and len(value) <= _SHARED_TUPLE_ITEMS:
+            items = tuple([self(item) for item in value])
+            try:
+                return self._values.setdefault(items, items)
+            except TypeError:  # something unhashable inside: shared items, own tuple
+                return items
+        return value
+
+
+def init_fields(cls: type) -> tuple[str, ...] | None:
+    """The fields a record class's `__init__` takes, in order, when it takes all of
+    them positionally and does nothing else; None otherwise."""
+    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
+        return None
+    fields = dataclasses.fields(cls)
+    if not all(f.init and not f.kw_only for f in fields):
+        return None
+    return tuple(f.name for f in fields)
+
+
+_MAKERS: dict[type, Callable[..., Any]] = {}
+
+
+def maker(cls: type[R]) -> Callable[..., R]:
+    """A function that builds a `cls` from its field values in `__init__` order.
+
+    A frozen dataclass's own `__init__` sets each field through `object.__setattr__`;
+    when every field is a slot, the maker sets the slots directly, in half the time.
+    Other classes are made by calling them.
+    """
+    made = _MAKERS.get(cls)
+    if made is not None:
+        return made
+    fields = init_fields(cls)
+    slots = [cls.__dict__.get(field) for field in fields or ()]
+    if fields is None or not all(type(slot).__name__ == "member_descriptor" for slot in slots):
+        _MAKERS[cls] = cls
+        return cls
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    namespace.update({f"set{i}": slot.__set__ for i, slot in enumerate(slots)})  # type: ignore[union-attr]
+    values = ", ".join(f"v{i}" for i in range(len(slots)))
+    body = "".join(f"    set{i}(record, v{i})\n" for i in range(len(slots)))
+    exec(f"def make({values}):\n    record = new(cls)\n{body}    return record\n", namespace)
+    made = namespace["make"]
+    _MAKERS[cls] = made
+    return made  # type: ignore[no-any-return]

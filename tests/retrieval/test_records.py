@@ -1,0 +1,182 @@
+"""Record columns that load fast (retrieval.records) and the engine they load into.
+
+A cached corpus keeps its reports, passages and profiles as rows of values and
+makes each record on first use; these tests hold that to "the same as the tuple
+of records", and an engine loaded from the cache to "the same as the one built".
+"""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import PROJECT_SEEDS
+from retrieval.corpus_cache import pickle_corpus, unpickle_corpus
+from retrieval.library import Library
+from retrieval.models import Report
+from retrieval.records import Keyed, Packed, Records, Sharer, column
+from retrieval.search import SearchEngine
+from tests.conftest import make_report
+
+REPORTS = tuple(
+    make_report(
+        f"Report {n}",
+        report_id=f"r{n}",
+        paragraphs=(f"The council met on day {n}.", "It agreed on nothing."),
+        published=datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=n % 3),
+    )
+    for n in range(5)
+)
+
+
+def roundtrip(value: object) -> object:
+    return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+
+
+def test_records_equal_the_tuple_they_were_packed_from_before_and_after_pickling() -> None:
+    packed = Records.pack(REPORTS, Sharer())
+    assert isinstance(packed, Records)
+    loaded = roundtrip(packed)
+    assert isinstance(loaded, Records)
+    for records in (packed, loaded):
+        assert len(records) == len(REPORTS)
+        assert records == REPORTS and REPORTS == records  # noqa: SIM300  # both ways round
+        assert list(records) == list(REPORTS)
+        assert records[1:3] == REPORTS[1:3] and records[::-2] == REPORTS[::-2]
+        assert records[-1] == REPORTS[-1]
+        assert records != REPORTS[:-1]
+    with pytest.raises(IndexError):
+        loaded[len(REPORTS)]
+
+
+def test_a_record_is_made_once_and_kept() -> None:
+    records = roundtrip(Records.pack(REPORTS, Sharer()))
+    assert isinstance(records, Records)
+    assert records[2] is records[2]
+    assert type(records[2]) is Report
+
+
+def test_a_column_is_read_without_the_records() -> None:
+    records = Records.pack(REPORTS, Sharer())
+    assert column(records, "id") == [r.id for r in REPORTS]
+    assert column(REPORTS, "published") == [r.published for r in REPORTS]
+    keyed = Keyed({r.id: i for i, r in enumerate(REPORTS)}, records)
+    assert keyed["r3"] == REPORTS[3] and keyed.get("nope") is None
+    assert "r0" in keyed and list(keyed) == [r.id for r in REPORTS] and len(keyed) == 5
+
+
+class _RowsOfAnOlderReport:
+    """Pickles as what an older Report with two fields would have left in the cache."""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return Records, (Report, (("r1", "A title"),))
+
+
+def test_rows_from_another_version_of_a_class_fail_at_load_not_mid_question() -> None:
+    with pytest.raises(ValueError, match="fields"):
+        Records(Report, (("r1", "A title"),))
+    # The cache then treats the payload as unreadable, and the engine is rebuilt.
+    assert unpickle_corpus(pickle.dumps(_RowsOfAnOlderReport())) is None
+
+
+def test_mixed_or_plain_records_stay_a_tuple() -> None:
+    mixed = (*REPORTS[:1], "not a record")
+    assert Records.pack(mixed, Sharer()) == mixed
+    assert Records.pack((), Sharer()) == ()
+
+
+def test_sharer_makes_equal_values_one_object_and_passes_unhashable_ones() -> None:
+    share = Sharer()
+    a, b = "".join(["same", " text"]), "".join(["same", " ", "text"])
+    assert a is not b
+    assert share(a) is share(b)
+    assert share((a, 1)) is share((b, 1))
+    listed = ([1], a)
+    assert share(listed) == listed
+
+
+def test_packed_stays_bytes_until_used_and_equals_its_items() -> None:
+    items = (("council", "met"), ("rain",), ())
+    packed = Packed.of(items)
+    assert len(packed) == 3
+    loaded = roundtrip(packed)
+    assert isinstance(loaded, Packed)
+    assert len(loaded) == 3 and loaded == items and loaded == packed
+    assert loaded[0] == ("council", "met") and loaded[1:] == items[1:]
+    assert list(loaded) == list(items)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    reports = tmp_path / "reports"
+    shutil.copytree(PROJECT_SEEDS, reports)
+    for n in range(6):
+        (reports / f"note{n}.md").write_text(
+            f"---\ntitle: Council note {n}\ndate: 2024-03-0{n + 1}\n---\n"
+            f'"We agreed on {n + 3} new bridges," Mayor Ada Brook said on Monday.\n\n'
+            f"The harbour in district {n} reopened after the storm.\n",
+            encoding="utf-8",
+        )
+    return reports
+
+
+QUESTIONS = (
+    "How many refugees have reached camps in Turkey?",
+    "What did Ada Brook say?",
+    "When did the harbour reopen?",
+    "bridgs",  # misspelt: the corrector reads the cached engine's vocabulary
+    "how do I bake sourdough bread",
+)
+
+
+def test_an_engine_from_the_cache_serves_exactly_what_the_built_one_does(
+    folder: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    built = SearchEngine.from_path(folder, cache_dir=cache)
+    cached = SearchEngine.from_path(folder, cache_dir=cache)
+    assert isinstance(cached.reports, Records), "the second engine was not loaded from the cache"
+    assert cached.reports == built.reports and cached.passages == built.passages
+    assert cached.latest(4) == built.latest(4)
+    assert cached.newest_date() == built.newest_date()
+    assert cached.example_questions(3) == built.example_questions(3)
+    for report in built.reports:
+        assert cached.report(report.id) == report
+    assert cached.report("no such report") is None
+    for question in QUESTIONS:
+        assert cached.search(question) == built.search(question)
+    within = [r.id for r in built.reports[-2:]]
+    assert cached.search("harbour", within=within) == built.search("harbour", within=within)
+    assert cached.parts() == built.parts()
+
+
+def test_a_corpus_survives_the_cache_payload_whole(seeds_engine: SearchEngine) -> None:
+    corpus = seeds_engine._corpus
+    loaded = unpickle_corpus(pickle_corpus(corpus))
+    assert loaded == corpus
+
+
+def test_a_library_from_the_cache_reloads_a_change_like_a_fresh_one(
+    folder: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    Library.open(folder, cache_dir=cache, watch=None, settle_seconds=0).close()
+    library = Library.open(folder, cache_dir=cache, watch=None, settle_seconds=0)
+    assert isinstance(library.engine.reports, Records)
+    (folder / "note2.md").write_text(
+        "---\ntitle: Council note 2\ndate: 2024-03-03\n---\n"
+        "The ferry to the island was cancelled.\n",
+        encoding="utf-8",
+    )
+    change = library.refresh()
+    assert change is not None
+    assert [r.id for r in change.updated] == ["note2"] and not change.added and not change.removed
+    fresh = SearchEngine.from_path(folder)
+    assert library.engine.reports == fresh.reports
+    for question in (*QUESTIONS, "What happened to the ferry?"):
+        assert library.engine.search(question) == fresh.search(question)
+    library.close()
