@@ -47,12 +47,15 @@ from bot.state import CONTEXT_TYPES, BotState, Context
 from bot.store import Store
 from bot.telegram import (
     access,
+    admin,
+    channel_posts,
     commands,
     errors,
     limits,
     pushes,
     questions,
     subscriptions,
+    uploads,
     wording,
 )
 from retrieval.search import SearchEngine
@@ -73,9 +76,16 @@ HANDLERS: list[BaseHandler[Update, Context, None]] = [
     CommandHandler("subscribe", subscriptions.subscribe, filters=_NEW_MESSAGES),
     CommandHandler("subscriptions", subscriptions.list_subscriptions, filters=_NEW_MESSAGES),
     CommandHandler("unsubscribe", subscriptions.unsubscribe, filters=_NEW_MESSAGES),
+    CommandHandler("sources", admin.sources_command, filters=_NEW_MESSAGES),
+    CommandHandler("problems", admin.problems_command, filters=_NEW_MESSAGES),
+    CommandHandler("forget", admin.forget_command, filters=_NEW_MESSAGES),
     MessageHandler(_NEW_MESSAGES & filters.TEXT & ~filters.COMMAND, questions.text_message),
     MessageHandler(_NEW_MESSAGES & filters.COMMAND, commands.unknown_command),
+    MessageHandler(
+        _NEW_MESSAGES & filters.Document.ALL & filters.ChatType.PRIVATE, uploads.document
+    ),
     MessageHandler(_NEW_MESSAGES & ~filters.TEXT & ~filters.StatusUpdate.ALL, commands.not_text),
+    MessageHandler(filters.UpdateType.CHANNEL_POSTS, channel_posts.channel_post),
     CallbackQueryHandler(questions.more_answers),
     InlineQueryHandler(questions.inline_query),
 ]
@@ -100,6 +110,7 @@ def build_application(
         ApplicationBuilder()
         .token(settings.token)
         .base_url(settings.base_url)
+        .base_file_url(settings.file_base_url)
         .context_types(CONTEXT_TYPES)
         .request(RetryingRequest(settings.telegram_retries))
         .get_updates_request(polling_request(journal, liveness))
@@ -134,6 +145,7 @@ async def _on_startup(application: BotApplication) -> None:
         await application.bot.set_my_commands(menu)
     except TelegramError as error:  # the menu is a convenience; answering is what matters
         log.warning("could not register the command menu: %s", error)
+    await admin.set_admin_menus(application.bot, state)
     queue = application.update_queue
     if isinstance(queue, JournalingQueue):  # before polling starts, so replays come first
         queue.replay(application.bot)

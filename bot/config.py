@@ -29,6 +29,8 @@ DEFAULT_TELEGRAM_RETRIES = 5
 DEFAULT_REPORTS_POLL_SECONDS = 2.0
 DEFAULT_FEED_POLL_SECONDS = 900.0
 DEFAULT_FEED_KEEP_ENTRIES = 1000
+# Telegram's getFile serves files up to 20 MB; uploads are refused above this.
+DEFAULT_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -75,11 +77,23 @@ class Settings:
     feeds_allow_private: bool = False
     # Symlinks under REPORTS_DIR that lead outside it are read only with this on.
     reports_follow_outside_links: bool = False
+    # Who may send reports and use the admin commands (bot/telegram/uploads.py, admin.py).
+    admin_user_ids: frozenset[int] = frozenset()
+    # The biggest document an admin may send, in bytes.
+    upload_max_bytes: int = DEFAULT_UPLOAD_MAX_BYTES
+    # Channels whose posts become reports (bot/live/channels.py).
+    channel_ids: frozenset[int] = frozenset()
 
     @property
     def store_path(self) -> Path:
         """Feed state and subscriptions (bot/store.py)."""
         return self.data_dir / "reports-bot.sqlite3"
+
+    @property
+    def file_base_url(self) -> str:
+        """Where files are downloaded from: Telegram's `/file/bot` next to its `/bot`."""
+        root, bot, _ = self.base_url.rpartition("/bot")
+        return f"{root}/file/bot" if bot else self.base_url.rstrip("/") + "/file/bot"
 
     @property
     def heartbeat_path(self) -> Path:
@@ -122,6 +136,11 @@ class Settings:
             ),
             feeds_allow_private=_flag(env, "FEEDS_ALLOW_PRIVATE_ADDRESSES"),
             reports_follow_outside_links=_flag(env, "REPORTS_FOLLOW_OUTSIDE_LINKS"),
+            admin_user_ids=_id_list(env, "ADMIN_USER_IDS", users=True),
+            upload_max_bytes=_positive_int(
+                env, "UPLOAD_MAX_BYTES", DEFAULT_UPLOAD_MAX_BYTES, "bytes"
+            ),
+            channel_ids=_id_list(env, "CHANNEL_IDS", users=False),
         )
 
 

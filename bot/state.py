@@ -54,6 +54,8 @@ class BotState:
     on_new_reports: NewReports
     # Whether updates are fetched, answered and journalled: what the heartbeat reports.
     liveness: Liveness
+    # The admins whose private chat has the admin command menu (bot/telegram/admin.py).
+    admin_menus: set[int]
 
     def wire(
         self,
@@ -77,6 +79,7 @@ class BotState:
         self.access = AccessPolicy.from_settings(settings)
         self.limits = QuestionLimits(settings.rate_limit_per_minute)
         self.refusals = RefusalThrottle()
+        self.admin_menus = set()
 
     def __getattr__(self, name: str) -> Any:
         # Only called for attributes that were never set: the state was not wired.

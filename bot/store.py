@@ -6,7 +6,8 @@
   with the report made from it, a digest of its content (to notice an updated
   entry) and the order they were first seen in; each feed keeps only its newest
   (`save_entries` prunes the rest in the same transaction);
-* `subscriptions`: (chat, topic) pairs, with the user who subscribed.
+* `subscriptions`: (chat, topic) pairs, with the user who subscribed;
+* `channel_posts`: the posts of CHANNEL_IDS, as reports, by (chat, message).
 
 The schema version is SQLite's `user_version`; an older file is migrated in
 place when opened (`bot/store_schema.py`), a newer one refused.  WAL
@@ -86,6 +87,8 @@ def report_to_json(report: Report) -> str:
             "caption": report.caption,
             "caption_credit": report.caption_credit,
             "path": report.path,
+            "author": report.author,
+            "pages": list(report.pages),
         },
         ensure_ascii=False,
     )
@@ -104,6 +107,8 @@ def report_from_json(text: str) -> Report:
         caption=record.get("caption"),
         caption_credit=record.get("caption_credit"),
         path=record.get("path"),
+        author=record.get("author"),
+        pages=tuple(int(page) for page in record.get("pages") or ()),
     )
 
 
@@ -282,6 +287,43 @@ class Store:
                         error,
                     )
         return stored
+
+    # -- channel posts -----------------------------------------------------------
+
+    def save_channel_post(self, chat_id: int, message_id: int, report: Report) -> None:
+        """Add or replace (an edit) one channel post's report."""
+        self._write(
+            "INSERT OR REPLACE INTO channel_posts (chat_id, message_id, report, updated_at) "
+            "VALUES (?, ?, ?, ?)",
+            (chat_id, message_id, report_to_json(report), time.time()),
+        )
+
+    def forget_channel_post(self, chat_id: int, message_id: int) -> bool:
+        return bool(
+            self._write(
+                "DELETE FROM channel_posts WHERE chat_id = ? AND message_id = ?",
+                (chat_id, message_id),
+            )
+        )
+
+    def channel_posts(self, chat_ids: Iterable[int]) -> list[Report]:
+        """The kept posts of these channels, oldest first; a row that cannot be read is
+        skipped with a warning."""
+        reports: list[Report] = []
+        for chat_id in sorted(set(chat_ids)):
+            rows = self._rows(
+                "SELECT message_id, report FROM channel_posts WHERE chat_id = ? "
+                "ORDER BY message_id",
+                (chat_id,),
+            )
+            for message_id, report in rows:
+                try:
+                    reports.append(report_from_json(report))
+                except Exception as error:  # one damaged row must not cost the others
+                    log.warning(
+                        "skipped the stored post %s of channel %s (%s)", message_id, chat_id, error
+                    )
+        return reports
 
     # -- subscriptions ----------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 The version is SQLite's `user_version`.  `migrate` upgrades a file written by an
 older reports-bot in place, in one transaction, keeping its rows; `Store.open`
-refuses a file newer than SCHEMA_VERSION.
+refuses a file newer than SCHEMA_VERSION.  Version 3 added `channel_posts`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from retrieval.feed_format import report_id
 
 # 2: entries keyed by (feed_url, key), not by key alone; `arrival` orders them.
-SCHEMA_VERSION = 2
+# 3: channel_posts, the posts of CHANNEL_IDS kept as reports.
+SCHEMA_VERSION = 3
 
 _ENTRIES = """
 CREATE TABLE {name} (
@@ -28,6 +29,15 @@ CREATE TABLE {name} (
     -- The order entries were first seen in, across all feeds: higher is newer.
     arrival INTEGER NOT NULL,
     PRIMARY KEY (feed_url, key)
+)"""
+
+_CHANNEL_POSTS = """
+CREATE TABLE {name} (
+    chat_id INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    report TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (chat_id, message_id)
 )"""
 
 SCHEMA = f"""
@@ -48,6 +58,7 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     created_at REAL NOT NULL,
     PRIMARY KEY (chat_id, topic_key)
 );
+{_CHANNEL_POSTS.format(name="IF NOT EXISTS channel_posts")};
 """
 
 
@@ -111,5 +122,10 @@ def _with_id(report: str, new_id: str) -> str:
     return json.dumps(record, ensure_ascii=False)
 
 
+def _channel_posts(db: sqlite3.Connection) -> None:
+    """2 → 3: a table for channel posts (none were kept before)."""
+    db.execute(_CHANNEL_POSTS.format(name="channel_posts"))
+
+
 # From version N to N + 1.
-_MIGRATIONS = {1: _entries_by_feed}
+_MIGRATIONS = {1: _entries_by_feed, 2: _channel_posts}

@@ -55,17 +55,20 @@ KNOW_ONE = "I know 1 report"
 KNOW_MANY = "I know {count} reports"
 NEWEST_FROM = "; the newest is from {day}"
 TRY = "Try: {examples}"
-COMMANDS_LINE = "Commands: /latest [N] [TOPIC], /more, /help, /quit."
+COMMANDS_LINE = "Commands: /latest [N] [TOPIC], /more, /problems, /help, /quit."
 HELP = "\n".join(
     [
         "Type a question in plain words and press Enter.",
         "  /more                the next-best passage for the last question",
         f"  /latest [N] [TOPIC]  the N newest reports (at most {LATEST_MAX}), on a topic",
+        "  /problems            the files that could not be read, and why",
         "  /help                this help",
         "  /quit                leave (or Ctrl-D)",
     ]
 )
 QUOTED = "  — quoted: {speaker}"
+BY_AUTHOR = "by {author}"
+PAGE = "p. {page}"
 ANSWER_POSITION = "(answer {position} of {total}{more})"
 MORE_HINT = "; /more for the next"
 ASK_USAGE = "Usage: /ask QUESTION"
@@ -73,15 +76,18 @@ ASK_FIRST = "Ask a question first; /more then shows the next-best passage."
 NO_MORE = "No more answers to that question."
 LATEST_USAGE = f"Usage: /latest [N] [TOPIC] with N from 1 to {LATEST_MAX}."
 UNKNOWN_COMMAND = "Unknown command {command}; try /help."
+NO_PROBLEMS = "Every file could be read."
+PROBLEMS_HEADER = "{count} could not be read:"
+PROBLEM_LINE = "  {path}: {reason}"
 # For `chat`, `search` and `eval` on stderr, after "reports-bot: ".
 NO_REPORTS = "no reports loaded from {path}: {why}. {fix}"
-NO_REPORT_FILES = "it holds no .txt, .md or .jsonl file"
+NO_REPORT_FILES = "it holds no report file (.txt, .md, .json, .jsonl, .html, .pdf, .docx)"
 NOTHING_READABLE = "nothing in it could be read ({count}; the first: {first})"
 ONE_PROBLEM = "1 problem"
 PROBLEMS = "{count} problems"
 ADD_REPORTS = (
-    "Add reports there (.txt, .md or .jsonl files), or point --reports or REPORTS_DIR "
-    "at a folder that holds some."
+    "Add reports there (.txt, .md, .json, .jsonl, .html, .pdf or .docx files), or point "
+    "--reports or REPORTS_DIR at a folder that holds some."
 )
 CANNOT_WRITE_OUTPUT = "cannot write --output {path}: {reason}. Choose a path you can write to."
 
@@ -121,12 +127,16 @@ def _wrap(text: str, prefix: str) -> str:
     )
 
 
-def attribution(report: Report) -> str:
-    """ "Title · Source · 22 Jul 2012 · url" on one line."""
+def attribution(report: Report, page: int | None = None) -> str:
+    """ "Title · Source · by Author · 22 Jul 2012 · p. 3 · url" on one line."""
     parts = [shorten(clean(report.title), TITLE_MAX_CHARS) or UNTITLED]
     if report.source:
         parts.append(shorten(clean(report.source), NAME_MAX_CHARS))
+    if report.author:
+        parts.append(BY_AUTHOR.format(author=shorten(clean(report.author), NAME_MAX_CHARS)))
     parts.append(format_date(report))
+    if page is not None:
+        parts.append(PAGE.format(page=page))
     if report.url:
         parts.append(shorten(clean(report.url), 300))
     return " · ".join(parts)
@@ -148,7 +158,7 @@ def render_hit(hit: Hit, color: bool, position: int | None = None, total: int | 
     lines = [_wrap(quote, "  │ ")]
     if hit.speaker:
         lines.append(QUOTED.format(speaker=shorten(clean(hit.speaker), NAME_MAX_CHARS)))
-    lines.append("  " + _dim(attribution(hit.report), color))
+    lines.append("  " + _dim(attribution(hit.report, hit.passage.page), color))
     if position is not None and total is not None and total > 1:
         more = MORE_HINT if position < total else ""
         counter = ANSWER_POSITION.format(position=position, total=total, more=more)
@@ -175,6 +185,19 @@ def render_latest(
         first = shorten(clean(report.first_sentence), 300)
         if first:
             lines.append(_wrap(first, "    "))
+    return "\n".join(lines)
+
+
+def render_problems(problems: Sequence[LoadProblem], root: Path | str, color: bool) -> str:
+    """The files (or JSON lines) that could not be read, and why, paths relative to root."""
+    if not problems:
+        return NO_PROBLEMS
+    count = ONE_PROBLEM if len(problems) == 1 else PROBLEMS.format(count=len(problems))
+    prefix = str(root).rstrip("/") + "/"
+    lines = [_bold(PROBLEMS_HEADER.format(count=count), color)]
+    for problem in problems:
+        path = clean(shorten(problem.path.removeprefix(prefix), TITLE_MAX_CHARS))
+        lines.append(PROBLEM_LINE.format(path=path, reason=clean(problem.reason)))
     return "\n".join(lines)
 
 
@@ -240,6 +263,7 @@ class ChatSession:
 
     engine: SearchEngine
     color: bool = False
+    root: Path | str = ""  # the reports folder: /problems shows paths relative to it
     hits: list[Hit] = field(default_factory=list)
     shown: int = 0
 
@@ -268,6 +292,7 @@ class ChatSession:
             "/start": lambda _: self.welcome(),
             "/more": lambda _: self.more(),
             "/latest": self.latest,
+            "/problems": lambda _: render_problems(self.engine.problems, self.root, self.color),
             "/ask": self.ask,
         }
         action = commands.get(command)
@@ -347,5 +372,6 @@ def main(reports: Path | str | None = None, *, use_cache: bool = True) -> int:
     except RetrievalError as error:
         print(f"reports-bot chat: {error}", file=sys.stderr)
         return 2
-    session = ChatSession(engine, color=sys.stdout.isatty())
+    root = reports if reports is not None else settings.reports_dir
+    session = ChatSession(engine, color=sys.stdout.isatty(), root=root)
     return run_chat(session, input, sys.stdout, interactive=sys.stdin.isatty())

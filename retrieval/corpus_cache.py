@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 _CORPUS_MODULES = (
     "models.py",
     "formats.py",
+    "format_html.py",
+    "format_pdf.py",
+    "format_docx.py",
     "loader.py",
     "loader_io.py",
     "listing.py",

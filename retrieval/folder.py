@@ -278,6 +278,14 @@ class FolderFiles:
 
     # -- reading one file ------------------------------------------------------------------
 
+    def read_now(self, path: str) -> tuple[int, bool]:
+        """Read `path` now, not once it settles (it was written whole: an upload), or forget
+        it when it is gone; (files read, anything changed)."""
+        signature = signature_of(path)
+        if signature is None:
+            return 0, self._drop(path)
+        return self._consider(path, signature, read_now=True)
+
     def _consider(self, path: str, signature: Signature, *, read_now: bool) -> tuple[int, bool]:
         if self.signatures.get(path) == signature:
             self.waiting.pop(path, None)

@@ -173,21 +173,46 @@ def _split_front_matter(text: str) -> tuple[Mapping[str, object], str]:
 
 def parse_jsonl_line(line: str, *, default_id: str, path: str, mtime: datetime) -> Report:
     """One JSON object: text (required), id, title, source, published, url."""
+    return report_from_record(_load_json(line), default_id=default_id, path=path, mtime=mtime)
+
+
+def json_document_records(text: str) -> list[object] | dict[str, object]:
+    """A .json file's reports: one object, or an array of them (each checked on its own
+    by `report_from_record`, so one bad object costs only itself)."""
+    document = _load_json(text)
+    if isinstance(document, list):
+        if not document:
+            raise ValueError("an empty array: put report objects in it")
+        return document
+    if isinstance(document, dict):
+        return document
+    raise ValueError(f"expected a report object or an array of them, got {type(document).__name__}")
+
+
+def _load_json(text: str) -> object:
     try:
-        record = json.loads(line)
+        return json.loads(text)
     except json.JSONDecodeError as error:
-        raise ValueError(f"invalid JSON ({error.msg} at column {error.colno})") from error
+        # A JSON Lines line is one line: its column alone says where.
+        where = f"column {error.colno}"
+        if error.lineno > 1:
+            where = f"line {error.lineno} {where}"
+        raise ValueError(f"invalid JSON ({error.msg} at {where})") from error
     except RecursionError as error:
         raise ValueError(
             "invalid JSON: nested too deeply to read; a report is one flat JSON object"
         ) from error
+
+
+def report_from_record(record: object, *, default_id: str, path: str, mtime: datetime) -> Report:
+    """One decoded JSON report object (a JSONL line, an item of a .json file) → `Report`."""
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
     text = record.get("text")
     if isinstance(text, str):
         text = clean_text(_normalize_newlines(text))
     if not isinstance(text, str) or not text.strip():
-        raise ValueError('missing "text": each line needs "text" as a non-empty string')
+        raise ValueError('missing "text": each report needs "text" as a non-empty string')
     paragraphs = split_paragraphs(text)
     published = _optional_date(record.get("published"), "published")
     return Report(
@@ -237,6 +262,12 @@ def _optional_str(record: Mapping[str, object], key: str) -> str | None:
 
 def _optional_id(record: Mapping[str, object]) -> str | None:
     return _optional_str(record, "id")
+
+
+def parse_date(value: object, key: str = "published") -> datetime | None:
+    """An ISO date or datetime (or a date object) → aware UTC datetime; None for none.
+    Raises ValueError saying how to write it."""
+    return _optional_date(value, key)
 
 
 def _optional_date(value: object, key: str) -> datetime | None:

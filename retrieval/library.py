@@ -197,29 +197,31 @@ class Library:
         """Bring the index up to date; None when nothing changed (the engine stays)."""
         return self._refresh(None)
 
-    def _refresh(self, walk: Walk | None) -> Change | None:
+    def index_file(self, relative: str) -> tuple[Change | None, FileContent | None]:
+        """Read the file `relative` (to the root) now, not once it settles (it was just
+        written whole: an upload), or drop it when it is gone; what changed (`engine` is the
+        newest engine either way) and what the file gave (None: nothing, it is gone)."""
+        path = self.folder.lister.path_of(relative)
+        return self._refresh(None, now=path), self.folder.contents.get(path)
+
+    def _refresh(self, walk: Walk | None, now: str | None = None) -> Change | None:
         """`walk`: a walk of the whole folder just made, to use instead of what changed."""
         with self._refresh_lock:
             started = time.monotonic()
-            files_read, folder_changed = self._refresh_files(walk)
+            if now is None:
+                files_read, folder_changed = self._refresh_files(walk)
+            else:
+                files_read, folder_changed = self.folder.read_now(now)
             self._folder_version += folder_changed
             with self._pending_lock:
                 pending, self._pending = self._pending, Pending()
             extras_changed = self._apply_extras(pending)
             if self._engine is not None and not (folder_changed or extras_changed):
                 return None
-            previous = self._engine
-            engine = self._build()
+            previous, engine = self._engine, self._build()
             self._engine = engine
-            change = diff(previous, engine, pending.quiet)
-            return Change(
-                engine=engine,
-                added=change.added,
-                updated=change.updated,
-                removed=change.removed,
-                files_read=files_read,
-                seconds=time.monotonic() - started,
-            )
+            found, seconds = diff(previous, engine, pending.quiet), time.monotonic() - started
+            return Change(engine, found.added, found.updated, found.removed, files_read, seconds)
 
     def _refresh_files(self, walk: Walk | None) -> tuple[int, bool]:
         folder = self.folder

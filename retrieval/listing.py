@@ -23,7 +23,9 @@ from pathlib import Path
 
 from retrieval.loader_io import describe_os_error
 
-REPORT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".jsonl"})
+REPORT_SUFFIXES = frozenset(
+    {".txt", ".md", ".markdown", ".json", ".jsonl", ".html", ".htm", ".pdf", ".docx"}
+)
 # Names that editors, downloads and sync tools give to files still being written.
 _PARTIAL_SUFFIXES = (".swp", ".swo", ".tmp", ".temp", ".part", ".partial", ".crdownload")
 OUTSIDE_LINKS_SETTING = "REPORTS_FOLLOW_OUTSIDE_LINKS"
@@ -42,7 +44,7 @@ class LoadProblem:
 
 
 def is_report_name(name: str) -> bool:
-    """A .txt/.md/.markdown/.jsonl file name that is not hidden, a backup or half written."""
+    """A report file's name (REPORT_SUFFIXES) that is not hidden, a backup or half written."""
     return not is_ignored_name(name) and suffix_of(name).lower() in REPORT_SUFFIXES
 
 

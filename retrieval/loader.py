@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from retrieval.errors import ReportsNotFoundError
-from retrieval.formats import parse_jsonl_line, parse_markdown, parse_plain_text
+from retrieval.formats import (
+    json_document_records,
+    parse_jsonl_line,
+    parse_markdown,
+    parse_plain_text,
+    report_from_record,
+)
 from retrieval.listing import OUTSIDE_LINKS_SETTING as OUTSIDE_LINKS_SETTING
 from retrieval.listing import REPORT_SUFFIXES as REPORT_SUFFIXES
 from retrieval.listing import (
@@ -32,21 +38,32 @@ from retrieval.listing import (
     within,
 )
 from retrieval.listing import LoadProblem as LoadProblem
+from retrieval.loader_io import MAX_DOCUMENT_BYTES as MAX_DOCUMENT_BYTES
 from retrieval.loader_io import MAX_FILE_BYTES as MAX_FILE_BYTES
 from retrieval.loader_io import MAX_LINE_BYTES as MAX_LINE_BYTES
 from retrieval.loader_io import (
     Unreadable,
     jsonl_lines,
     open_regular,
+    read_document,
     read_text,
 )
 from retrieval.models import Report
 
 logger = logging.getLogger("retrieval.loader")
 
-# One broken export must not flood the log: past this many bad lines, a file's
-# further bad lines are counted in one closing problem.
+# One broken export must not flood the log: past this many bad lines (or objects of a
+# .json array), a file's further bad ones are counted in one closing problem.
 MAX_LINE_PROBLEMS = 50
+# The formats read as bytes (each parser decodes its own), and how big a file of each may be.
+_DOCUMENT_LIMITS = {
+    ".pdf": MAX_DOCUMENT_BYTES,
+    ".docx": MAX_DOCUMENT_BYTES,
+    ".html": MAX_FILE_BYTES,
+    ".htm": MAX_FILE_BYTES,
+}
+# What the sentences that list the formats say.
+FORMATS_HINT = ".txt, .md, .json, .jsonl, .html, .pdf, .docx"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +82,8 @@ class FolderScan:
 
 
 def is_report_file(path: Path) -> bool:
-    """A .txt/.md/.markdown/.jsonl file that is not hidden, a backup or half written."""
+    """A file of a report format (listing.REPORT_SUFFIXES) that is not hidden, a backup or
+    half written."""
     return is_report_name(path.name)
 
 
@@ -81,7 +99,7 @@ def describe_skipped_types(paths: Iterable[Path]) -> str | None:
     kinds = "type" if len(suffixes) == 1 else "types"
     return (
         f"skipped {files} of {kinds} {', '.join(suffixes)}: "
-        "not a report format (use .txt, .md, .jsonl)"
+        f"not a report format (use {FORMATS_HINT})"
     )
 
 
@@ -91,7 +109,7 @@ def load_reports(path: str | Path, *, follow_outside_links: bool = False) -> Loa
     if not root.exists() and not root.is_symlink():
         raise ReportsNotFoundError(
             f"no reports at {root}: the path does not exist. "
-            "Point it at a folder of reports or at one .txt, .md or .jsonl file."
+            f"Point it at a folder of reports or at one report file ({FORMATS_HINT})."
         )
     walk_problems: list[LoadProblem] = []
     if root.is_dir():
@@ -165,21 +183,84 @@ def _load_file(path: Path, root: Path, confine: bool) -> LoadResult:
     if isinstance(opened, Unreadable):
         return _problem(path, opened.reason)
     handle, info = opened
+    suffix = path.suffix.lower()
+    limit = _DOCUMENT_LIMITS.get(suffix)
     with handle:
         mtime = datetime.fromtimestamp(info.st_mtime, tz=UTC)
-        if path.suffix.lower() == ".jsonl":
+        if suffix == ".jsonl":
             return _load_jsonl(handle, path, relative, mtime)
-        text = read_text(handle, path, info.st_size)
-    if isinstance(text, Unreadable):
-        return _problem(path, text.reason)
-    parse: Callable[..., Report] = (
-        parse_plain_text if path.suffix.lower() == ".txt" else parse_markdown
-    )
+        content: str | bytes | Unreadable = (
+            read_text(handle, path, info.st_size)
+            if limit is None
+            else read_document(handle, path, info.st_size, limit)
+        )
+    if isinstance(content, Unreadable):
+        return _problem(path, content.reason)
+    if isinstance(content, str) and suffix == ".json":
+        return _load_json(content, path, relative, mtime)
+    parse = _parser(suffix)
     try:
-        report = parse(text, report_id=relative, path=str(path), mtime=mtime)
+        report = parse(content, report_id=relative, path=str(path), mtime=mtime)
     except ValueError as error:
         return _problem(path, str(error))
     return LoadResult((report,), ())
+
+
+def _parser(suffix: str) -> Callable[..., Report]:
+    """The parser of a report format; those of documents are imported when first needed,
+    so a folder without such files costs start-up nothing for them."""
+    if suffix == ".txt":
+        return parse_plain_text
+    if suffix == ".pdf":
+        from retrieval.format_pdf import parse_pdf
+
+        return parse_pdf
+    if suffix == ".docx":
+        from retrieval.format_docx import parse_docx
+
+        return parse_docx
+    if suffix in (".html", ".htm"):
+        from retrieval.format_html import parse_html
+
+        return parse_html
+    return parse_markdown
+
+
+def _load_json(text: str, path: Path, relative: str, mtime: datetime) -> LoadResult:
+    """A .json file: one report object, or an array of them, each on its own like a
+    JSON Lines file's lines (a bad one costs only itself)."""
+    try:
+        records = json_document_records(text)
+    except ValueError as error:
+        return _problem(path, str(error))
+    if not isinstance(records, list):
+        try:
+            report = report_from_record(records, default_id=relative, path=str(path), mtime=mtime)
+        except ValueError as error:
+            return _problem(path, str(error))
+        return LoadResult((report,), ())
+    reports: list[Report] = []
+    problems: list[LoadProblem] = []
+    unlisted = 0
+    for number, record in enumerate(records, start=1):
+        try:
+            reports.append(
+                report_from_record(
+                    record, default_id=f"{relative}:{number}", path=str(path), mtime=mtime
+                )
+            )
+        except Exception as error:
+            # One object nobody foresaw costs that object, never the rest of the array.
+            reason = str(error) if isinstance(error, ValueError) else _unexpected(error)
+            if len(problems) >= MAX_LINE_PROBLEMS:
+                unlisted += 1
+                continue
+            problem = LoadProblem(f"{path}[{number}]", reason)
+            _warn(problem)
+            problems.append(problem)
+    if unlisted:
+        problems.append(_warned(path, f"{unlisted} more bad objects, not listed one by one"))
+    return LoadResult(tuple(reports), tuple(problems))
 
 
 def _load_jsonl(handle: BinaryIO, path: Path, relative: str, mtime: datetime) -> LoadResult:

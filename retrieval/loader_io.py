@@ -1,6 +1,7 @@
 """Reading one report file's bytes safely, for the loader.
 
-A .txt or .md file is read whole, up to MAX_FILE_BYTES.  A JSONL export can be
+A .txt, .md, .json or .html file is read whole, up to MAX_FILE_BYTES; a PDF or
+Word document (`read_document`), up to MAX_DOCUMENT_BYTES.  A JSONL export can be
 far bigger than any single report file, so it is never read whole: each line
 is read on its own (at most MAX_LINE_BYTES of it held at once) and checked for
 NUL bytes and UTF-8 on its own, so one bad line costs only itself.  Whatever
@@ -18,8 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-# For .txt and .md files; a .jsonl file is read as a stream, capped per line instead.
+# For .txt, .md, .json and .html files; a .jsonl file is read as a stream, capped per
+# line instead.
 MAX_FILE_BYTES = 20 * 1024 * 1024
+# PDF and Word files carry fonts and images besides their text, so they may be bigger.
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 MAX_LINE_BYTES = 4 * 1024 * 1024
 _MIB = 1024 * 1024
 # How much of an over-long line is read at a time while skipping the rest of it.
@@ -73,6 +77,23 @@ def read_text(handle: BinaryIO, path: Path, size: int) -> str | Unreadable:
     return text
 
 
+def read_document(
+    handle: BinaryIO, path: Path, size: int, limit: int = MAX_DOCUMENT_BYTES
+) -> bytes | Unreadable:
+    """A binary document's bytes (a PDF, a Word file, an HTML page in any encoding)."""
+    if size > limit:
+        return Unreadable(_too_big(size, limit))
+    try:
+        data = handle.read(limit + 1)  # it may have grown since it was opened
+    except OSError as error:
+        return Unreadable(describe_os_error(path, error))
+    if len(data) > limit:
+        return Unreadable(_too_big(len(data), limit))
+    if not data.strip():
+        return Unreadable("empty file: it holds no text")
+    return data
+
+
 def jsonl_lines(
     handle: BinaryIO, max_line_bytes: int = MAX_LINE_BYTES
 ) -> Iterator[tuple[int, str | Unreadable]]:
@@ -120,9 +141,9 @@ def _skip_rest_of_line(handle: BinaryIO) -> int:
     return skipped
 
 
-def _too_big(size: int) -> str:
+def _too_big(size: int, limit: int = MAX_FILE_BYTES) -> str:
     return (
-        f"file too big ({size / _MIB:.1f} MiB; the limit is {MAX_FILE_BYTES // _MIB} MiB): "
+        f"file too big ({size / _MIB:.1f} MiB; the limit is {limit // _MIB} MiB): "
         "split it into smaller files, or into a .jsonl file with one report a line"
     )
 

@@ -23,6 +23,11 @@ class Report:
     `published` is always timezone-aware (UTC when the source gave no zone).
     When the report carried no date at all we fall back to the file's
     modification time and set `published_from_mtime` so the UI can say so.
+    `pages` is, for a paged document (a PDF), the page each paragraph starts on,
+    parallel to `paragraphs`; empty for reports without pages.
+
+    Fields are only ever added at the end, with a default: the index cache
+    stores records by field order.
     """
 
     id: str
@@ -35,6 +40,8 @@ class Report:
     caption: str | None = None
     caption_credit: str | None = None
     path: str | None = None
+    author: str | None = None
+    pages: tuple[int, ...] = ()
 
     @property
     def text(self) -> str:
@@ -55,7 +62,8 @@ class Passage:
 
     `position` orders passages within their report (the caption, when there
     is one, is position 0).  `text` is exactly as the report has it and is
-    never longer than MAX_QUOTE_CHARS.
+    never longer than MAX_QUOTE_CHARS.  `page` is the page of a paged document
+    (a PDF) the passage's paragraph starts on, counted from 1.
     """
 
     report_id: str
@@ -64,6 +72,7 @@ class Passage:
     sentences: tuple[str, ...]
     speaker: str | None = None
     is_caption: bool = False
+    page: int | None = None
 
     @property
     def id(self) -> str:
@@ -101,11 +110,13 @@ def hit_as_dict(hit: Hit) -> dict[str, object]:
         "quote": hit.quote,
         "best_sentence": hit.best_sentence,
         "speaker": hit.speaker,
+        "page": hit.passage.page,
         "report": {
             "id": report.id,
             "title": report.title,
             "source": report.source,
             "published": report.published.isoformat(),
             "url": report.url,
+            "author": report.author,
         },
     }

@@ -18,12 +18,16 @@ MAX_PASSAGE_CHARS = 600
 
 def make_passages(report: Report) -> list[Passage]:
     """The caption (position 0, when present), then each paragraph or its windows."""
-    blocks: list[tuple[str, bool]] = []
+    blocks: list[tuple[str, bool, int | None]] = []
     if report.caption:
-        blocks.append((report.caption, True))
-    blocks.extend((paragraph, False) for paragraph in report.paragraphs)
+        blocks.append((report.caption, True, None))
+    pages = report.pages
+    blocks.extend(
+        (paragraph, False, pages[index] if index < len(pages) else None)
+        for index, paragraph in enumerate(report.paragraphs)
+    )
     passages: list[Passage] = []
-    for block, is_caption in blocks:
+    for block, is_caption, page in blocks:
         for start, end, sentences in _windows(block):
             text = block[start:end]
             passages.append(
@@ -34,6 +38,7 @@ def make_passages(report: Report) -> list[Passage]:
                     sentences=sentences,
                     speaker=find_speaker(text),
                     is_caption=is_caption,
+                    page=page,
                 )
             )
     return passages

@@ -65,14 +65,16 @@ def test_search_json_gives_the_documented_fields(
     assert code == 0
     hits = json.loads(capsys.readouterr().out)
     assert hits[0]["quote"].startswith("The national wheat harvest")
-    assert set(hits[0]) == {"rank", "score", "quote", "best_sentence", "speaker", "report"}
+    assert set(hits[0]) == {"rank", "score", "quote", "best_sentence", "speaker", "page", "report"}
     assert hits[0]["report"] == {
         "id": "harvest",
         "title": "Harvest report",
         "source": "Farm Weekly",
         "published": "2024-05-01T00:00:00+00:00",
         "url": "https://example.org/harvest",
+        "author": None,
     }
+    assert hits[0]["page"] is None  # only a PDF's passages have a page
 
 
 def test_search_not_found_is_an_empty_json_list(
@@ -185,7 +187,7 @@ def unreadable(tmp_path: Path) -> Path:
     folder = tmp_path / "unreadable"
     folder.mkdir()
     (folder / "binary.txt").write_bytes(b"\x00\x01 not text")
-    (folder / "scan.pdf").write_bytes(b"%PDF-1.4")
+    (folder / "table.xlsx").write_bytes(b"PK\x03\x04")
     return folder
 
 
@@ -219,8 +221,9 @@ def test_every_command_over_no_readable_report_fails_with_what_to_do(
         assert captured.err == (
             f"reports-bot: no reports loaded from {unreadable}: nothing in it could be read "
             f"(1 problem; the first: {unreadable}/binary.txt: binary data (a NUL byte at "
-            "byte 0), not a text report). Add reports there (.txt, .md or .jsonl files), "
-            "or point --reports or REPORTS_DIR at a folder that holds some.\n"
+            "byte 0), not a text report). Add reports there (.txt, .md, .json, .jsonl, .html, "
+            ".pdf or .docx files), or point --reports or REPORTS_DIR at a folder that holds "
+            "some.\n"
         )
 
 
@@ -230,7 +233,9 @@ def test_an_empty_folder_says_it_holds_no_report_file(
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["search", "anything", "--reports", str(empty)]) == 2
-    assert "it holds no .txt, .md or .jsonl file. Add reports" in capsys.readouterr().err
+    assert "it holds no report file (.txt, .md, .json, .jsonl, .html, .pdf, .docx). Add" in (
+        capsys.readouterr().err
+    )
 
 
 def test_eval_output_into_a_missing_folder_makes_the_folder(reports: Path, tmp_path: Path) -> None:

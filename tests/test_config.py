@@ -139,3 +139,46 @@ def test_health_main_reads_data_dir_and_max_age(
     monkeypatch.setenv("HEALTH_MAX_AGE_SECONDS", "never")
     assert health.main() == 2
     assert "HEALTH_MAX_AGE_SECONDS" in capsys.readouterr().err
+
+
+def test_admins_uploads_and_channels() -> None:
+    settings = Settings.from_env(
+        {
+            "HOME": "/home/ann",
+            "ADMIN_USER_IDS": "11, 22",
+            "UPLOAD_MAX_BYTES": "2000",
+            "CHANNEL_IDS": "-1001234567890",
+        }
+    )
+    assert settings.admin_user_ids == frozenset({11, 22})
+    assert settings.upload_max_bytes == 2000
+    assert settings.channel_ids == frozenset({-1001234567890})
+    defaults = Settings.from_env({"HOME": "/home/ann"})
+    assert defaults.admin_user_ids == frozenset() == defaults.channel_ids
+    assert defaults.upload_max_bytes == 10 * 1024 * 1024 < 20_000_000
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ADMIN_USER_IDS", "-5"),
+        ("UPLOAD_MAX_BYTES", "0"),
+        ("UPLOAD_MAX_BYTES", "ten"),
+        ("CHANNEL_IDS", "x"),
+    ],
+)
+def test_bad_admin_and_channel_settings_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({"HOME": "/home/ann", name: value})
+
+
+@pytest.mark.parametrize(
+    ("base_url", "file_base_url"),
+    [
+        ("https://api.telegram.org/bot", "https://api.telegram.org/file/bot"),
+        ("http://127.0.0.1:8081/bot", "http://127.0.0.1:8081/file/bot"),
+        ("http://host:1/api/", "http://host:1/api/file/bot"),
+    ],
+)
+def test_files_are_downloaded_next_to_the_bot_api(base_url: str, file_base_url: str) -> None:
+    assert Settings(base_url=base_url).file_base_url == file_base_url

@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 from bot.cli import _parser
-from bot.telegram.wording import COMMANDS
+from bot.telegram.wording import ADMIN_COMMANDS, COMMANDS
+from retrieval.listing import REPORT_SUFFIXES
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -39,7 +40,7 @@ def test_readme_names_every_cli_command() -> None:
 
 
 def test_readme_names_every_bot_command() -> None:
-    missing = [c.name for c in COMMANDS if f"/{c.name}" not in README]
+    missing = [c.name for c in (*COMMANDS, *ADMIN_COMMANDS) if f"/{c.name}" not in README]
     assert not missing, f"README.md does not document bot commands: {missing}"
 
 
@@ -55,3 +56,9 @@ def test_ci_runs_the_test_command_the_readme_gives() -> None:
     assert match, "README.md lost its test command"
     command = match.group(1).strip()
     assert command in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_readme_documents_every_report_format() -> None:
+    reports = README.split("## Reports", 1)[1].split("\n## ", 1)[0]
+    missing = sorted(s for s in REPORT_SUFFIXES if f"`{s}`" not in reports)
+    assert not missing, f"README.md's Reports section does not document: {missing}"

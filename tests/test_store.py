@@ -3,9 +3,10 @@ a broken or foreign file is refused with a message that says what to do."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -46,7 +47,11 @@ def test_reports_round_trip_through_json_exactly() -> None:
         caption="c",
         caption_credit="AP",
         path="/r/x.txt",
+        author="Jane Doe",
+        pages=(1, 1, 2),
     )
+    # Every field: a field added to Report and forgotten here would be lost on a restart.
+    assert {f.name for f in fields(Report)} <= json.loads(report_to_json(original)).keys()
     assert report_from_json(report_to_json(original)) == original
 
 
@@ -264,7 +269,7 @@ def test_a_version_1_file_is_migrated_keeping_every_row(path: Path) -> None:
     write_v1(path)
     store = Store.open(path)
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         columns = [row[1] for row in db.execute("PRAGMA table_info(entries)")]
         assert db.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == 6
     assert {"feed_url", "key", "arrival"} <= set(columns)

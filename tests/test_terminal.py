@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,15 @@ def test_hit_is_quoted_with_best_sentence_marked_speaker_and_attribution() -> No
     assert f"**{BEST}**" in unwrapped(shown)
     assert "— quoted: Faiz Amr" in shown
     assert "Syria Battle · Reuters · 22 Jul 2012 · https://example.com/syria?a=1&b=2" in shown
+
+
+def test_a_pdf_answer_names_its_page_and_the_report_its_author() -> None:
+    hit = make_hit(PARAGRAPH, BEST, report=replace(make_report(), author="Jane Doe"))
+    hit = replace(hit, passage=replace(hit.passage, page=3))
+
+    shown = terminal.render_hit(hit, color=False)
+
+    assert "Syria Battle · Reuters · by Jane Doe · 22 Jul 2012 · p. 3 · https://" in shown
 
 
 def test_on_a_terminal_the_best_sentence_is_bold() -> None:
@@ -213,7 +223,7 @@ def test_main_with_a_missing_folder_says_so(tmp_path: Path) -> None:
 def test_main_over_a_folder_with_no_readable_report_says_what_to_do(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     reports.mkdir()
-    (reports / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (reports / "notes.xlsx").write_bytes(b"PK\x03\x04")
     (reports / "dated.md").write_text(
         "---\npublished: 9999-12-31T23:59:59-05:00\n---\nText.\n", encoding="utf-8"
     )
@@ -226,7 +236,8 @@ def test_main_over_a_folder_with_no_readable_report_says_what_to_do(tmp_path: Pa
     assert "Traceback" not in done.stderr
     *warnings, message = done.stderr.splitlines()
     assert warnings == [
-        f"{reports}: skipped 1 file of type .pdf: not a report format (use .txt, .md, .jsonl)",
+        f"{reports}: skipped 1 file of type .xlsx: not a report format "
+        "(use .txt, .md, .json, .jsonl, .html, .pdf, .docx)",
         f'skipped {reports}/dated.md: "published": 9999-12-31 23:59:59-05:00 is out of range '
         "once converted to UTC; use a real date between the years 1 and 9999",
     ]
@@ -234,14 +245,39 @@ def test_main_over_a_folder_with_no_readable_report_says_what_to_do(tmp_path: Pa
         f"reports-bot chat: no reports loaded from {reports}: nothing in it could be read "
         f'(1 problem; the first: {reports}/dated.md: "published": 9999-12-31 23:59:59-05:00 '
         "is out of range once converted to UTC; use a real date between the years 1 and "
-        "9999). Add reports there (.txt, .md or .jsonl files), or point --reports or "
-        "REPORTS_DIR at a folder that holds some."
+        "9999). Add reports there (.txt, .md, .json, .jsonl, .html, .pdf or .docx files), "
+        "or point --reports or REPORTS_DIR at a folder that holds some."
     )
 
 
 def test_no_reports_message_without_any_report_file() -> None:
     assert terminal.no_reports_message("/srv/reports", ()) == (
-        "no reports loaded from /srv/reports: it holds no .txt, .md or .jsonl file. Add "
-        "reports there (.txt, .md or .jsonl files), or point --reports or REPORTS_DIR at a "
-        "folder that holds some."
+        "no reports loaded from /srv/reports: it holds no report file (.txt, .md, .json, "
+        ".jsonl, .html, .pdf, .docx). Add reports there (.txt, .md, .json, .jsonl, .html, "
+        ".pdf or .docx files), or point --reports or REPORTS_DIR at a folder that holds some."
     )
+
+
+def test_problems_lists_the_files_that_could_not_be_read(tmp_path: Path) -> None:
+    (tmp_path / "good.txt").write_text(
+        "Good Report\n\nThe bridge has 4 towers.\n", encoding="utf-8"
+    )
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "bad.jsonl").write_text('{"title": "x"\n', encoding="utf-8")
+    session = ChatSession(SearchEngine.from_path(tmp_path), root=tmp_path)
+    shown = session.handle("/problems")
+    assert shown is not None and shown.startswith("**1 problem could not be read:**")
+    assert "  sub/bad.jsonl:1: invalid JSON" in shown and str(tmp_path) not in shown
+
+
+def test_problems_when_everything_was_read(engine: SearchEngine) -> None:
+    assert ChatSession(engine).handle("/problems") == terminal.NO_PROBLEMS
+    assert "/problems" in terminal.render_help()
+
+
+def test_latest_n_on_a_topic(engine: SearchEngine) -> None:
+    shown = ChatSession(engine).handle("/latest 1 refugees Turkey")
+    assert shown is not None and shown.startswith(
+        "**Newest reports on “refugees Turkey” (1 of 1)**"
+    )
+    assert "Syria Battle" in shown

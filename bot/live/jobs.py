@@ -115,7 +115,7 @@ async def _refresh(context: Context) -> None:
         log.exception("rescanning %s failed; trying again next time", state.settings.reports_dir)
     else:
         if change is not None:
-            _swap_in(context, live, change)
+            swap_in(context, live, change)
         if time.monotonic() - live.last_cache_save >= CACHE_SAVE_SECONDS:
             await _save_cache(state, live)
     finally:
@@ -125,9 +125,12 @@ async def _refresh(context: Context) -> None:
             )
 
 
-def _swap_in(context: Context, live: LiveReports, change: Change) -> None:
+def swap_in(context: Context, live: LiveReports, change: Change) -> None:
+    """Serve the library's newest engine and push the reports `change` added.  The newest,
+    not `change.engine`: an upload indexed meanwhile (bot/telegram/uploads.py) may have
+    made a newer one."""
     state = context.bot_data
-    state.engine = change.engine  # one assignment: the atomic swap
+    state.engine = live.library.engine  # one assignment: the atomic swap
     log.info("reports reloaded: %s", change.describe())
     if not change.added:
         return

@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.live.feeds import FeedPoller
 from bot.store import Store
 from retrieval.library import Library
+from retrieval.models import Report
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +64,17 @@ def open_live(settings: Settings, store: Store, library: Library | None = None) 
     """
     if library is None:
         library = open_library(settings)
+    stored: list[Report] = []
     if settings.feeds:
         # Entries fetched before a restart are reports like any other: index them now.
-        stored = [
+        stored += [
             entry.report for entry in store.entries(settings.feeds, keep=settings.feed_keep_entries)
         ]
-        if stored:
-            library.put_reports(stored, announce=False)
-            library.refresh()
+    if settings.channel_ids:  # and so are the posts kept from CHANNEL_IDS (live/channels.py)
+        stored += store.channel_posts(settings.channel_ids)
+    if stored:
+        library.put_reports(stored, announce=False)
+        library.refresh()
     engine = library.engine
     for problem in engine.problems:
         log.warning("skipped %s", problem)
@@ -81,4 +85,6 @@ def open_live(settings: Settings, store: Store, library: Library | None = None) 
         settings.reports_dir,
         f" and {len(settings.feeds)} feeds" if settings.feeds else "",
     )
+    if settings.channel_ids:
+        log.info("posts of %d channels become reports", len(settings.channel_ids))
     return LiveReports(library)

@@ -17,6 +17,9 @@ could show report content ever sees it.  What a refused update gets back:
 - a button press (on an old answer, or on someone else's in a group): the
   refusal as the press's notification;
 - anything else (edits, member updates…): nothing.
+
+Channel posts pass: nobody is answered there, and bot/live/channels.py keeps only the
+posts of CHANNEL_IDS (the others are ignored with a log line).
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ def refusal_html(user_id: int | None, chat_id: int | None, access: Access = Acce
 async def access_guard(update: Update, context: Context) -> None:
     """The TypeHandler callback: lets allowed updates through, answers and stops the rest."""
     state = context.bot_data
+    if update.channel_post is not None or update.edited_channel_post is not None:
+        return  # nobody is answered: bot/live/channels.py keeps the posts of CHANNEL_IDS
     user = update.effective_user
     chat = update.effective_chat
     user_id = user.id if user else None

@@ -8,8 +8,9 @@ import asyncio
 from telegram import Update
 
 from bot.state import Context
-from bot.telegram import html, html_live
+from bot.telegram import admin, html, html_admin, html_live
 from bot.telegram.addressing import command_is_for_us, is_private, is_reply_to_bot
+from bot.telegram.html import Rendered
 from bot.telegram.replies import reply
 from bot.text import parse_latest
 from retrieval import topics
@@ -21,6 +22,8 @@ async def start(update: Update, context: Context) -> None:
         return
     engine = context.bot_data.engine
     user = update.effective_user
+    if is_private(message) and admin.is_admin(context.bot_data, user.id if user else None):
+        await admin.refresh_admin_menu(context.bot, message.chat_id, context.bot_data)
     rendered = html.render_start(
         len(engine.reports),
         engine.newest_date(),
@@ -34,7 +37,12 @@ async def help_command(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None:
         return
-    await reply(message, html.render_help(context.bot.username), quote=not is_private(message))
+    rendered = html.render_help(context.bot.username)
+    user = update.effective_user
+    if is_private(message) and admin.is_admin(context.bot_data, user.id if user else None):
+        await admin.refresh_admin_menu(context.bot, message.chat_id, context.bot_data)
+        rendered = Rendered(rendered.text + "\n" + html_admin.render_admin_help())
+    await reply(message, rendered, quote=not is_private(message))
 
 
 async def latest(update: Update, context: Context) -> None:

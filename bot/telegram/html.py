@@ -134,13 +134,18 @@ def _attribution(
     link: bool = True,
     bold_title: bool = False,
     title_limit: int = TITLE_MAX_CHARS,
+    page: int | None = None,
 ) -> str:
     title = esc(shorten(report.title, title_limit) or UNTITLED)
     title = _linked(title, report.url if link else None)
     parts = [f"<b>{title}</b>" if bold_title else title]
     if report.source:
         parts.append(esc(shorten(report.source, NAME_MAX_CHARS)))
+    if report.author:
+        parts.append(wording.BY_AUTHOR.format(author=esc(shorten(report.author, NAME_MAX_CHARS))))
     parts.append(format_date(report))
+    if page is not None:
+        parts.append(wording.PAGE.format(page=page))
     return " · ".join(parts)
 
 
@@ -177,7 +182,7 @@ def answer_html(hit: Hit, position: int | None = None, total: int | None = None)
         lines = [f"<blockquote>{quote}</blockquote>"]
         if hit.speaker:
             lines.append(wording.QUOTED.format(speaker=esc(shorten(hit.speaker, NAME_MAX_CHARS))))
-        lines.append(_attribution(hit.report, link=link))
+        lines.append(_attribution(hit.report, link=link, page=hit.passage.page))
         if position is not None and total is not None and total > 1:
             lines.append(wording.ANSWER_POSITION.format(position=position, total=total))
         return "\n".join(lines)

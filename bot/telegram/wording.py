@@ -63,6 +63,9 @@ COMMANDS: tuple[Command, ...] = (
 # -- answers ------------------------------------------------------------------------------
 QUOTED = "Quoted: <b>{speaker}</b>"
 ANSWER_POSITION = "<i>Answer {position} of {total}</i>"
+# In an attribution: the author a report names, and the page of a PDF an answer is on.
+BY_AUTHOR = "by {author}"
+PAGE = "p. {page}"
 MORE_BUTTON = "More ({position}/{total})"
 NOT_FOUND = (
     "I couldn't find that in the reports, so I won't guess.\n"
@@ -186,3 +189,77 @@ NOT_FOLLOWING = "You don't follow {topic}. You follow:\n{topics}"
 PUSH_HEADER = "🔔 <b>New report</b> on {topics}{more}"
 PUSH_MORE_TOPICS = " and {count} more"
 PUSH_OVERFLOW = "🔔 More new reports on {topic} arrived at once. /latest {command} lists them."
+
+# -- admins: uploads, /sources, /problems, /forget (bot/telegram/uploads.py, admin.py) ---------
+# Listed (menu and /help) only to ADMIN_USER_IDS, in their private chats.
+ADMIN_COMMANDS: tuple[Command, ...] = (
+    Command(
+        "sources",
+        "Admin: reports per folder, feed and channel",
+        "/sources",
+        "how many reports come from the folder, each feed and each channel, and the newest",
+    ),
+    Command(
+        "problems",
+        "Admin: the files that could not be read",
+        "/problems",
+        "the files that could not be read, and why",
+    ),
+    Command(
+        "forget",
+        "Admin: remove an uploaded or channel report",
+        "/forget NAME or LINK",
+        "remove a report you uploaded (by its file name) or a channel post (by its t.me link)",
+    ),
+)
+HELP_ADMIN = "<b>For admins</b> (send me a report file to add it):"
+UPLOAD_ADMINS_ONLY = "Sorry, only this bot's admins can add reports; ask me a question instead."
+UPLOADS_OFF = "I can't take reports here: they are read once and never rescanned."
+UPLOAD_NO_NAME = (
+    "That document has no usable file name, so I can't tell its format; "
+    "send it with a name like report.txt."
+)
+UPLOAD_UNSUPPORTED = "I can't read {suffix} files; send one of: {suffixes}."
+UPLOAD_NO_SUFFIX = "That file name has no extension; send one of: {suffixes}."
+UPLOAD_TOO_BIG = "That file is too big: I take report files up to {limit}."
+UPLOAD_NOT_A_FOLDER = "I can't add reports: REPORTS_DIR names one file, not a folder."
+UPLOAD_UNREADABLE = "I couldn't read {name}: {reason}. It was not added."
+UPLOAD_WRITE_FAILED = "I couldn't save {name}: {reason}. It was not added."
+UPLOAD_DOWNLOAD_FAILED = (
+    "I couldn't download {name} from Telegram ({reason}); please send it again."
+)
+UPLOAD_ADDED = "📥 Added <b>{title}</b> ({passages}) from {name}."
+UPLOAD_REPLACED = "📥 Replaced {name}: <b>{title}</b> ({passages})."
+UPLOAD_MORE_REPORTS = " and {count} more reports"
+ONE_PASSAGE, PASSAGES = "1 passage", "{count} passages"
+UPLOAD_TRY = "Try: <code>{question}</code>"
+UPLOAD_NO_EXAMPLE = "Ask me about it in your own words."
+UPLOAD_FORGET_HINT = "<code>/forget {name}</code> removes it."
+SOURCES_TITLE = "<b>Sources</b> ({total} reports)"
+SOURCE_LINE = "{kind} {label}: {count}, newest {day}"
+SOURCE_FOLDER, SOURCE_UPLOADS, SOURCE_FEED, SOURCE_CHANNEL = "📁", "📥", "📰", "📣"
+FOLDER_LABEL, UPLOADS_LABEL = "the reports folder", "uploaded here"
+FEED_LABEL, CHANNEL_LABEL = "a feed without a title", "a channel without a title"
+NO_SOURCES = "I have no reports yet."
+NO_PROBLEMS = "✅ Every file could be read."
+PROBLEMS_TITLE = "<b>{count} files could not be read</b>"
+ONE_PROBLEM_TITLE = "<b>1 file could not be read</b>"
+PROBLEM_LINE = "• <code>{path}</code>: {reason}"
+PROBLEMS_MORE = "<i>… and {count} more (the log lists them all).</i>"
+FORGET_USAGE = (
+    "Which report? <code>/forget NAME</code> with an uploaded file's name, or "
+    "<code>/forget LINK</code> with a channel post's t.me link. /sources lists the sources."
+)
+FORGOT_UPLOAD = "🗑 Removed {name}: it is no longer answered from."
+FORGOT_POST = "🗑 Removed the channel post {link}: it is no longer answered from."
+FORGET_FOLDER_REPORT = (
+    "{name} is a file in the reports folder, not an upload: remove it from the folder. "
+    "I only forget reports sent to me here or posted in a channel."
+)
+FORGET_FEED_REPORT = (
+    "{name} comes from a feed: take the feed out of FEEDS instead. "
+    "I only forget reports sent to me here or posted in a channel."
+)
+FORGET_UNKNOWN = (
+    "I have no uploaded report or channel post called {name}. /sources lists the sources."
+)

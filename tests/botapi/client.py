@@ -147,6 +147,57 @@ class BotAPIClient:
         )  # fmt: skip
         return result
 
+    def send_document(
+        self,
+        chat_id: int,
+        user_id: int,
+        file_name: str | None = "report.txt",
+        text: str | None = None,
+        content_base64: str | None = None,
+        mime_type: str | None = None,
+        declared_size: int | None = None,
+        omit_size: bool = False,
+        caption: str | None = None,
+        download_status: int = 200,
+        chat_type: str = "private",
+        first_name: str = "Tester",
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            "send_document", chat_id=chat_id, user_id=user_id, file_name=file_name, text=text,
+            content_base64=content_base64, mime_type=mime_type, declared_size=declared_size,
+            omit_size=omit_size, caption=caption, download_status=download_status,
+            chat_type=chat_type, first_name=first_name,
+        )  # fmt: skip
+        return result
+
+    def file_downloads(self, file_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("file_downloads", file_id=file_id)
+        return result
+
+    def channel_post(
+        self,
+        chat_id: int,
+        text: str | None = None,
+        caption: str | None = None,
+        title: str | None = None,
+        username: str | None = None,
+        date: int | None = None,
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            "channel_post", chat_id=chat_id, text=text, caption=caption, title=title,
+            username=username, date=date,
+        )  # fmt: skip
+        return result
+
+    def edit_channel_post(
+        self, chat_id: int, message_id: int, text: str | None = None, caption: str | None = None
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            "edit_channel_post", chat_id=chat_id, message_id=message_id, text=text,
+            caption=caption,
+        )  # fmt: skip
+        return result
+
     def inject_raw_update(self, payload: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = self._call("inject_raw_update", payload=payload)
         return result

@@ -10,6 +10,7 @@ import copy
 import re
 from typing import Any
 
+from tests.botapi.control_files import FilesAndChannels
 from tests.botapi.faults import FaultConfigError, make_fault
 from tests.botapi.html_check import utf16_len
 from tests.botapi.methods import canonical_method
@@ -40,7 +41,7 @@ def auto_entities(text: str) -> list[dict[str, Any]]:
     return sorted(found, key=lambda e: (e["offset"], -e["length"]))
 
 
-class Control:
+class Control(FilesAndChannels):
     """The test-facing API over one ``World``. Each method takes the world's lock."""
 
     def __init__(self, world: World) -> None:
@@ -585,5 +586,8 @@ class Control:
 
 
 CONTROL_METHODS = frozenset(
-    name for name in vars(Control) if not name.startswith("_") and callable(getattr(Control, name))
+    name
+    for cls in (Control, FilesAndChannels)
+    for name in vars(cls)
+    if not name.startswith("_") and callable(getattr(Control, name))
 )

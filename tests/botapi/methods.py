@@ -267,24 +267,81 @@ def send_chat_action(world: World, params: Params, generation: int) -> Any:
     return True
 
 
+_SCOPES_WITHOUT_CHAT = (
+    "default",
+    "all_private_chats",
+    "all_group_chats",
+    "all_chat_administrators",
+)
+_SCOPES_WITH_CHAT = ("chat", "chat_administrators", "chat_member")
+
+
+def _scope(world: World, params: Params) -> str:
+    """The key of a command scope, checked as Telegram does: a known type, and for the
+    chat scopes a chat the bot knows (a user who never wrote to it is "chat not found")."""
+    scope = params.get_json("scope")
+    if scope is not None:
+        if not isinstance(scope, dict) or not isinstance(scope.get("type"), str):
+            raise BadRequest("Bad Request: can't parse BotCommandScope JSON object")
+        kind = scope["type"]
+        if kind in _SCOPES_WITH_CHAT:
+            chat = world.chat(Params({"chat_id": scope.get("chat_id")}).get_chat_id())
+            scope = {"type": kind, "chat_id": chat["id"]}
+            if kind == "chat_member":
+                user_id = Params({"user_id": scope.get("user_id")}).get_int("user_id")
+                if user_id is None or user_id not in world.users:
+                    raise BadRequest("Bad Request: user not found")
+                scope["user_id"] = user_id
+        elif kind in _SCOPES_WITHOUT_CHAT:
+            scope = {"type": kind}
+        else:
+            raise BadRequest("Bad Request: wrong parameter scope of type BotCommandScope")
+    return command_scope_key(scope, params.get_str("language_code"))
+
+
 def set_my_commands(world: World, params: Params, generation: int) -> Any:
     commands = check_commands(params.get_json("commands"))
-    key = command_scope_key(params.get_json("scope"), params.get_str("language_code"))
+    key = _scope(world, params)
     world.commands[key] = commands
     world.changed()
     return True
 
 
 def get_my_commands(world: World, params: Params, generation: int) -> Any:
-    key = command_scope_key(params.get_json("scope"), params.get_str("language_code"))
-    return list(world.commands.get(key, []))
+    return list(world.commands.get(_scope(world, params), []))
 
 
 def delete_my_commands(world: World, params: Params, generation: int) -> Any:
-    key = command_scope_key(params.get_json("scope"), params.get_str("language_code"))
+    key = _scope(world, params)
     world.commands.pop(key, None)
     world.changed()
     return True
+
+
+MAX_GET_FILE_BYTES = 20 * 1000 * 1000
+
+
+def get_file(world: World, params: Params, generation: int) -> Any:
+    """A file's path for the download URL (`/file/bot<token>/<file_path>`), as Telegram's:
+    at most 20 MB are served."""
+    file_id = params.get_str("file_id")
+    if not file_id:
+        raise BadRequest("Bad Request: file_id is empty")
+    stored = world.files.get(file_id)
+    if stored is None:
+        raise BadRequest("Bad Request: invalid file_id")
+    if len(stored.content) > MAX_GET_FILE_BYTES:
+        raise BadRequest("Bad Request: file is too big")
+    result: dict[str, Any] = {
+        "file_id": file_id,
+        "file_unique_id": stored.unique_id,
+        "file_path": stored.path,
+    }
+    if stored.declared_size is not None:
+        result["file_size"] = stored.declared_size
+    stored.served = True
+    world.changed()
+    return result
 
 
 # Method names are case-insensitive in the Bot API.
@@ -304,6 +361,7 @@ METHODS: dict[str, tuple[str, Handler]] = {
         ("setMyCommands", set_my_commands),
         ("getMyCommands", get_my_commands),
         ("deleteMyCommands", delete_my_commands),
+        ("getFile", get_file),
     )
 }
 

@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TOKEN = "1000001:TEST-reports-bot-token"
 _BOT_PATH = re.compile(r"/bot(?P<token>[^/]*)/(?P<method>[^/]+)/?")
+_FILE_PATH = re.compile(r"/file/bot(?P<token>[^/]*)/(?P<path>.+)")
 _NOT_FOUND = {"ok": False, "error_code": 404, "description": "Not Found"}
 _UNAUTHORIZED = {"ok": False, "error_code": 401, "description": "Unauthorized"}
 # What Telegram's nginx front end answers when the Bot API behind it is down.
@@ -138,6 +139,10 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path.startswith("/control/"):
             self._control(url.path.removeprefix("/control/").strip("/"), body)
             return
+        download = _FILE_PATH.fullmatch(url.path)
+        if download is not None:
+            self._download(download["token"], download["path"])
+            return
         match = _BOT_PATH.fullmatch(url.path)
         if match is None:
             self._send_json(404, _NOT_FOUND)
@@ -188,6 +193,24 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 call, payload = Call(method, logged, 200), {"ok": True, "result": result}
         self._answer(call, payload)
+
+    def _download(self, token: str, path: str) -> None:
+        """A file's bytes, as `https://api.telegram.org/file/bot<token>/<file_path>` serves
+        them; logged as a call of "downloadFile" (no such Bot API method: the name only
+        marks the download in the call log)."""
+        world = self.server.owner.world
+        with world.cond:
+            stored = next((f for f in world.files.values() if f.path == path), None)
+            status = 401 if token != world.token else 404 if stored is None else 200
+            if stored is not None and status == 200:
+                status = stored.download_status
+                stored.downloads += 1
+            world.log(Call("downloadFile", {"file_path": path}, status))
+        if stored is not None and status == 200:
+            self._send(200, stored.content, "application/octet-stream")
+        else:
+            payload = _UNAUTHORIZED if status == 401 else _NOT_FOUND if status == 404 else None
+            self._send_json(status, payload or _error(status, "Internal Server Error"))
 
     def _answer(self, call: Call, payload: dict[str, Any]) -> None:
         world = self.server.owner.world

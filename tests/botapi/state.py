@@ -51,6 +51,20 @@ DEFAULT_UPDATE_TYPES = frozenset(
 MessageKey = tuple[int, int]
 
 
+@dataclass
+class StoredFile:
+    """A file a user sent: what getFile tells and what its download serves."""
+
+    content: bytes
+    unique_id: str
+    path: str  # the file_path of getFile, e.g. documents/file_3.txt
+    declared_size: int | None  # the file_size told (None: not told, as Telegram may do)
+    # The HTTP status its download answers with (a test makes it fail with e.g. 500).
+    download_status: int = 200
+    served: bool = False  # getFile was asked for it
+    downloads: int = 0
+
+
 def command_scope_key(scope: Any, language_code: str | None) -> str:
     """setMyCommands stores one list per (scope, language); this is the key."""
     return json.dumps([scope or {"type": "default"}, language_code or ""], sort_keys=True)
@@ -136,6 +150,8 @@ class World:
         self.inline_queries: dict[str, dict[str, Any]] = {}
         self.inline_answers: dict[str, dict[str, Any]] = {}
         self.commands: dict[str, list[dict[str, str]]] = {}
+        # Files users sent, by file_id (getFile and /file/bot<token>/<path>).
+        self.files: dict[str, StoredFile] = {}
         # Users who blocked the bot: sending to their private chat is Forbidden.
         self.blocked_by: set[int] = set()
         self.calls: list[Call] = []

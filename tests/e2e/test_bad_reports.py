@@ -57,6 +57,7 @@ BAD = {
     "future.md": '"published": 9999-12-31 23:59:59-05:00 is out of range',
     "vault.txt": "outside the reports folder",
     "private": "outside the reports folder",
+    "scan.pdf": "truncated PDF",
 }
 
 
@@ -124,6 +125,7 @@ def write_reports(folder: Path) -> None:
     (folder / "nul.jsonl").write_text(json.dumps(mill) + "\n", encoding="utf-8")
     (folder / "scan.pdf").write_bytes(b"%PDF-1.4")
     (folder / "table.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    (folder / "sheet.xlsx").write_bytes(b"PK\x03\x04")
     outside = folder.parent / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_text(f"Vault\n\n{SECRET}\n", encoding="utf-8")
@@ -171,7 +173,7 @@ def test_the_log_names_every_bad_file_and_why(bot: BotProcess, reports: Path) ->
             f"{name}: no log line naming it with {reason!r}; skipped lines:\n" + "\n".join(skipped)
         )
     assert f"loaded {1 + 7} reports" in bot.log
-    assert "skipped 2 files of types .csv, .pdf: not a report format" in bot.log
+    assert "skipped 2 files of types .csv, .xlsx: not a report format" in bot.log
 
 
 def test_what_a_link_out_of_the_folder_points_at_is_never_quoted_or_listed(

@@ -224,7 +224,7 @@ def test_files_of_other_types_are_mentioned_once_per_walk(
     folder: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     (folder / "table.csv").write_text("a,b\n")
-    (folder / "area1" / "scan.pdf").write_bytes(b"%PDF-1.7")
+    (folder / "area1" / "scan.tiff").write_bytes(b"II*\x00")
     library = Library(folder, watch="events")
     try:
         with caplog.at_level("WARNING", logger="retrieval.library"):
@@ -234,7 +234,7 @@ def test_files_of_other_types_are_mentioned_once_per_walk(
         library.close()
     said = [r.getMessage() for r in caplog.records if "not a report format" in r.getMessage()]
     assert len(said) == 1, said
-    assert "skipped 2 files of types .csv, .pdf" in said[0]
+    assert "skipped 2 files of types .csv, .tiff" in said[0]
 
 
 def test_closing_stops_the_watcher(library: Library) -> None:

@@ -28,7 +28,7 @@ def make_tree(tmp_path: Path) -> Path:
     for name in (".hidden/h.txt", "x.txt.part", ".#a.txt", "a.txt~", "#a.txt#", "w.tmp", "s.swp"):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(TEXT)
-    for name in ("notes.pdf", "table.csv", "README", "dot."):
+    for name in ("notes.odt", "table.csv", "README", "dot."):
         (root / name).write_text("other")
     (outside / "sub").mkdir(parents=True)
     (outside / "secret.txt").write_text(TEXT)
@@ -71,7 +71,7 @@ def test_the_walk_lists_what_the_loader_reads_in_its_order(tmp_path: Path, follo
     if not follow:
         assert "REPORTS_FOLLOW_OUTSIDE_LINKS=true" in reasons["leak.txt"]
     others = sorted(str(p.relative_to(root)) for p in scan.other_files)
-    assert others == ["README", "dot.", "notes.pdf", "table.csv"]
+    assert others == ["README", "dot.", "notes.odt", "table.csv"]
 
 
 def test_the_cache_key_lists_the_files_report_files_names(tmp_path: Path) -> None:

@@ -14,7 +14,9 @@ import pytest
 
 from retrieval.errors import ReportsNotFoundError
 from retrieval.loader import (
+    FORMATS_HINT,
     MAX_FILE_BYTES,
+    REPORT_SUFFIXES,
     LoadResult,
     is_report_file,
     load_file,
@@ -269,7 +271,14 @@ def test_unknown_suffixes_and_temporary_files_are_ignored() -> None:
         ("report.MD", True),
         ("report.markdown", True),
         ("feed.jsonl", True),
+        ("reports.json", True),
+        ("page.html", True),
+        ("page.HTM", True),
+        ("scan.pdf", True),
+        ("memo.docx", True),
         ("report.csv", False),
+        ("memo.doc", False),
+        ("~$memo.docx", False),
         ("report", False),
         (".report.txt", False),
         (".#report.txt", False),
@@ -284,6 +293,12 @@ def test_unknown_suffixes_and_temporary_files_are_ignored() -> None:
 )
 def test_is_report_file(name: str, wanted: bool) -> None:
     assert is_report_file(Path("reports", name)) is wanted
+
+
+def test_the_formats_hint_names_every_report_format() -> None:
+    aliases = {".markdown": ".md", ".htm": ".html"}
+    named = set(FORMATS_HINT.split(", "))
+    assert {aliases.get(suffix, suffix) for suffix in REPORT_SUFFIXES} == named
 
 
 def test_duplicate_ids_keep_the_first(tmp_path: Path) -> None:

@@ -320,34 +320,35 @@ def test_files_of_other_types_are_named_in_one_line_by_type(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     good(tmp_path)
-    for name in ("a.pdf", "b.PDF", "sub/c.csv", "d.html", "README"):
+    for name in ("a.xlsx", "b.XLSX", "sub/c.csv", "d.pptx", "README"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(b"not a report")
-    for name in (".hidden.pdf", "e.csv~", "f.pdf.part", "#g.html#"):
+    for name in (".hidden.pdf", "e.csv~", "f.pdf.part", "#g.html#", "~$h.docx"):
         (tmp_path / name).write_bytes(b"never mentioned")
     with caplog.at_level(logging.WARNING, logger="retrieval.loader"):
         result = load_reports(tmp_path)
     assert ids(result) == ["good"] and result.problems == ()
     assert [r.getMessage() for r in caplog.records] == [
-        f"{tmp_path}: skipped 5 files of types (no extension), .csv, .html, .pdf: "
-        "not a report format (use .txt, .md, .jsonl)"
+        f"{tmp_path}: skipped 5 files of types (no extension), .csv, .pptx, .xlsx: "
+        "not a report format (use .txt, .md, .json, .jsonl, .html, .pdf, .docx)"
     ]
 
 
 def test_scan_folder_lists_report_files_problems_and_other_files(root: Path, outside: Path) -> None:
-    (root / "scan.pdf").write_bytes(b"%PDF")
+    (root / "scan.tiff").write_bytes(b"II*\x00")
     (root / "leak").symlink_to(outside, target_is_directory=True)
     scan = scan_folder(root)
     assert scan.files == [root / "good.txt"]
     assert [problem.path for problem in scan.problems] == [str(root / "leak")]
-    assert scan.other_files == (root / "scan.pdf",)
+    assert scan.other_files == (root / "scan.tiff",)
 
 
 def test_describe_skipped_types() -> None:
     assert describe_skipped_types([]) is None
-    assert describe_skipped_types([Path("x/a.docx")]) == (
-        "skipped 1 file of type .docx: not a report format (use .txt, .md, .jsonl)"
+    use = "(use .txt, .md, .json, .jsonl, .html, .pdf, .docx)"
+    assert describe_skipped_types([Path("x/a.xlsx")]) == (
+        f"skipped 1 file of type .xlsx: not a report format {use}"
     )
-    assert describe_skipped_types(iter([Path("a.pdf"), Path("b.pdf")])) == (
-        "skipped 2 files of type .pdf: not a report format (use .txt, .md, .jsonl)"
+    assert describe_skipped_types(iter([Path("a.csv"), Path("b.csv")])) == (
+        f"skipped 2 files of type .csv: not a report format {use}"
     )

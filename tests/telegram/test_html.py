@@ -4,6 +4,7 @@ and the "More" button's callback data."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -76,6 +77,14 @@ def test_file_dates_are_marked_and_missing_source_and_url_are_left_out() -> None
 
     assert shown.text.splitlines()[-1] == "Syria Battle · 22 Jul 2012 (file date)"
     assert not [e for e in shown.entities if e["type"] == "text_link"]
+
+
+def test_a_pdf_answer_names_its_page_and_the_report_its_author() -> None:
+    hit = make_hit(PARAGRAPH, BEST, report=replace(make_report(), author="Jane <Doe>"))
+    hit = replace(hit, passage=replace(hit.passage, page=3))
+    shown = sent(render.render_answer([hit], 1))
+
+    assert "Syria Battle · Reuters · by Jane <Doe> · 22 Jul 2012 · p. 3" in shown.text.splitlines()
 
 
 def test_hostile_report_and_passage_text_is_shown_literally() -> None:
