@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from retrieval.formats import MAX_TITLE_LINE_CHARS, clean_text, derive_title
+from retrieval.formats import MAX_TITLE_LINE_CHARS, clean_text, document_report
 from retrieval.models import Report
 
 # A zip bomb unpacks to gigabytes from a few kilobytes; no report's text comes near these.
@@ -62,13 +62,13 @@ def parse_docx(data: bytes, *, report_id: str, path: str, mtime: datetime) -> Re
     if title and paragraphs[0].casefold() == title.casefold() and len(paragraphs) > 1:
         paragraphs = paragraphs[1:]  # the title, written out at the top
     published = _utc(dated)
-    return Report(
-        id=report_id,
-        title=title or derive_title(paragraphs[0]),
-        paragraphs=tuple(paragraphs),
-        published=published or mtime,
-        published_from_mtime=published is None,
+    return document_report(
+        paragraphs,
+        report_id=report_id,
         path=path,
+        mtime=mtime,
+        title=title,
+        published=published,
         author=author,
     )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from retrieval.formats import clean_text, derive_title, parse_date
+from retrieval.formats import clean_text, document_report, parse_date
 from retrieval.models import Report
 
 # Cut from the page before extraction, as trafilatura's last-resort stages would otherwise
@@ -68,15 +68,15 @@ def parse_html(data: bytes, *, report_id: str, path: str, mtime: datetime) -> Re
             "save the article's own page, or copy its text into a .txt file"
         )
     published = _date(_meta(fields, "date"))
-    return Report(
-        id=report_id,
-        title=title or derive_title(lines[0]),
-        paragraphs=tuple(lines),
-        published=published or mtime,
-        published_from_mtime=published is None,
+    return document_report(
+        lines,
+        report_id=report_id,
+        path=path,
+        mtime=mtime,
+        title=title,
+        published=published,
         source=_meta(fields, "sitename") or _meta(fields, "hostname"),
         url=_url(_meta(fields, "url")),
-        path=path,
         author=_meta(fields, "author"),
     )
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from retrieval.formats import MAX_TITLE_LINE_CHARS, clean_text, derive_title
+from retrieval.formats import MAX_TITLE_LINE_CHARS, clean_text, document_report
 from retrieval.models import Report
 
 # Bounds on what one file may cost, whatever it claims to hold.
@@ -103,15 +103,15 @@ def parse_pdf(data: bytes, *, report_id: str, path: str, mtime: datetime) -> Rep
     elif not title and len(paragraphs[0]) <= MAX_TITLE_LINE_CHARS and len(paragraphs) > 1:
         title, paragraphs, starts = paragraphs[0], paragraphs[1:], starts[1:]
     published = _pdf_date(info.get("/CreationDate")) or _pdf_date(info.get("/ModDate"))
-    return Report(
-        id=report_id,
-        title=title or derive_title(paragraphs[0]),
-        paragraphs=tuple(paragraphs),
-        published=published or mtime,
-        published_from_mtime=published is None,
+    return document_report(
+        paragraphs,
+        report_id=report_id,
         path=path,
+        mtime=mtime,
+        title=title,
+        published=published,
         author=_clean(info.get("/Author")),
-        pages=tuple(starts),
+        pages=starts,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time
 
 import yaml
@@ -224,6 +224,35 @@ def report_from_record(record: object, *, default_id: str, path: str, mtime: dat
         source=_optional_str(record, "source"),
         url=_optional_str(record, "url"),
         path=path,
+    )
+
+
+def document_report(
+    paragraphs: Sequence[str],
+    *,
+    report_id: str,
+    path: str,
+    mtime: datetime,
+    title: str | None,
+    published: datetime | None,
+    source: str | None = None,
+    url: str | None = None,
+    author: str | None = None,
+    pages: Sequence[int] = (),
+) -> Report:
+    """The report of a document (a web page, a PDF, a Word file): titled by its first
+    paragraph when it names no title, dated by the file when it carries no date."""
+    return Report(
+        id=report_id,
+        title=title or derive_title(paragraphs[0]),
+        paragraphs=tuple(paragraphs),
+        published=published or mtime,
+        published_from_mtime=published is None,
+        source=source,
+        url=url,
+        path=path,
+        author=author,
+        pages=tuple(pages),
     )
 
 

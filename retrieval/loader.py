@@ -240,8 +240,7 @@ def _load_json(text: str, path: Path, relative: str, mtime: datetime) -> LoadRes
             return _problem(path, str(error))
         return LoadResult((report,), ())
     reports: list[Report] = []
-    problems: list[LoadProblem] = []
-    unlisted = 0
+    problems = _Problems(path, "objects")
     for number, record in enumerate(records, start=1):
         try:
             reports.append(
@@ -252,31 +251,17 @@ def _load_json(text: str, path: Path, relative: str, mtime: datetime) -> LoadRes
         except Exception as error:
             # One object nobody foresaw costs that object, never the rest of the array.
             reason = str(error) if isinstance(error, ValueError) else _unexpected(error)
-            if len(problems) >= MAX_LINE_PROBLEMS:
-                unlisted += 1
-                continue
-            problem = LoadProblem(f"{path}[{number}]", reason)
-            _warn(problem)
-            problems.append(problem)
-    if unlisted:
-        problems.append(_warned(path, f"{unlisted} more bad objects, not listed one by one"))
-    return LoadResult(tuple(reports), tuple(problems))
+            problems.add(f"{path}[{number}]", reason)
+    return LoadResult(tuple(reports), problems.closed())
 
 
 def _load_jsonl(handle: BinaryIO, path: Path, relative: str, mtime: datetime) -> LoadResult:
     reports: list[Report] = []
-    problems: list[LoadProblem] = []
-    unlisted = 0
+    problems = _Problems(path, "lines")
     any_line = False
 
     def bad(number: int, reason: str) -> None:
-        nonlocal unlisted
-        if len(problems) >= MAX_LINE_PROBLEMS:
-            unlisted += 1
-            return
-        problem = LoadProblem(f"{path}:{number}", reason)
-        _warn(problem)
-        problems.append(problem)
+        problems.add(f"{path}:{number}", reason)
 
     for number, line in jsonl_lines(handle):
         any_line = True
@@ -294,11 +279,10 @@ def _load_jsonl(handle: BinaryIO, path: Path, relative: str, mtime: datetime) ->
         except Exception as error:
             # One line nobody foresaw costs that line, never the rest of the file.
             bad(number, _unexpected(error))
-    if unlisted:
-        problems.append(_warned(path, f"{unlisted} more bad lines, not listed one by one"))
+    found = problems.closed()
     if not any_line:
-        problems.append(_warned(path, "empty file: it holds no text"))
-    return LoadResult(tuple(reports), tuple(problems))
+        found += (_warned(path, "empty file: it holds no text"),)
+    return LoadResult(tuple(reports), found)
 
 
 def _unexpected(error: Exception) -> str:
@@ -360,6 +344,30 @@ def _drop_duplicate_ids(reports: list[Report]) -> tuple[list[Report], list[LoadP
 
 def _problem(path: Path, reason: str) -> LoadResult:
     return LoadResult((), (_warned(path, reason),))
+
+
+class _Problems:
+    """The bad lines (or objects) of one file, each logged; past MAX_LINE_PROBLEMS they
+    are only counted, and `closed` ends the list with one "N more" problem."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path, self.what = path, what
+        self.listed: list[LoadProblem] = []
+        self.unlisted = 0
+
+    def add(self, where: str, reason: str) -> None:
+        if len(self.listed) >= MAX_LINE_PROBLEMS:
+            self.unlisted += 1
+            return
+        problem = LoadProblem(where, reason)
+        _warn(problem)
+        self.listed.append(problem)
+
+    def closed(self) -> tuple[LoadProblem, ...]:
+        if not self.unlisted:
+            return tuple(self.listed)
+        more = f"{self.unlisted} more bad {self.what}, not listed one by one"
+        return (*self.listed, _warned(self.path, more))
 
 
 def _warned(path: Path, reason: str) -> LoadProblem:
