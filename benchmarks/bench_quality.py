@@ -282,8 +282,15 @@ def measure(
     )
 
 
-FIELDS = ("recall_at_1", "recall_at_5", "mrr", "refused_answerable", "refused_unanswerable")
-SHORT = ("R@1", "R@5", "MRR", "refA", "refU")
+FIELDS = (
+    "bold_sentence_at_1",
+    "recall_at_1",
+    "recall_at_5",
+    "mrr",
+    "refused_answerable",
+    "refused_unanswerable",
+)
+SHORT = ("bold", "R@1", "R@5", "MRR", "refA", "refU")
 
 
 def table(rows: Sequence[tuple[Variant, Measured]]) -> str:

@@ -1,8 +1,9 @@
 """The logic of `reports-bot eval`: run questions through an engine and score the quotes.
 
 A question counts as answered at rank k when the k-th quote contains one of its
-answer strings (case-insensitively).  Questions with no answers should be
-refused (no hits at all).
+answer strings (case-insensitively); `bold_sentence_at_1` counts the questions whose
+top hit's best sentence (shown in bold) contains one.  Questions with no answers
+should be refused (no hits at all).
 """
 
 from __future__ import annotations
@@ -38,12 +39,20 @@ class Outcome:
     @property
     def answer_rank(self) -> int | None:
         """1-based rank of the first quote holding an answer, or None."""
-        needles = [a.casefold() for a in self.question.answers if a.strip()]
         for hit in self.hits:
-            quote = hit.quote.casefold()
-            if any(needle in quote for needle in needles):
+            if self._holds_answer(hit.quote):
                 return hit.rank
         return None
+
+    @property
+    def bold_holds_answer(self) -> bool:
+        """The top hit's best sentence, the one shown in bold and read first, holds an
+        answer."""
+        return bool(self.hits) and self._holds_answer(self.hits[0].best_sentence)
+
+    def _holds_answer(self, text: str) -> bool:
+        text = text.casefold()
+        return any(a.casefold() in text for a in self.question.answers if a.strip())
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -110,6 +119,9 @@ def summarize(
         "questions": len(outcomes),
         "passages": passages,
         "recall_at_1": _share(sum(1 for r in ranks if r == 1), len(answerable)),
+        "bold_sentence_at_1": _share(
+            sum(1 for o in answerable if o.bold_holds_answer), len(answerable)
+        ),
         "recall_at_5": _share(
             sum(1 for r in ranks if r is not None and r <= RECALL_DEPTH), len(answerable)
         ),

@@ -147,6 +147,7 @@ def test_eval_prints_every_summary_field_and_writes_output(
     assert summary["questions"] == 3
     assert summary["recall_at_1"] == 1.0 and summary["recall_at_5"] == 1.0 and summary["mrr"] == 1.0
     assert summary["refused_answerable"] == 0.0 and summary["refused_unanswerable"] == 1.0
+    assert summary["bold_sentence_at_1"] == 1.0
     assert {"passages", "build_seconds", "query_ms_median", "query_ms_p99"} <= set(summary)
     rows = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
     assert [row["id"] for row in rows] == ["q1", "q2", "q3"]
