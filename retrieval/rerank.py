@@ -96,11 +96,15 @@ class PassageProfile:
     recurring: int = 0
 
 
+_SHARPNESS = 2.0
+
+
 @dataclass(frozen=True, slots=True)
 class Query:
     text: str
     terms: tuple[str, ...]
-    # idf of each distinct query term in the passage index; 0.0 for unknown terms.
+    # BM25Okapi's idf of each distinct query term the passage index holds (terms it
+    # does not hold are left out).
     idf: Mapping[str, float]
     n_docs: int
     kind: AnswerKind | None = None
@@ -113,17 +117,25 @@ class Query:
         object.__setattr__(self, "total_weight", sum(weights.values()))
 
     def weight(self, term: str) -> float:
-        """The term's idf; a term the reports never use weighs as much as their
-        rarest one (the idf of a term in one passage), so a question about
-        something the reports never mention cannot gather enough evidence."""
-        idf = self.idf.get(term, 0.0)
-        if idf == 0.0:
-            return max(math.log((self.n_docs - 0.5) / 1.5), 0.0)
-        return max(idf, 0.0)
+        """How much the term counts in the evidence: its idf, made positive.
+
+        BM25Okapi's idf, log((N - n + 0.5) / (n + 0.5)), is 0 or below for a term in
+        half the passages or more: in a collection of one or two reports that is
+        every term, and nothing could ever be found.  log(1 + e^idf) is Lucene's idf,
+        log(1 + (N - n + 0.5) / (n + 0.5)): always above 0, and within 1 % of
+        Okapi's for the rare terms that decide answers in a large collection.  A
+        term the reports never use weighs as much as their rarest (a term in one
+        passage), so a question about something they never mention cannot gather
+        enough evidence.
+        """
+        idf = self.idf.get(term)
+        if idf is None:
+            return math.log1p((max(self.n_docs - 0.5, 0.0) / 1.5) ** _SHARPNESS) / _SHARPNESS
+        return math.log1p(math.exp(_SHARPNESS * idf)) / _SHARPNESS
 
     @property
     def known_terms(self) -> frozenset[str]:
-        return frozenset(t for t, v in self.idf.items() if v != 0.0)
+        return frozenset(self.idf)
 
 
 @dataclass(frozen=True, slots=True)

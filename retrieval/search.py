@@ -384,4 +384,5 @@ class SearchEngine:
         return SpellingCorrector(known, lambda term: -self._scorer.term_idf(term), limits)
 
     def _idf_of(self, terms: Sequence[str]) -> dict[str, float]:
-        return {term: self._scorer.term_idf(term) for term in set(terms)}
+        known = self._scorer.vocabulary()
+        return {term: self._scorer.term_idf(term) for term in set(terms) if term in known}

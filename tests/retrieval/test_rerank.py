@@ -242,11 +242,30 @@ def test_a_word_its_report_uses_once_is_weaker_evidence() -> None:
 
 def test_unknown_words_weigh_as_much_as_the_rarest_known_word() -> None:
     terms = ("bridge", "zeppelin")
-    question = Query(text="", terms=terms, idf={"bridge": 3.0, "zeppelin": 0.0}, n_docs=100)
-    # The idf BM25Okapi gives a word found in one passage out of 100.
-    assert question.weight("zeppelin") == math.log(99.5 / 1.5)
+    # idf holds the terms the index knows; "zeppelin" is not one of them.
+    question = Query(text="", terms=terms, idf={"bridge": 3.0}, n_docs=100)
+    rarest = math.log(99.5 / 1.5)  # the idf BM25Okapi gives a word in one passage of 100
+    as_rare = Query(text="", terms=("rare",), idf={"rare": rarest}, n_docs=100)
+    assert question.weight("zeppelin") == pytest.approx(as_rare.weight("rare"))
     assert question.weight("zeppelin") > question.weight("bridge")
     assert question.known_terms == frozenset({"bridge"})
+
+
+@pytest.mark.parametrize("idf", [0.0, -0.27, -3.0])
+def test_a_word_in_half_the_passages_or_more_still_counts(idf: float) -> None:
+    # BM25Okapi's idf is 0 or below there: in one short report, every word.
+    question = Query(text="", terms=("port",), idf={"port": idf}, n_docs=1)
+    assert question.weight("port") > 0.0
+    assert question.known_terms == frozenset({"port"})
+
+
+def test_rare_words_weigh_their_idf() -> None:
+    # Where answers are decided (rare words in a big collection) the weight is the idf.
+    for idf in (3.0, 5.0, 8.0):
+        question = Query(text="", terms=("x",), idf={"x": idf}, n_docs=10_000)
+        assert question.weight("x") == pytest.approx(idf, rel=0.01)
+    common = Query(text="", terms=("a", "b"), idf={"a": 0.5, "b": 4.0}, n_docs=10_000)
+    assert common.weight("a") < common.weight("b")
 
 
 # ---- best sentence and profiles -------------------------------------------------------
