@@ -47,6 +47,10 @@ from retrieval.spelling import SpellingCorrector
 
 log = logging.getLogger(__name__)
 
+# Stems of words that ask about whatever the reports say of a subject, not for a word
+# of theirs: "What happened in X?", "What is the news from X?".
+_ASKING_WORDS = frozenset({"happen", "news"})
+
 
 @dataclass(frozen=True, slots=True)
 class SearchSettings:
@@ -310,6 +314,9 @@ class SearchEngine:
         answer the question?" gets the same answer the full search would give.
         """
         terms = self._analyzer.tokens(question)
+        # "What happened in Aleppo?" asks what the reports say of Aleppo: the words
+        # that only ask are not looked for (unless nothing else is left).
+        terms = [t for t in terms if t not in _ASKING_WORDS] or terms
         if terms and self._spelling is not None:
             terms = self._spelling.correct(terms)
         elif not terms:  # only stopwords: kept as they are, never "corrected"

@@ -145,3 +145,22 @@ def test_cached_index_serves_the_same_answers_and_notices_changes(tmp_path: Path
     updated = SearchEngine.from_path(reports, cache_dir=cache)
     assert len(updated.reports) == 2
     assert updated.search("When did the harbour reopen?")
+
+
+@pytest.mark.parametrize(
+    ("question", "subject"),
+    [("What happened in Aleppo?", "aleppo"), ("What is the news from Damascus?", "damascus")],
+)
+def test_a_broad_question_is_answered_from_a_passage_about_its_subject(
+    seeds: SearchEngine, question: str, subject: str
+) -> None:
+    hits = seeds.search(question)
+    assert hits, f"{question!r} was refused"
+    assert subject in hits[0].best_sentence.casefold()
+
+
+@pytest.mark.parametrize("question", ["What happened to the sourdough?", "What happened?"])
+def test_a_broad_question_about_nothing_the_reports_hold_is_refused(
+    seeds: SearchEngine, question: str
+) -> None:
+    assert seeds.search(question) == []
