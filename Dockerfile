@@ -51,13 +51,21 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     REPORTS_DIR=/data/reports \
-    DATA_DIR=/data/state
+    DATA_DIR=/data/state \
+    METRICS_PORT=9464 \
+    METRICS_LISTEN=0.0.0.0
+
+# /metrics, /healthz and /readyz (METRICS_PORT). Every interface inside the container, so a
+# Prometheus on the container network can scrape it; it is published only if you -p it.
+EXPOSE 9464
 
 VOLUME ["/data/state"]
 USER 10001:10001
 
 # The bot touches a heartbeat file in DATA_DIR from its job queue; `health` fails when it is
-# stale, so a hung event loop reads as unhealthy, not just a dead process.
+# stale, so a hung event loop reads as unhealthy, not just a dead process. With METRICS_PORT
+# set (as here) it then asks /readyz too: the loop answers now, the index is loaded and the
+# state file reads (no curl in the image: `health` speaks HTTP itself, with a 3 s timeout).
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
     CMD ["reports-bot", "health"]
 

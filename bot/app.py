@@ -15,6 +15,7 @@ reports live (rescans, feeds), and `state.py` is what they all share.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, TypeAlias, cast
 
@@ -37,12 +38,15 @@ from telegram.ext import (
 from bot.config import Settings
 from bot.live import jobs
 from bot.live.reports import LiveReports
+from bot.reliability import endpoints
 from bot.reliability.delivery import RetryingRequest, rate_limiter
 from bot.reliability.fairness import UpdateProcessor
 from bot.reliability.health import heartbeat_job, remove_heartbeat, write_heartbeat
 from bot.reliability.intake import polling_request
 from bot.reliability.journal import JOURNAL_NAME, JournalingQueue, UpdateJournal
 from bot.reliability.liveness import Liveness
+from bot.reliability.metrics import Metrics
+from bot.reliability.webhook import WebhookCheck, WebhookUpdater
 from bot.state import CONTEXT_TYPES, BotState, Context
 from bot.store import Store
 from bot.telegram import (
@@ -89,6 +93,16 @@ HANDLERS: list[BaseHandler[Update, Context, None]] = [
     CallbackQueryHandler(questions.more_answers),
     InlineQueryHandler(questions.inline_query),
 ]
+# The update types the guards and HANDLERS act on, asked of Telegram (setWebhook, getUpdates)
+# so it sends nothing else: no edited messages (see _NEW_MESSAGES), polls, chat members...
+# tests/telegram/test_allowed_updates.py checks this list against HANDLERS.
+ALLOWED_UPDATES: tuple[str, ...] = (
+    Update.MESSAGE,
+    Update.CHANNEL_POST,
+    Update.EDITED_CHANNEL_POST,  # an edit replaces the channel's report
+    Update.CALLBACK_QUERY,
+    Update.INLINE_QUERY,
+)
 
 
 def build_application(
@@ -103,7 +117,10 @@ def build_application(
     if not settings.token:
         raise ValueError("build_application needs settings.token")
     journal = UpdateJournal(settings.data_dir / JOURNAL_NAME)
-    liveness = Liveness(journal)
+    liveness = Liveness(journal, webhook=settings.webhook_url is not None)
+    metrics = Metrics()
+    queue = JournalingQueue(journal, liveness, metrics)
+    processor = UpdateProcessor(journal, liveness=liveness, metrics=metrics)
     # cast: the builder's types cannot follow context_types() into the job queue's.
     application = cast(
         BotApplication,
@@ -112,15 +129,18 @@ def build_application(
         .base_url(settings.base_url)
         .base_file_url(settings.file_base_url)
         .context_types(CONTEXT_TYPES)
-        .request(RetryingRequest(settings.telegram_retries))
-        .get_updates_request(polling_request(journal, liveness))
+        .request(RetryingRequest(settings.telegram_retries, metrics=metrics))
+        .get_updates_request(polling_request(journal, liveness, metrics))
         .rate_limiter(rate_limiter())
-        .update_queue(JournalingQueue(journal, liveness))
-        .concurrent_updates(UpdateProcessor(journal, liveness=liveness))
+        .update_queue(queue)
+        .concurrent_updates(processor)
         .post_init(_on_startup)
         .post_shutdown(_on_shutdown)
         .build(),
     )
+    if settings.webhook_url is not None:
+        # Ours in place of the builder's, which nothing has started yet (webhook.py says why).
+        application.updater = WebhookUpdater(application.bot, queue, journal, liveness)
     state = application.bot_data
     state.wire(
         settings=settings,
@@ -129,7 +149,9 @@ def build_application(
         live=live,
         on_new_reports=pushes.push_new_reports,
         liveness=liveness,
+        metrics=metrics,
     )
+    endpoints.watch(state, queue.qsize, lambda: processor.pending)
     application.add_handler(TypeHandler(Update, access.access_guard), group=access.GROUP)
     application.add_handler(TypeHandler(Update, limits.limits_guard), group=limits.GROUP)
     application.add_handlers(HANDLERS)
@@ -140,6 +162,8 @@ def build_application(
 
 async def _on_startup(application: BotApplication) -> None:
     state = application.bot_data
+    if state.settings.metrics_port is not None:  # first: a taken port stops the start
+        state.endpoints = endpoints.start(state, asyncio.get_running_loop())
     menu = [BotCommand(command.name, command.menu) for command in wording.COMMANDS]
     try:
         await application.bot.set_my_commands(menu)
@@ -157,11 +181,19 @@ async def _on_startup(application: BotApplication) -> None:
         application.job_queue.run_repeating(
             heartbeat_job, interval=interval, first=interval, name="heartbeat"
         )
+        if state.settings.webhook_url is not None:  # what stands for polling in health
+            application.job_queue.run_repeating(
+                WebhookCheck(), interval=interval, first=interval, name="webhook-check"
+            )
     jobs.start(state, application.job_queue)
-    log.info("bot @%s is up and polling", application.bot.username)
+    way = "by webhook" if state.settings.webhook_url else "by polling"
+    log.info("bot @%s is up, receiving updates %s", application.bot.username, way)
 
 
 async def _on_shutdown(application: BotApplication) -> None:
     state = application.bot_data
+    if state.endpoints is not None:
+        state.endpoints.stop()
+        state.endpoints = None
     remove_heartbeat(state.settings.heartbeat_path)
     await jobs.stop(state)

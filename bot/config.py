@@ -11,11 +11,14 @@ document it in `.env.example`.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 # Telegram's own Bot API root, in python-telegram-bot's `base_url` form.
@@ -31,6 +34,15 @@ DEFAULT_FEED_POLL_SECONDS = 900.0
 DEFAULT_FEED_KEEP_ENTRIES = 1000
 # Telegram's getFile serves files up to 20 MB; uploads are refused above this.
 DEFAULT_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+# Metrics are for the operator's Prometheus, not the world: loopback unless asked.
+DEFAULT_METRICS_LISTEN = "127.0.0.1"
+_HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+# Webhook mode (bot/reliability/webhook.py): where its plain-HTTP server listens, behind
+# the reverse proxy that terminates TLS.
+DEFAULT_WEBHOOK_LISTEN = "0.0.0.0"
+DEFAULT_WEBHOOK_PORT = 8080
+# Telegram's rule for setWebhook's secret_token.
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -83,6 +95,16 @@ class Settings:
     upload_max_bytes: int = DEFAULT_UPLOAD_MAX_BYTES
     # Channels whose posts become reports (bot/live/channels.py).
     channel_ids: frozenset[int] = frozenset()
+    # Webhook mode when set (the public HTTPS URL Telegram posts updates to); else polling.
+    webhook_url: str | None = None
+    webhook_listen: str = DEFAULT_WEBHOOK_LISTEN
+    webhook_port: int = DEFAULT_WEBHOOK_PORT
+    # Required with webhook_url: Telegram sends it in every request, so others are refused.
+    webhook_secret: str | None = field(default=None, repr=False)
+    # The /metrics, /healthz and /readyz endpoint (bot/reliability/endpoints.py): off when
+    # None; on loopback unless METRICS_LISTEN says otherwise (the image says 0.0.0.0).
+    metrics_port: int | None = None
+    metrics_listen: str = DEFAULT_METRICS_LISTEN
 
     @property
     def store_path(self) -> Path:
@@ -141,6 +163,9 @@ class Settings:
                 env, "UPLOAD_MAX_BYTES", DEFAULT_UPLOAD_MAX_BYTES, "bytes"
             ),
             channel_ids=_id_list(env, "CHANNEL_IDS", users=False),
+            **_webhook(env),
+            metrics_port=_port(env, "METRICS_PORT"),
+            metrics_listen=_listen_address(env, "METRICS_LISTEN", DEFAULT_METRICS_LISTEN),
         )
 
 
@@ -249,6 +274,34 @@ def _positive_int(env: Mapping[str, str], name: str, default: int, unit: str) ->
     return int(value)
 
 
+def _port(env: Mapping[str, str], name: str) -> int | None:
+    value = _text(env, name)
+    if value is None:
+        return None
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise ConfigError(
+            f"{name}={value!r} must be a TCP port from 1 to 65535, e.g. 9464, or unset (off)"
+        )
+    return int(value)
+
+
+def _listen_address(env: Mapping[str, str], name: str, default: str) -> str:
+    """An IP address (0.0.0.0 or :: for every interface) or a host name of this machine."""
+    value = _text(env, name)
+    if value is None:
+        return default
+    try:
+        return str(ipaddress.ip_address(value.strip("[]")))
+    except ValueError:
+        pass
+    if _HOSTNAME.fullmatch(value) is None:
+        raise ConfigError(
+            f"{name}={value!r} is not an address to listen on: use an IP address such as "
+            f"127.0.0.1 (this machine only) or 0.0.0.0 (every interface), or a host name"
+        )
+    return value
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     value = (_text(env, name) or "false").lower()
     if value in _TRUE:
@@ -288,3 +341,45 @@ def _feeds(env: Mapping[str, str], name: str) -> tuple[str, ...]:
             )
         urls.append(item)
     return tuple(dict.fromkeys(urls))
+
+
+class _Webhook(TypedDict, total=False):
+    webhook_url: str
+    webhook_listen: str
+    webhook_port: int
+    webhook_secret: str
+
+
+def _webhook(env: Mapping[str, str]) -> _Webhook:
+    """WEBHOOK_URL and what goes with it; nothing when it is unset (long polling)."""
+    url = _text(env, "WEBHOOK_URL")
+    if url is None:
+        return {}
+    parts = urlsplit(url)
+    # A self-hosted Bot API server (--local) accepts http webhooks; Telegram's own does not.
+    schemes = ("https",) if _base_url(env) == TELEGRAM_BASE_URL else ("https", "http")
+    if parts.scheme not in schemes or not parts.hostname or parts.fragment:
+        raise ConfigError(
+            f"WEBHOOK_URL={url!r} is not an https URL: set it to the public address Telegram "
+            "posts updates to, e.g. https://bot.example.org/telegram (http only with a "
+            "self-hosted Bot API server in TELEGRAM_BASE_URL), or unset it to poll"
+        )
+    secret = _text(env, "WEBHOOK_SECRET")
+    if secret is None or not _WEBHOOK_SECRET.fullmatch(secret):
+        what = "is not set" if secret is None else "breaks Telegram's rule"
+        raise ConfigError(
+            f"WEBHOOK_SECRET {what}: webhook mode (WEBHOOK_URL) needs a secret of 1-256 "
+            "characters A-Z a-z 0-9 _ -, e.g. from `openssl rand -hex 32`"
+        )
+    port = _text(env, "WEBHOOK_PORT")
+    if port is not None and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        raise ConfigError(
+            f"WEBHOOK_PORT={port!r} must be a TCP port from 1 to 65535, "
+            f"e.g. {DEFAULT_WEBHOOK_PORT} (the default)"
+        )
+    return {
+        "webhook_url": url,
+        "webhook_listen": _listen_address(env, "WEBHOOK_LISTEN", DEFAULT_WEBHOOK_LISTEN),
+        "webhook_port": int(port) if port is not None else DEFAULT_WEBHOOK_PORT,
+        "webhook_secret": secret,
+    }

@@ -9,6 +9,7 @@ attempt (bot/reliability/delivery.py), since it usually comes back on its own.
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import logging
 import signal
@@ -18,15 +19,16 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TypeVar
 
-from telegram import Bot, Update
-from telegram.error import InvalidToken, NetworkError
+from telegram import Bot
+from telegram.error import BadRequest, InvalidToken, NetworkError
 from telegram.request import HTTPXRequest
 
-from bot.app import build_application
+from bot.app import ALLOWED_UPDATES, BotApplication, build_application
 from bot.config import ConfigError, Settings, configure_logging
 from bot.live.reports import open_library, open_live
 from bot.reliability.delivery import connect, tls_kwargs, wait_for_bot_api
 from bot.reliability.journal import JournalError
+from bot.reliability.webhook import hide_secret, webhook_kwargs
 from bot.store import Store, StoreError
 from retrieval.errors import RetrievalError
 
@@ -98,12 +100,7 @@ def main() -> int:
                 gc.freeze()
                 gc.enable()
             application = build_application(settings, live.library.engine, store=store, live=live)
-            application.run_polling(
-                allowed_updates=Update.ALL_TYPES,
-                drop_pending_updates=False,
-                stop_signals=(signal.SIGINT, signal.SIGTERM),
-                bootstrap_retries=BOOTSTRAP_RETRIES,
-            )
+            _receive_updates(application, settings)
     except InvalidToken:
         return _fail(
             "Telegram rejected TELEGRAM_BOT_TOKEN: check it with @BotFather "
@@ -124,6 +121,46 @@ def main() -> int:
             loop.close()
     log.info("bot stopped cleanly")
     return EXIT_OK
+
+
+def _receive_updates(application: BotApplication, settings: Settings) -> None:
+    """Long polling, or the webhook server when WEBHOOK_URL is set, until a stop signal."""
+    signals = (signal.SIGINT, signal.SIGTERM)
+    if settings.webhook_url is None:
+        application.run_polling(
+            allowed_updates=list(ALLOWED_UPDATES),
+            drop_pending_updates=False,
+            bootstrap_retries=BOOTSTRAP_RETRIES,
+            stop_signals=signals,
+        )
+        return
+    assert settings.webhook_secret is not None  # Settings requires it with the URL
+    hide_secret(settings.webhook_secret)
+    where = f"WEBHOOK_LISTEN={settings.webhook_listen} WEBHOOK_PORT={settings.webhook_port}"
+    log.info("webhook mode: %s; Telegram posts to WEBHOOK_URL", where)
+    try:
+        application.run_webhook(
+            **webhook_kwargs(
+                settings.webhook_listen,
+                settings.webhook_port,
+                settings.webhook_url,
+                settings.webhook_secret,
+                ALLOWED_UPDATES,
+            ),
+            bootstrap_retries=BOOTSTRAP_RETRIES,
+            stop_signals=signals,
+        )
+    except BadRequest as error:  # setWebhook refused: the URL (or its port) is not usable
+        raise ConfigError(
+            f"Telegram refused WEBHOOK_URL={settings.webhook_url}: {error.message}; "
+            "it must be a public https URL on port 443, 80, 88 or 8443"
+        ) from error
+    except OSError as error:
+        if error.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        raise ConfigError(
+            f"cannot listen on {where}: {error.strerror}; free the port or choose another"
+        ) from error
 
 
 def _in_background(work: Callable[[], T]) -> Future[T]:

@@ -15,8 +15,9 @@ whole index, old or new.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 from telegram import Bot
 from telegram.ext import CallbackContext, ContextTypes, ExtBot
@@ -24,6 +25,7 @@ from telegram.ext import CallbackContext, ContextTypes, ExtBot
 from bot.config import Settings
 from bot.live.reports import LiveReports
 from bot.reliability.liveness import Liveness
+from bot.reliability.metrics import Metrics
 from bot.store import Store
 from bot.telegram.policy import AccessPolicy, RefusalThrottle
 from bot.telegram.rates import QuestionLimits
@@ -32,6 +34,13 @@ from retrieval.search import SearchEngine
 
 # What to do with reports that just arrived (the pushes of bot/telegram/pushes.py).
 NewReports: TypeAlias = Callable[["BotState", Bot, SearchEngine, Sequence[Report]], Awaitable[int]]
+
+
+class Server(Protocol):
+    """What the state needs of bot/reliability/endpoints.py's server (which reads the
+    state, so it is not imported here)."""
+
+    def stop(self) -> None: ...
 
 
 class NotWired(RuntimeError):
@@ -43,6 +52,8 @@ class BotState:
 
     settings: Settings
     engine: SearchEngine
+    # When `engine` was built or loaded (monotonic seconds): the index age metric.
+    engine_since: float
     access: AccessPolicy
     limits: QuestionLimits
     # Refusals sent to strangers, so each chat gets one every ten minutes at most.
@@ -56,6 +67,10 @@ class BotState:
     liveness: Liveness
     # The admins whose private chat has the admin command menu (bot/telegram/admin.py).
     admin_menus: set[int]
+    # The bot's Prometheus metrics (bot/reliability/metrics.py).
+    metrics: Metrics
+    # The /metrics, /healthz, /readyz server, while it runs (None without METRICS_PORT).
+    endpoints: Server | None
 
     def wire(
         self,
@@ -66,20 +81,28 @@ class BotState:
         live: LiveReports | None,
         on_new_reports: NewReports,
         liveness: Liveness,
+        metrics: Metrics,
     ) -> None:
         """Fill the state once, from the wiring; everything else is derived here."""
         if "settings" in self.__dict__:
             raise NotWired("BotState.wire was called twice: build one Application per state")
         self.settings = settings
-        self.engine = engine
+        self.serve(engine)
         self.store = store
         self.live = live
         self.on_new_reports = on_new_reports
         self.liveness = liveness
+        self.metrics = metrics
+        self.endpoints = None
         self.access = AccessPolicy.from_settings(settings)
         self.limits = QuestionLimits(settings.rate_limit_per_minute)
         self.refusals = RefusalThrottle()
         self.admin_menus = set()
+
+    def serve(self, engine: SearchEngine) -> None:
+        """Answer from `engine` from now on (the rescan's swap: one assignment)."""
+        self.engine = engine
+        self.engine_since = time.monotonic()
 
     def __getattr__(self, name: str) -> Any:
         # Only called for attributes that were never set: the state was not wired.

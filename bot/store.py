@@ -166,6 +166,14 @@ class Store:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def ping(self) -> None:
+        """Read the state file once (its schema), for the readiness check; raises
+        StoreError saying why when it cannot be read."""
+        try:
+            self._rows("SELECT count(*) FROM sqlite_master")
+        except sqlite3.Error as error:
+            raise StoreError(f"the state file {self.path} cannot be read: {error}") from error
+
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         with self._lock:
             return list(self._db.execute(sql, params).fetchall())

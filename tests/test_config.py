@@ -182,3 +182,63 @@ def test_bad_admin_and_channel_settings_name_the_variable(name: str, value: str)
 )
 def test_files_are_downloaded_next_to_the_bot_api(base_url: str, file_base_url: str) -> None:
     assert Settings(base_url=base_url).file_base_url == file_base_url
+
+
+# -- webhook mode --------------------------------------------------------------------------
+
+WEBHOOK = {"WEBHOOK_URL": "https://bot.example.org/telegram", "WEBHOOK_SECRET": "s3cr3t_-X"}
+
+
+def test_without_webhook_url_the_bot_polls() -> None:
+    settings = Settings.from_env({"WEBHOOK_SECRET": "unused", "WEBHOOK_PORT": "9000"})
+    assert settings.webhook_url is None
+    assert settings.webhook_secret is None
+
+
+def test_webhook_settings_and_their_defaults() -> None:
+    settings = Settings.from_env(WEBHOOK)
+    assert settings.webhook_url == "https://bot.example.org/telegram"
+    assert settings.webhook_secret == "s3cr3t_-X"
+    assert (settings.webhook_listen, settings.webhook_port) == ("0.0.0.0", 8080)
+    assert "s3cr3t" not in repr(settings)  # a logged Settings does not give the secret away
+
+    custom = Settings.from_env({**WEBHOOK, "WEBHOOK_LISTEN": "127.0.0.1", "WEBHOOK_PORT": "8443"})
+    assert (custom.webhook_listen, custom.webhook_port) == ("127.0.0.1", 8443)
+    longest = Settings.from_env({**WEBHOOK, "WEBHOOK_SECRET": "a" * 256})
+    assert longest.webhook_secret == "a" * 256
+
+
+@pytest.mark.parametrize(
+    "secret", [None, "", "has space", "semi;colon", "ü", "a" * 257, "tab\there"]
+)
+def test_webhook_mode_needs_a_secret_telegram_accepts(secret: str | None) -> None:
+    env = {"WEBHOOK_URL": WEBHOOK["WEBHOOK_URL"]}
+    if secret is not None:
+        env["WEBHOOK_SECRET"] = secret
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(env)
+    message = str(raised.value)
+    assert message.startswith("WEBHOOK_SECRET")
+    assert "1-256 characters A-Z a-z 0-9 _ -" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "url", ["http://bot.example.org/telegram", "bot.example.org/telegram", "https:///x",
+            "https://bot.example.org/t#frag", "ftp://bot.example.org/"],
+)  # fmt: skip
+def test_webhook_url_must_be_https_on_telegrams_bot_api(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"WEBHOOK_URL=.* is not an https URL"):
+        Settings.from_env({**WEBHOOK, "WEBHOOK_URL": url})
+
+
+def test_a_self_hosted_bot_api_may_post_to_an_http_webhook() -> None:
+    env = {**WEBHOOK, "WEBHOOK_URL": "http://127.0.0.1:8080/hook"}
+    settings = Settings.from_env({**env, "TELEGRAM_BASE_URL": "http://127.0.0.1:8081/bot"})
+    assert settings.webhook_url == "http://127.0.0.1:8080/hook"
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "http", "-1", "80.5"])
+def test_webhook_port_must_be_a_port(port: str) -> None:
+    with pytest.raises(ConfigError, match=r"WEBHOOK_PORT=.* must be a TCP port"):
+        Settings.from_env({**WEBHOOK, "WEBHOOK_PORT": port})

@@ -213,6 +213,26 @@ def data_dir_problems(text: str) -> list[str]:
     return problems
 
 
+def metrics_problems(text: str) -> list[str]:
+    """METRICS_PORT is on in the image (the HEALTHCHECK asks its /readyz), on every
+    interface of the container (a Prometheus beside it must reach it), and exposed."""
+    stage = final_stage(parse_dockerfile(text))
+    env: dict[str, str] = {}
+    for instruction in stage:
+        if instruction.keyword == "ENV":
+            env |= env_pairs(instruction.args)
+    port = env.get("METRICS_PORT", "")
+    problems = []
+    if not port.isdigit():
+        problems.append("ENV METRICS_PORT must be set: the HEALTHCHECK asks /readyz on it")
+    if env.get("METRICS_LISTEN") != "0.0.0.0":
+        problems.append("ENV METRICS_LISTEN must be 0.0.0.0, or nothing outside can scrape")
+    exposed = [w.split("/")[0] for i in stage if i.keyword == "EXPOSE" for w in i.args.split()]
+    if port.isdigit() and port not in exposed:
+        problems.append(f"EXPOSE {port}, the metrics port")
+    return problems
+
+
 def dev_tool_problems(text: str) -> list[str]:
     """The final stage gets the built venv, not pip installs, tests or dev extras."""
     problems = []
@@ -234,6 +254,7 @@ DOCKERFILE_RULES: list[Callable[[str], list[str]]] = [
     secret_problems,
     healthcheck_problems,
     data_dir_problems,
+    metrics_problems,
     dev_tool_problems,
 ]
 
@@ -412,6 +433,9 @@ BROKEN_DOCKERFILES = [
     (data_dir_problems, "DATA_DIR=/data/state", "DATA_DIR=/tmp", "DATA_DIR"),
     (data_dir_problems, "COPY seeds/ /data/reports/", "COPY seeds/ /srv/", "seed reports"),
     (data_dir_problems, 'VOLUME ["/data/state"]', 'VOLUME ["/data/other"]', "VOLUME"),
+    (metrics_problems, "METRICS_PORT=9464", "METRICS_PORTS=9464", "METRICS_PORT must"),
+    (metrics_problems, "METRICS_LISTEN=0.0.0.0", "METRICS_LISTEN=127.0.0.1", "METRICS_LISTEN"),
+    (metrics_problems, "EXPOSE 9464", "EXPOSE 9000", "EXPOSE 9464"),
     (dev_tool_problems, "USER 10001:10001", "RUN pip install pytest\nUSER 10001:10001", "pip"),
     (dev_tool_problems, "USER 10001:10001", "COPY tests/ /tests/\nUSER 10001:10001", "tests"),
     (dev_tool_problems, "install --no-cache-dir .", "install --no-cache-dir '.[test]'", "extras"),

@@ -9,6 +9,7 @@ import pytest
 from bot.app import build_application
 from bot.config import Settings
 from bot.reliability.liveness import Liveness
+from bot.reliability.metrics import Metrics
 from bot.state import BotState, NotWired
 from bot.telegram.pushes import push_new_reports
 from retrieval.search import SearchEngine
@@ -30,6 +31,7 @@ def test_the_state_is_wired_once(seeds_engine: SearchEngine, tmp_path: Path) -> 
         "live": None,
         "on_new_reports": push_new_reports,
         "liveness": Liveness(),
+        "metrics": Metrics(),
     }
     state.wire(**pieces)  # type: ignore[arg-type]
     with pytest.raises(NotWired, match="twice"):
@@ -53,3 +55,7 @@ def test_the_wiring_fills_every_piece_from_the_settings(
     assert state.store is None and state.live is None
     assert state.on_new_reports is push_new_reports
     assert state.liveness.journal is not None  # the heartbeat reports the journal's faults
+    assert (
+        state.metrics.registry
+        is not build_application(settings, seeds_engine).bot_data.metrics.registry
+    )

@@ -130,7 +130,7 @@ def swap_in(context: Context, live: LiveReports, change: Change) -> None:
     not `change.engine`: an upload indexed meanwhile (bot/telegram/uploads.py) may have
     made a newer one."""
     state = context.bot_data
-    state.engine = live.library.engine  # one assignment: the atomic swap
+    state.serve(live.library.engine)  # the atomic swap: `state.engine` is assigned once
     log.info("reports reloaded: %s", change.describe())
     if not change.added:
         return
@@ -152,11 +152,13 @@ def _done(live: LiveReports) -> Callable[[asyncio.Task[Any]], None]:
 
 
 async def _poll_feeds(context: Context) -> None:
-    live = _live(context.bot_data)
+    state = context.bot_data
+    live = _live(state)
     feeds = live.feeds
     assert feeds is not None
     try:
         for result in await feeds.poll_due():
+            state.metrics.feed_polled(result.status, len(result.new), len(result.changed))
             if result.new:
                 live.library.put_reports(result.new, announce=not result.first_fetch)
             if result.changed:

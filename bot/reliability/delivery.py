@@ -45,9 +45,11 @@ from http import HTTPStatus
 from typing import Any
 
 import httpx
-from telegram.error import InvalidToken, NetworkError, RetryAfter
+from telegram.error import InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import AIORateLimiter
 from telegram.request import HTTPXRequest, RequestData
+
+from bot.reliability.metrics import NETWORK, TIMEOUT, Metrics
 
 log = logging.getLogger(__name__)
 
@@ -139,10 +141,18 @@ class RetryingRequest(HTTPXRequest):
     """HTTPXRequest that sends a call again, `retries` times at most, after a 5xx or a
     network failure."""
 
-    def __init__(self, retries: int, first_delay: float = FIRST_RETRY_DELAY, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        retries: int,
+        first_delay: float = FIRST_RETRY_DELAY,
+        metrics: Metrics | None = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("httpx_kwargs", tls_kwargs())
         super().__init__(**kwargs)
         self.delays = retry_delays(retries, first_delay)
+        # Failed calls and resends, by method (every Bot API call comes through here).
+        self.metrics = metrics
 
     async def do_request(
         self,
@@ -169,6 +179,7 @@ class RetryingRequest(HTTPXRequest):
                 )
             except NetworkError as error:  # TimedOut too; HTTPXRequest raises only these
                 if attempt == attempts:
+                    self._failed(name, TIMEOUT if isinstance(error, TimedOut) else NETWORK)
                     raise
                 problem = str(error)
             else:
@@ -176,8 +187,12 @@ class RetryingRequest(HTTPXRequest):
                     log.info("%s: attempt %d found the earlier one took effect", name, attempt)
                     return 200, _SUCCESS_WITHOUT_RESULT
                 if status < 500 or attempt == attempts:
+                    if status >= 400:
+                        self._failed(name, str(status))
                     return status, as_json_error(status, payload)
                 problem = f"HTTP {status}"
+            if self.metrics is not None:
+                self.metrics.api_retried(name)
             delay = self.delays[attempt - 1] * random.uniform(0.8, 1.2)
             log.warning(
                 "%s failed (%s); retrying in %.1f s (retry %d of %d)",
@@ -189,6 +204,10 @@ class RetryingRequest(HTTPXRequest):
             )
             await asyncio.sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _failed(self, method: str, code: str) -> None:
+        if self.metrics is not None:
+            self.metrics.api_failed(method, code)
 
 
 async def wait_for_bot_api(

@@ -27,6 +27,7 @@ from telegram.ext import BaseUpdateProcessor
 
 from bot.reliability.journal import UpdateJournal
 from bot.reliability.liveness import Liveness
+from bot.reliability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +65,14 @@ class UpdateProcessor(BaseUpdateProcessor):
         max_concurrent: int = MAX_CONCURRENT,
         per_chat: int = PER_CHAT,
         liveness: Liveness | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__(_UNBOUNDED)
         if max_concurrent < 1 or per_chat < 1:
             raise ValueError("max_concurrent and per_chat must be at least 1")
         self.journal = journal
         self.liveness = liveness
+        self.metrics = metrics
         self.per_chat = per_chat
         self._shared = asyncio.Semaphore(max_concurrent)
         self._queues: dict[Hashable, _Queue] = {}
@@ -90,6 +93,8 @@ class UpdateProcessor(BaseUpdateProcessor):
                 await coroutine
             if update_id is not None and self.journal is not None:
                 self.journal.mark_done(update_id)
+            if self.metrics is not None:
+                self.metrics.handled(update)
         finally:
             if update_id is not None:
                 self._in_progress.discard(update_id)
@@ -100,6 +105,12 @@ class UpdateProcessor(BaseUpdateProcessor):
         # copy as finished: liveness would stop seeing it wait.
         if self.liveness is not None and update_id not in self._in_progress:
             self.liveness.finished(update_id)
+
+    @property
+    def pending(self) -> int:
+        """Updates taken from the queue and not finished: waiting for their chat's turn or
+        a shared slot, or being handled now (the queue depth metric's second half)."""
+        return self.current_concurrent_updates
 
     def _seen(self, update_id: int) -> bool:
         if update_id in self._in_progress:

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from bot.config import ConfigError, Settings
+from bot.reliability import endpoints
 from bot.state import Context
 
 log = logging.getLogger(__name__)
@@ -98,13 +99,19 @@ async def heartbeat_job(context: Context) -> None:
 
 
 def main() -> int:
-    """`reports-bot health`: exit 0 when the heartbeat is fresh and reports no problem,
-    else 1 (2 on bad config)."""
+    """`reports-bot health`: exit 0 when the heartbeat is fresh and reports no problem
+    (and, with METRICS_PORT, /readyz answers 200), else 1 (2 on bad config)."""
     try:
         settings = Settings.from_env()
     except ConfigError as error:
         print(f"reports-bot health: {error}", file=sys.stderr)
         return 2
     healthy, why = check_heartbeat(settings.heartbeat_path, settings.health_max_age_seconds)
+    if healthy and settings.metrics_port is not None:
+        # The heartbeat says the loop ran lately; /readyz says it answers now, the index is
+        # loaded and the state file reads.  A frozen bot fails on its heartbeat first, so
+        # this is never waited on for long (and it has a short timeout of its own).
+        ready, line = endpoints.check_ready(settings.metrics_listen, settings.metrics_port)
+        healthy, why = (True, f"{why}; {line}") if ready else (False, line)
     print(why, file=sys.stdout if healthy else sys.stderr)
     return 0 if healthy else 1

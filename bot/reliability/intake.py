@@ -12,8 +12,9 @@ the last parsed update, so dropping the bad one is not enough when it ends a bat
 sees it.  One that fails is recorded in the journal as abandoned, with its payload,
 logged once with its id, and replaced by the bare `{"update_id": N}`: that parses,
 matches no handler, moves the offset past it (so Telegram stops sending it), and the
-update processor skips it as given up.  It works on one update's JSON, so a webhook
-handler could call it on each body before parsing, as `PollingRequest` does for polling.
+update processor skips it as given up.  It works on one update's JSON, so the webhook
+server (bot/reliability/webhook.py) calls it on each body before parsing it, as
+`PollingRequest` does for polling.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from telegram.request import RequestData
 from bot.reliability.delivery import RetryingRequest, api_method
 from bot.reliability.journal import UpdateJournal
 from bot.reliability.liveness import Liveness
+from bot.reliability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +101,10 @@ class PollingRequest(RetryingRequest):
         self,
         journal: UpdateJournal | None = None,
         liveness: Liveness | None = None,
+        metrics: Metrics | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(0, **kwargs)
+        super().__init__(0, metrics=metrics, **kwargs)
         self.journal = journal
         self.liveness = liveness
 
@@ -136,7 +139,9 @@ class PollingRequest(RetryingRequest):
 
 
 def polling_request(
-    journal: UpdateJournal | None = None, liveness: Liveness | None = None
+    journal: UpdateJournal | None = None,
+    liveness: Liveness | None = None,
+    metrics: Metrics | None = None,
 ) -> PollingRequest:
     """The request python-telegram-bot fetches updates with (`get_updates_request`)."""
-    return PollingRequest(journal, liveness)
+    return PollingRequest(journal, liveness, metrics)

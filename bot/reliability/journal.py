@@ -50,6 +50,7 @@ from typing import Any
 from telegram import Bot, Update
 
 from bot.reliability.liveness import Liveness
+from bot.reliability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -291,16 +292,24 @@ class JournalingQueue(asyncio.Queue[object]):
     `Queue.put` ends in `put_nowait`, so recording there covers every way in.
     """
 
-    def __init__(self, journal: UpdateJournal, liveness: Liveness | None = None) -> None:
+    def __init__(
+        self,
+        journal: UpdateJournal,
+        liveness: Liveness | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         super().__init__()
         self.journal = journal
         self.liveness = liveness
+        self.metrics = metrics
 
     def put_nowait(self, item: object) -> None:
         if isinstance(item, Update):
             self.journal.record([item.to_dict()])
             if self.liveness is not None:
                 self.liveness.arrived(item.update_id)
+            if self.metrics is not None:
+                self.metrics.received(item)
         super().put_nowait(item)
 
     def replay(self, bot: Bot) -> int:

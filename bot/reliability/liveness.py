@@ -11,6 +11,10 @@ the limit", not "one update has waited longer than the limit": a group that floo
 bot waits behind Telegram's 20 messages a minute per group, which is slow but moving,
 while a bot that finishes nothing at all is the one an operator must restart.
 
+In webhook mode (bot/reliability/webhook.py) there is no getUpdates: updates count as
+fetched while they arrive by webhook or getWebhookInfo says Telegram can deliver them to
+us (`delivered`, `delivery_checked`), and the same limit applies.
+
 A journal fault is reported too, although updates are still answered: the bot has lost its
 crash safety (an update confirmed to Telegram but not journalled is lost by a crash), and
 a full disk or a damaged file is something only an operator can fix, so they must see it.
@@ -37,10 +41,15 @@ class Liveness:
     """What the running bot is doing, in monotonic time; `problems` judges it."""
 
     def __init__(
-        self, journal: Journal | None = None, clock: Callable[[], float] = time.monotonic
+        self,
+        journal: Journal | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        webhook: bool = False,
     ) -> None:
         self.journal = journal
         self.clock = clock
+        self.webhook = webhook
         # Start-up counts as the last good poll, so a bot gets `limit` seconds to begin.
         self._last_fetched = clock()
         self._last_poll_error: str | None = None
@@ -64,6 +73,16 @@ class Liveness:
         else:
             self._last_poll_error = error
 
+    def delivered(self) -> None:
+        """Webhook mode: Telegram just delivered an update, so delivery works."""
+        self.delivery_checked(None)
+
+    def delivery_checked(self, error: str | None) -> None:
+        """Webhook mode: getWebhookInfo says updates reach us (`error` None), or why not."""
+        if error is None:
+            self._last_fetched = self.clock()
+        self._last_poll_error = error
+
     def arrived(self, update_id: int) -> None:
         self._waiting.setdefault(update_id, self.clock())
 
@@ -82,7 +101,12 @@ class Liveness:
         # A long poll that is still open is the normal idle state: Telegram answers it when
         # an update comes or its timeout ends, and the HTTP read timeout bounds it.
         if not self._open_polls and now - self._last_fetched > limit:
-            why = f"getUpdates has not succeeded for {now - self._last_fetched:.0f}s"
+            way = (
+                "webhook delivery has not worked"
+                if self.webhook
+                else "getUpdates has not succeeded"
+            )
+            why = f"{way} for {now - self._last_fetched:.0f}s"
             if self._last_poll_error:
                 why += f" (last error: {self._last_poll_error})"
             found.append(f"{why}, limit {limit:g}s: updates are not being fetched")

@@ -32,6 +32,7 @@ def describe_update(update: object, limit: int = LOGGED_UPDATE_CHARS) -> str:
 
 
 async def on_error(update: object, context: Context) -> None:
+    context.bot_data.metrics.handler_failed(update)
     if update is None and isinstance(context.error, NetworkError):
         # Polling hiccups: python-telegram-bot retries by itself; a traceback adds nothing.
         log.warning("network trouble while polling, retrying: %s", context.error)

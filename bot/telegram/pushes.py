@@ -103,6 +103,7 @@ async def push_new_reports(
         sent += await _send(bot, store, push.chat_id, rendered, gone)
     for chat_id, topic in overflows:
         sent += await _send(bot, store, chat_id, html_live.render_more_new_reports(topic), gone)
+    state.metrics.pushed(sent)
     log.info(
         "%d new reports: %d pushes to %d chats",
         len(reports),

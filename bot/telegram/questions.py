@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from telegram import Message, Update
 
+from bot.reliability import metrics
 from bot.state import Context
 from bot.telegram import html, limits, wording
 from bot.telegram.addressing import clean_question, is_private, is_reply_to_bot, mentions_bot
@@ -24,9 +26,15 @@ from retrieval.models import Hit
 log = logging.getLogger(__name__)
 
 
-async def search(context: Context, question: str) -> list[Hit]:
-    engine = context.bot_data.engine
-    return await asyncio.to_thread(engine.search, limits.cut_question(question), MAX_ANSWERS)
+async def search(context: Context, question: str, surface: str) -> list[Hit]:
+    """The one way a question is searched, so every answer is counted and timed once,
+    by `surface` (metrics.CHAT, MORE or INLINE)."""
+    state = context.bot_data
+    engine = state.engine
+    started = time.perf_counter()
+    hits = await asyncio.to_thread(engine.search, limits.cut_question(question), MAX_ANSWERS)
+    state.metrics.answered(surface, bool(hits), time.perf_counter() - started)
+    return hits
 
 
 async def answer_question(message: Message, question: str, context: Context) -> None:
@@ -39,7 +47,7 @@ async def answer_question(message: Message, question: str, context: Context) -> 
             await reply(message, verdict.refusal)
         return
     await show_typing(message)
-    hits = await search(context, verdict.question)
+    hits = await search(context, verdict.question, metrics.CHAT)
     log.info("chat %s asked %d chars: %d hits", message.chat_id, len(question), len(hits))
     rendered = html.render_answer(hits, 1) if hits else html.render_not_found()
     await reply(message, limits.with_note(rendered, verdict.note))
@@ -80,7 +88,7 @@ async def more_answers(update: Update, context: Context) -> None:
     if rank is None or not question:
         await answer_press(query, wording.EXPIRED)
         return
-    hits = await search(context, question)
+    hits = await search(context, question, metrics.MORE)
     if rank > min(len(hits), MAX_ANSWERS):
         # The reports changed since the answer was sent: its button leads nowhere now.
         await remove_keyboard(query)
@@ -97,7 +105,7 @@ async def inline_query(update: Update, context: Context) -> None:
     if query is None:
         return
     question = " ".join(query.query.split())
-    hits = await search(context, question) if question else []
+    hits = await search(context, question, metrics.INLINE) if question else []
     # Personal: with ALLOWED_USER_IDS or a rate limit, answers depend on who asks, so
     # Telegram must not hand one user's cached answer to another.
     await query.answer(html.inline_results(hits), cache_time=30, is_personal=True)

@@ -31,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="accept an unescaped & in HTML as Telegram does (default: refuse it)",
     )
+    parser.add_argument(
+        "--allow-http-webhook",
+        action="store_true",
+        help="let setWebhook take an http URL on this machine (default: https only)",
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
 
@@ -43,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         server = FakeBotAPI(
             args.token, host=args.host, port=args.port,
             strict_ampersand=not args.lenient_ampersand,
+            allow_http_webhook=args.allow_http_webhook,
         ).start()  # fmt: skip
     except OSError as error:
         print(f"cannot listen on {args.host}:{args.port}: {error}; pick another --port",

@@ -198,6 +198,40 @@ class BotAPIClient:
         )  # fmt: skip
         return result
 
+    # --- webhooks (see webhook.py) ----------------------------------------------------------
+
+    def webhook(self) -> dict[str, Any] | None:
+        result: dict[str, Any] | None = self._call("webhook")
+        return result
+
+    def wait_for_webhook(self, timeout: float = 10.0) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("wait_for_webhook", wait=timeout, timeout=timeout)
+        return result
+
+    def webhook_deliveries(self, update_id: int | None = None) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("webhook_deliveries", update_id=update_id)
+        return result
+
+    def wait_for_webhook_deliveries(
+        self, update_id: int, count: int = 1, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call(
+            "wait_for_webhook_deliveries", wait=timeout, update_id=update_id, count=count,
+            timeout=timeout,
+        )  # fmt: skip
+        return result
+
+    def redeliver_update(self, update_id: int) -> None:
+        self._call("redeliver_update", update_id=update_id)
+
+    def forge_webhook_request(
+        self, update: dict[str, Any], secret: str | None = None
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            "forge_webhook_request", wait=10.0, update=update, secret=secret
+        )
+        return result
+
     def inject_raw_update(self, payload: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = self._call("inject_raw_update", payload=payload)
         return result

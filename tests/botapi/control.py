@@ -16,6 +16,7 @@ from tests.botapi.html_check import utf16_len
 from tests.botapi.methods import canonical_method
 from tests.botapi.state import ControlError, World, command_scope_key
 from tests.botapi.validate import callback_buttons
+from tests.botapi.webhook import WebhookControl
 
 DEFAULT_WAIT = 10.0
 MAX_INLINE_QUERY_CHARS = 256
@@ -41,7 +42,7 @@ def auto_entities(text: str) -> list[dict[str, Any]]:
     return sorted(found, key=lambda e: (e["offset"], -e["length"]))
 
 
-class Control(FilesAndChannels):
+class Control(FilesAndChannels, WebhookControl):
     """The test-facing API over one ``World``. Each method takes the world's lock."""
 
     def __init__(self, world: World) -> None:
@@ -587,7 +588,7 @@ class Control(FilesAndChannels):
 
 CONTROL_METHODS = frozenset(
     name
-    for cls in (Control, FilesAndChannels)
+    for cls in (Control, FilesAndChannels, WebhookControl)
     for name in vars(cls)
     if not name.startswith("_") and callable(getattr(Control, name))
 )

@@ -19,6 +19,12 @@ from tests.botapi.validate import (
     check_inline_results,
     check_reply_markup,
 )
+from tests.botapi.webhook import (
+    WEBHOOK_CONFLICT,
+    delete_webhook,
+    get_webhook_info,
+    set_webhook,
+)
 
 MAX_UPDATES_LIMIT = 100
 QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
@@ -56,6 +62,8 @@ def get_me(world: World, params: Params, generation: int) -> Any:
 
 
 def get_updates(world: World, params: Params, generation: int) -> Any:
+    if world.webhook is not None:
+        raise ApiError(409, WEBHOOK_CONFLICT)
     offset = params.get_int("offset", 0) or 0
     limit = max(1, min(params.get_int("limit", MAX_UPDATES_LIMIT) or MAX_UPDATES_LIMIT, 100))
     timeout = max(0.0, params.get_float("timeout", 0.0))
@@ -87,23 +95,14 @@ def get_updates(world: World, params: Params, generation: int) -> Any:
         world.waiting_polls -= 1
     if world.generation != generation:
         raise ConnectionDropped
+    if world.webhook is not None:  # set while this poll waited
+        raise ApiError(409, WEBHOOK_CONFLICT)
     if world.active_poll != poll:
         raise ApiError(409, CONFLICT)
     batch = world.queue[:limit]
     for queued in batch:
         queued.deliveries += 1
     return [queued.update for queued in batch]
-
-
-def delete_webhook(world: World, params: Params, generation: int) -> Any:
-    if params.get_bool("drop_pending_updates"):
-        world.queue.clear()
-        world.changed()
-    return True
-
-
-def get_webhook_info(world: World, params: Params, generation: int) -> Any:
-    return {"url": "", "has_custom_certificate": False, "pending_update_count": len(world.queue)}
 
 
 def _reply_target(world: World, params: Params, chat_id: int) -> int | None:
@@ -350,6 +349,7 @@ METHODS: dict[str, tuple[str, Handler]] = {
     for name, handler in (
         ("getMe", get_me),
         ("getUpdates", get_updates),
+        ("setWebhook", set_webhook),
         ("deleteWebhook", delete_webhook),
         ("getWebhookInfo", get_webhook_info),
         ("sendMessage", send_message),

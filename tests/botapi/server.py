@@ -26,6 +26,7 @@ from tests.botapi.html_check import BadRequest
 from tests.botapi.methods import METHODS, ApiError, ConnectionDropped
 from tests.botapi.params import Params, parse_body
 from tests.botapi.state import Call, ControlError, World
+from tests.botapi.webhook import WebhookDeliverer
 
 logger = logging.getLogger(__name__)
 
@@ -283,8 +284,9 @@ class FakeBotAPI:
     """The Bot API server: ``start()``/``stop()`` or ``with FakeBotAPI(token) as api:``.
 
     ``port=0`` picks a free port on first start; restarts keep it. ``strict_ampersand``
-    refuses an unescaped ``&`` in HTML (see html_check). ``control`` acts in-process;
-    ``client`` does the same over HTTP.
+    refuses an unescaped ``&`` in HTML (see html_check). ``allow_http_webhook`` lets
+    setWebhook take an http URL on this machine (see webhook.py). ``control`` acts
+    in-process; ``client`` does the same over HTTP.
     """
 
     def __init__(
@@ -295,11 +297,18 @@ class FakeBotAPI:
         port: int = 0,
         strict_ampersand: bool = True,
         bot_user: dict[str, Any] | None = None,
+        allow_http_webhook: bool = False,
     ) -> None:
         self.token = token
         self.host = host
         self._port = port
-        self.world = World(token, bot_user=bot_user, strict_ampersand=strict_ampersand)
+        self.world = World(
+            token,
+            bot_user=bot_user,
+            strict_ampersand=strict_ampersand,
+            allow_http_webhook=allow_http_webhook,
+        )
+        self.deliverer = WebhookDeliverer(self.world)
         self.control = Control(self.world)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -351,10 +360,12 @@ class FakeBotAPI:
     def start(self) -> FakeBotAPI:
         self._closed.clear()
         self.start_listening()
+        self.deliverer.start()
         return self
 
     def stop(self) -> None:
         self._closed.set()  # A pending outage() must not bring the listener back.
+        self.deliverer.stop()
         self.stop_listening()
 
     def __enter__(self) -> FakeBotAPI:

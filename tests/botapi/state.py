@@ -111,11 +111,31 @@ class QueuedUpdate:
         return next(k for k in self.update if k != "update_id")
 
 
+@dataclass
+class Webhook:
+    """What setWebhook set, and how delivering to it goes (tests/botapi/webhook.py)."""
+
+    url: str
+    secret_token: str | None
+    max_connections: int
+    allowed_updates: list[str] | None
+    last_error_date: int | None = None
+    last_error_message: str | None = None
+    # Failed deliveries in a row of the update at the head of the queue, and when to retry.
+    failures: int = 0
+    retry_at: float = 0.0
+
+
 class World:
     """All state of the fake Bot API. Callers hold ``cond`` for every method below."""
 
     def __init__(
-        self, token: str, *, bot_user: dict[str, Any] | None = None, strict_ampersand: bool = True
+        self,
+        token: str,
+        *,
+        bot_user: dict[str, Any] | None = None,
+        strict_ampersand: bool = True,
+        allow_http_webhook: bool = False,
     ) -> None:
         self.cond = threading.Condition()
         self.token = token
@@ -130,6 +150,11 @@ class World:
         # Long-poll bookkeeping survives reset(), so a running bot is not disturbed by it.
         self.active_poll = 0
         self.waiting_polls = 0
+        # The webhook survives reset() too: the running bot set it.  Telegram wants https on
+        # ports 443, 80, 88 or 8443 at a public address; the test switch also lets a bot on
+        # this machine be reached over http on any port.
+        self.webhook: Webhook | None = None
+        self.allow_http_webhook = allow_http_webhook
         self.clear()
 
     def clear(self) -> None:
@@ -156,6 +181,8 @@ class World:
         self.blocked_by: set[int] = set()
         self.calls: list[Call] = []
         self.dropped_updates = 0
+        # Each POST of an update to the webhook: update_id, status, error, at.
+        self.webhook_deliveries: list[dict[str, Any]] = []
         self.faults.reset()
 
     # --- small helpers -------------------------------------------------------------------

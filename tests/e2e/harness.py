@@ -48,6 +48,12 @@ _BOT_VARIABLES = (
     "ADMIN_USER_IDS",
     "UPLOAD_MAX_BYTES",
     "CHANNEL_IDS",
+    "WEBHOOK_URL",
+    "WEBHOOK_LISTEN",
+    "WEBHOOK_PORT",
+    "WEBHOOK_SECRET",
+    "METRICS_PORT",
+    "METRICS_LISTEN",
 )
 
 
@@ -117,12 +123,12 @@ def wait_until(ready: Callable[[], bool], what: str, timeout: float = TIMEOUT) -
         time.sleep(0.05)
 
 
-def health(data_dir: Path) -> subprocess.CompletedProcess[str]:
-    """`reports-bot health` over `data_dir`, as an operator's probe runs it."""
+def health(data_dir: Path, **settings: str | Path | None) -> subprocess.CompletedProcess[str]:
+    """`reports-bot health` over `data_dir` (and `settings`), as an operator's probe runs it."""
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", "health"],
         cwd=REPO,
-        env=bot_env(DATA_DIR=data_dir),
+        env=bot_env(DATA_DIR=data_dir, **settings),
         capture_output=True,
         text=True,
         timeout=60,

@@ -14,8 +14,9 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor, SimpleUpdateProcessor
 
 from bot.reliability.fairness import UpdateProcessor, queue_key
-from bot.reliability.journal import UpdateJournal
+from bot.reliability.journal import JournalingQueue, UpdateJournal
 from bot.reliability.liveness import Liveness
+from bot.reliability.metrics import Metrics
 
 GROUP = -100_777
 ALICE = 31
@@ -210,3 +211,35 @@ async def test_liveness_sees_each_update_finish_whether_handled_or_skipped(
     now[0] += 100
     assert log == ["start 10", "end 10"]
     assert liveness.problems(60) == []  # nothing waits any more
+
+
+async def test_metrics_count_received_once_and_handled_once_by_type(tmp_path: Path) -> None:
+    journal = UpdateJournal(tmp_path / "j.sqlite3")
+    metrics = Metrics()
+    queue = JournalingQueue(journal, metrics=metrics)
+    processor = UpdateProcessor(journal, metrics=metrics)
+    updates = [message_update(ALICE, update_id=21), inline_update(BOB)]
+    for update in updates:
+        queue.put_nowait(update)
+    log: list[str] = []
+    release = asyncio.Event()
+    waiting = asyncio.create_task(
+        processor.process_update(updates[0], Handler(log, "21", release)())
+    )
+    await settle()
+    assert processor.pending == 1  # taken, not finished
+    await processor.process_update(updates[1], Handler(log, "inline")())
+    release.set()
+    await waiting
+    assert processor.pending == 0
+    # A duplicate skipped by the journal is received again but not handled again.
+    queue.put_nowait(updates[0])
+    await processor.process_update(updates[0], Handler(log, "21 again")())
+
+    def count(name: str, kind: str) -> float | None:
+        return metrics.registry.get_sample_value(
+            f"reports_bot_updates_{name}_total", {"type": kind}
+        )
+
+    assert count("received", "message") == 2 and count("received", "inline_query") == 1
+    assert count("handled", "message") == 1 and count("handled", "inline_query") == 1
