@@ -48,7 +48,7 @@ from bot.reliability.liveness import Liveness
 from bot.reliability.metrics import Metrics
 from bot.reliability.webhook import WebhookCheck, WebhookUpdater
 from bot.state import CONTEXT_TYPES, BotState, Context
-from bot.store import Store
+from bot.storage.records import Store
 from bot.telegram import (
     access,
     admin,

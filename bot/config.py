@@ -105,10 +105,12 @@ class Settings:
     # None; on loopback unless METRICS_LISTEN says otherwise (the image says 0.0.0.0).
     metrics_port: int | None = None
     metrics_listen: str = DEFAULT_METRICS_LISTEN
+    # Shared state in PostgreSQL when set (bot/storage/postgres.py); else SQLite in DATA_DIR.
+    database_url: str | None = field(default=None, repr=False)
 
     @property
     def store_path(self) -> Path:
-        """Feed state and subscriptions (bot/store.py)."""
+        """Feed state and subscriptions without DATABASE_URL (bot/storage/sqlite.py)."""
         return self.data_dir / "reports-bot.sqlite3"
 
     @property
@@ -166,6 +168,7 @@ class Settings:
             **_webhook(env),
             metrics_port=_port(env, "METRICS_PORT"),
             metrics_listen=_listen_address(env, "METRICS_LISTEN", DEFAULT_METRICS_LISTEN),
+            database_url=_database_url(env),
         )
 
 
@@ -300,6 +303,18 @@ def _listen_address(env: Mapping[str, str], name: str, default: str) -> str:
             f"127.0.0.1 (this machine only) or 0.0.0.0 (every interface), or a host name"
         )
     return value
+
+
+def _database_url(env: Mapping[str, str]) -> str | None:
+    url = _text(env, "DATABASE_URL")
+    if url is not None and not url.startswith(("postgresql://", "postgres://")):
+        # Not echoed: it may hold a password.
+        raise ConfigError(
+            "DATABASE_URL does not start with postgresql:// or postgres://: set it to a "
+            "PostgreSQL URL, e.g. postgresql://bot:PASSWORD@db.internal:5432/reports_bot, "
+            "or unset it to keep the state in DATA_DIR (SQLite)"
+        )
+    return url
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

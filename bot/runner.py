@@ -29,7 +29,8 @@ from bot.live.reports import open_library, open_live
 from bot.reliability.delivery import connect, tls_kwargs, wait_for_bot_api
 from bot.reliability.journal import JournalError
 from bot.reliability.webhook import hide_secret, webhook_kwargs
-from bot.store import Store, StoreError
+from bot.storage import open_store
+from bot.storage.records import StoreError
 from retrieval.errors import RetrievalError
 
 log = logging.getLogger("bot.runner")
@@ -92,7 +93,7 @@ def main() -> int:
         if not connect(loop, wait_for_bot_api(lambda: check_token(settings), settings.base_url)):
             log.info("stopped before the Bot API could be reached")
             return EXIT_OK
-        with Store.open(settings.store_path) as store:
+        with open_store(settings) as store:
             try:
                 # The reports, kept up to date while it runs.
                 live = open_live(settings, store, loading.result())

@@ -26,9 +26,9 @@ from bot.config import Settings
 from bot.live.reports import LiveReports
 from bot.reliability.liveness import Liveness
 from bot.reliability.metrics import Metrics
-from bot.store import Store
+from bot.storage.records import Store
 from bot.telegram.policy import AccessPolicy, RefusalThrottle
-from bot.telegram.rates import QuestionLimits
+from bot.telegram.rates import QuestionLimits, SharedBudgets
 from retrieval.models import Report
 from retrieval.search import SearchEngine
 
@@ -95,7 +95,9 @@ class BotState:
         self.metrics = metrics
         self.endpoints = None
         self.access = AccessPolicy.from_settings(settings)
-        self.limits = QuestionLimits(settings.rate_limit_per_minute)
+        # Replicas share one database: each user's budget is counted there, for all of them.
+        shared = SharedBudgets(store) if store is not None and store.shared else None
+        self.limits = QuestionLimits(settings.rate_limit_per_minute, shared=shared)
         self.refusals = RefusalThrottle()
         self.admin_menus = set()
 

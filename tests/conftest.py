@@ -10,6 +10,8 @@ Markers: tests that start `python -m bot` or another process are marked `slow`
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from bot.config import PROJECT_SEEDS
 from retrieval.models import Hit, Passage, Report
 from retrieval.search import SearchEngine
 from retrieval.sentences import split_sentences
+from tests.pg import PostgresServer
+from tests.stores import Backend, open_backend
 
 # A fixed date for reports whose date does not matter, so outputs are the same every run.
 JULY_22 = datetime(2012, 7, 22, 9, 30, tzinfo=UTC)
@@ -85,6 +89,29 @@ def make_hit(
 def seeds_engine() -> SearchEngine:
     """The engine over the project's seed report (read-only: share it)."""
     return SearchEngine.from_path(PROJECT_SEEDS)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real, throwaway PostgreSQL server for the run (tests/pg.py), started by the
+    first test that asks for it."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def database_url(postgres_server: PostgresServer) -> str:
+    """The URL of a fresh, empty database of this test's own, on a running server."""
+    postgres_server.start()  # a test before this one may have stopped or killed it
+    return postgres_server.create_database(f"test_{uuid.uuid4().hex[:16]}")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """Each store backend in turn, on fresh state: a test using it runs on both."""
+    url = request.getfixturevalue("database_url") if request.param == "postgres" else None
+    with open_backend(request.param, tmp_path / "state" / "reports-bot.sqlite3", url) as opened:
+        yield opened
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -242,3 +242,22 @@ def test_a_self_hosted_bot_api_may_post_to_an_http_webhook() -> None:
 def test_webhook_port_must_be_a_port(port: str) -> None:
     with pytest.raises(ConfigError, match=r"WEBHOOK_PORT=.* must be a TCP port"):
         Settings.from_env({**WEBHOOK, "WEBHOOK_PORT": port})
+
+
+def test_database_url_selects_postgres_and_stays_out_of_the_repr() -> None:
+    assert Settings.from_env({}).database_url is None  # the SQLite file in DATA_DIR
+    for url in ("postgresql://bot:pw-9x@db:5432/reports", "postgres://bot@db/reports"):
+        settings = Settings.from_env({"DATABASE_URL": f" {url} "})
+        assert settings.database_url == url
+        assert "pw-9x" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://bot:pw-9x@db/x", "db:5432", "sqlite:///tmp/x.db", "postgresql:/db/x"]
+)
+def test_a_database_url_that_is_not_postgres_says_so_without_the_password(url: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"DATABASE_URL": url})
+    message = str(raised.value)
+    assert "DATABASE_URL" in message and "postgresql://" in message
+    assert "pw-9x" not in message

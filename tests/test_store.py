@@ -1,22 +1,30 @@
-"""The SQLite state file: feed validators, entries and subscriptions survive a reopen;
-a broken or foreign file is refused with a message that says what to do."""
+"""The store, on both backends (SQLite and a real PostgreSQL): feed validators, entries,
+subscriptions, channel posts and upload records survive a reopen and mean the same on
+either; a damaged row costs only itself.  What only one backend has: tests/test_store_sqlite.py and
+tests/test_store_postgres.py; rate budgets and the change fingerprint:
+tests/test_store_shared.py."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
-from dataclasses import fields, replace
+import time
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
-from bot.store import Store, StoreError, report_from_json, report_to_json
-from bot.store_schema import SCHEMA_VERSION
+from bot.storage.records import (
+    Store,
+    StoreError,
+    UploadRecord,
+    report_from_json,
+    report_to_json,
+)
 from retrieval.feed_format import report_id
 from retrieval.models import Report
 from tests.conftest import make_report
+from tests.stores import Backend
 
 
 def report(number: int, text: str = "The ferry sailed at dawn.") -> Report:
@@ -31,8 +39,8 @@ def report(number: int, text: str = "The ferry sailed at dawn.") -> Report:
 
 
 @pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "reports-bot.sqlite3"
+def store(backend: Backend) -> Store:
+    return backend.open()
 
 
 def test_reports_round_trip_through_json_exactly() -> None:
@@ -55,14 +63,14 @@ def test_reports_round_trip_through_json_exactly() -> None:
     assert report_from_json(report_to_json(original)) == original
 
 
-def test_feed_state_and_entries_survive_a_reopen(path: Path) -> None:
-    store = Store.open(path)
+def test_feed_state_and_entries_survive_a_reopen(backend: Backend) -> None:
+    store = backend.open()
     assert store.feed_state("https://example.org/rss") is None
     store.save_entries("https://example.org/rss", [("guid-1", report(1), "d1")])
     store.save_feed_state("https://example.org/rss", "Coast News", '"v1"', "Tue, 02 May 2024")
     store.close()
 
-    again = Store.open(path)
+    again = backend.open()
     state = again.feed_state("https://example.org/rss")
     assert state is not None
     assert (state.title, state.etag, state.last_modified) == (
@@ -73,36 +81,37 @@ def test_feed_state_and_entries_survive_a_reopen(path: Path) -> None:
     assert state.ok_at is not None
     assert again.entry_digests("https://example.org/rss", ["guid-1", "guid-2"]) == {"guid-1": "d1"}
     assert again.entry_digests("https://other.example/rss", ["guid-1"]) == {}
+    assert again.entry_digests("https://example.org/rss", []) == {}
     [entry] = again.entries(["https://example.org/rss"])
     assert (entry.key, entry.report, entry.digest) == ("guid-1", report(1), "d1")
     assert again.entries(["https://other.example/rss"]) == []
 
 
-def test_an_updated_entry_replaces_the_stored_one(path: Path) -> None:
-    store = Store.open(path)
+def test_an_updated_entry_replaces_the_stored_one(store: Store) -> None:
     store.save_entries("https://a.example/rss", [("g", report(1), "d1")])
     store.save_entries("https://a.example/rss", [("g", report(1, "Changed text."), "d2")])
     [entry] = store.entries(["https://a.example/rss"])
     assert entry.digest == "d2" and entry.report.paragraphs[0] == "Changed text."
 
 
-def test_many_keys_are_looked_up_in_chunks(path: Path) -> None:
-    store = Store.open(path)
+def test_many_keys_are_looked_up_at_once(store: Store) -> None:
     rows = [(f"k{i}", report(1 + i % 28), f"d{i}") for i in range(1200)]
     store.save_entries("https://a.example/rss", rows)
     found = store.entry_digests("https://a.example/rss", (f"k{i}" for i in range(0, 2400, 2)))
     assert len(found) == 600 and found["k1198"] == "d1198"
 
 
-def test_subscriptions_are_per_chat_case_and_space_insensitive_and_survive(path: Path) -> None:
-    store = Store.open(path)
+def test_subscriptions_are_per_chat_case_and_space_insensitive_and_survive(
+    backend: Backend,
+) -> None:
+    store = backend.open()
     assert store.subscribe(1, "Refugees  Turkey", user_id=1)
     assert not store.subscribe(1, "refugees turkey", user_id=1)  # the same topic
     assert store.subscribe(1, "wheat harvest", user_id=1)
     assert store.subscribe(-100, "refugees Turkey", user_id=7)  # another chat
     store.close()
 
-    again = Store.open(path)
+    again = backend.open()
     assert [s.topic for s in again.subscriptions(1)] == ["Refugees Turkey", "wheat harvest"]
     assert [(s.chat_id, s.user_id) for s in again.subscriptions(-100)] == [(-100, 7)]
     assert len(again.subscriptions()) == 3
@@ -113,26 +122,28 @@ def test_subscriptions_are_per_chat_case_and_space_insensitive_and_survive(path:
     assert len(again.subscriptions()) == 1
 
 
-def test_a_migrated_group_takes_its_subscriptions_along(path: Path) -> None:
-    store = Store.open(path)
+def test_telegram_ids_of_every_size_are_kept_exactly(store: Store) -> None:
+    supergroup, user = -1_009_876_543_210, 7_123_456_789  # past 32 bits both
+    assert store.subscribe(supergroup, "dams", user_id=user)
+    assert store.subscribe(5, "dams", user_id=None)
+    [subscription] = store.subscriptions(supergroup)
+    assert (subscription.chat_id, subscription.user_id) == (supergroup, user)
+    assert store.subscriptions(5)[0].user_id is None
+    store.save_channel_post(supergroup, 2_000_000_000_123, report(3))
+    assert store.channel_posts({supergroup}) == [report(3)]
+
+
+def test_a_migrated_group_takes_its_subscriptions_along(store: Store) -> None:
     store.subscribe(-5, "wheat", user_id=1)
     store.subscribe(-5, "barley", user_id=1)
     store.subscribe(-1005, "barley", user_id=2)  # already there under the new id
     store.move_chat(-5, -1005)
     assert store.subscriptions(-5) == []
-    assert sorted(s.topic for s in store.subscriptions(-1005)) == ["barley", "wheat"]
+    moved = sorted((s.topic, s.user_id) for s in store.subscriptions(-1005))
+    assert moved == [("barley", 2), ("wheat", 1)]  # the new chat's own barley stays its own
 
 
-def test_the_file_uses_write_ahead_logging(path: Path) -> None:
-    Store.open(path).close()
-    with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-
-
-def test_threads_share_one_store(path: Path) -> None:
-    store = Store.open(path)
-
+def test_threads_share_one_store(store: Store) -> None:
     def subscribe(chat: int) -> None:
         for n in range(50):
             store.subscribe(chat, f"topic {n}", user_id=chat)
@@ -145,26 +156,12 @@ def test_threads_share_one_store(path: Path) -> None:
     assert len(store.subscriptions()) == 200
 
 
-def test_a_file_that_is_not_a_database_is_refused_with_advice(path: Path) -> None:
-    path.parent.mkdir(parents=True)
-    path.write_bytes(b"this is not sqlite " * 100)
-    with pytest.raises(StoreError, match="move it away"):
-        Store.open(path)
-
-
-def test_a_file_from_a_newer_version_is_refused(path: Path) -> None:
-    path.parent.mkdir(parents=True)
-    with sqlite3.connect(path) as db:
-        db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
-    with pytest.raises(StoreError, match="newer reports-bot"):
-        Store.open(path)
-
-
-def test_an_unwritable_place_is_refused_with_advice(tmp_path: Path) -> None:
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
-    with pytest.raises(StoreError, match="DATA_DIR"):
-        Store.open(blocker / "reports-bot.sqlite3")
+def test_ping_reads_and_a_closed_store_says_so(backend: Backend) -> None:
+    store = backend.open()
+    store.ping()
+    store.close()
+    with pytest.raises(StoreError):
+        store.ping()
 
 
 # -- entries of several feeds, the bounded archive, damaged rows ----------------------------
@@ -172,8 +169,7 @@ def test_an_unwritable_place_is_refused_with_advice(tmp_path: Path) -> None:
 A, B = "https://a.example/rss", "https://b.example/rss"
 
 
-def test_two_feeds_may_use_the_same_key(path: Path) -> None:
-    store = Store.open(path)
+def test_two_feeds_may_use_the_same_key(store: Store) -> None:
     store.save_entries(A, [("https://wire.example/1", report(1), "d1")])
     store.save_entries(B, [("https://wire.example/1", report(2, "Other text."), "d2")])
     assert [e.report for e in store.entries([A])] == [report(1)]
@@ -181,8 +177,7 @@ def test_two_feeds_may_use_the_same_key(path: Path) -> None:
     assert store.entry_digests(A, ["https://wire.example/1"]) == {"https://wire.example/1": "d1"}
 
 
-def test_saving_prunes_the_oldest_beyond_keep_and_returns_their_report_ids(path: Path) -> None:
-    store = Store.open(path)
+def test_saving_prunes_the_oldest_beyond_keep_and_returns_their_report_ids(store: Store) -> None:
     for number in range(1, 4):  # one save each: g3 is the newest
         assert store.save_entries(A, [(f"g{number}", report(number), "d")], keep=3) == []
     store.save_entries(B, [("g9", report(9), "d")], keep=1)
@@ -198,8 +193,7 @@ def test_saving_prunes_the_oldest_beyond_keep_and_returns_their_report_ids(path:
     assert [e.key for e in store.entries([A])] == ["g3", "g6"]
 
 
-def test_entries_loads_each_feeds_newest_keep(path: Path) -> None:
-    store = Store.open(path)
+def test_entries_loads_each_feeds_newest_keep(store: Store) -> None:
     for number in range(1, 6):
         store.save_entries(A, [(f"a{number}", report(number), "d")])
         store.save_entries(B, [(f"b{number}", report(number), "d")])
@@ -207,17 +201,40 @@ def test_entries_loads_each_feeds_newest_keep(path: Path) -> None:
     assert len(store.entries([A, B])) == 10
 
 
+def test_two_stores_saving_one_feed_at_once_keep_its_order_and_bound(backend: Backend) -> None:
+    first, second = backend.open(), backend.open()  # two replicas, or two threads
+
+    def save(store: Store, prefix: str) -> None:
+        for number in range(20):
+            store.save_entries(A, [(f"{prefix}{number}", report(1 + number % 28), "d")], keep=15)
+
+    threads = [
+        threading.Thread(target=save, args=(store, prefix))
+        for store, prefix in ((first, "x"), (second, "y"))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    kept = [e.key for e in first.entries([A])]
+    assert len(kept) == 15
+    # Each writer's own entries stay in the order it saved them.
+    for prefix in ("x", "y"):
+        mine = [int(key[1:]) for key in kept if key.startswith(prefix)]
+        assert mine == sorted(mine)
+
+
 def test_a_stored_entry_that_cannot_be_read_is_skipped_alone(
-    path: Path, caplog: pytest.LogCaptureFixture
+    backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = Store.open(path)
+    store = backend.open()
     store.save_entries(A, [(f"g{n}", report(n), "d") for n in (1, 2, 3, 4)])
     store.close()
-    with sqlite3.connect(path) as db:  # a damaged disk, a hand edit, a half-written row
-        db.execute('UPDATE entries SET report = \'{"id": "feed-2", "ti\' WHERE key = \'g2\'')
-        db.execute("UPDATE entries SET report = '{\"id\": \"feed-3\"}' WHERE key = 'g3'")
-    again = Store.open(path)
-    with caplog.at_level("WARNING", logger="bot.store"):
+    # A damaged disk, a hand edit, a half-written row.
+    backend.execute('UPDATE entries SET report = \'{"id": "feed-2", "ti\' WHERE key = \'g2\'')
+    backend.execute("UPDATE entries SET report = '{\"id\": \"feed-3\"}' WHERE key = 'g3'")
+    again = backend.open()
+    with caplog.at_level("WARNING", logger="bot.storage"):
         loaded = again.entries([A])
     assert sorted(e.key for e in loaded) == ["g1", "g4"]
     lines = [r.getMessage() for r in caplog.records]
@@ -225,77 +242,83 @@ def test_a_stored_entry_that_cannot_be_read_is_skipped_alone(
     assert "'g2'" in lines[0] + lines[1] and "'g3'" in lines[0] + lines[1]
 
 
-# -- the migration from version 1 ----------------------------------------------------------
-
-# The schema reports-bot wrote before entries were keyed by feed (user_version 1).
-V1_SCHEMA = """
-CREATE TABLE feeds (url TEXT PRIMARY KEY, title TEXT, etag TEXT, last_modified TEXT,
-    ok_at REAL);
-CREATE TABLE entries (key TEXT PRIMARY KEY, feed_url TEXT NOT NULL, report TEXT NOT NULL,
-    digest TEXT NOT NULL, first_seen REAL NOT NULL, updated_at REAL NOT NULL);
-CREATE INDEX entries_by_feed ON entries (feed_url, first_seen);
-CREATE TABLE subscriptions (chat_id INTEGER NOT NULL, topic_key TEXT NOT NULL,
-    topic TEXT NOT NULL, user_id INTEGER, created_at REAL NOT NULL,
-    PRIMARY KEY (chat_id, topic_key));
-PRAGMA user_version=1;
-"""
+# -- channel posts ---------------------------------------------------------------------------
 
 
-def write_v1(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path) as db:
-        db.executescript(V1_SCHEMA)
-        db.execute(
-            "INSERT INTO feeds VALUES (?, 'Coast News', '\"v7\"', 'Tue', 1700000000.0)", (A,)
-        )
-        db.execute("INSERT INTO subscriptions VALUES (5, 'wheat', 'Wheat', 9, 1700000000.0)")
-        # As version 1 saved them: one fetch's new entries in the feed's order (newest
-        # first), all with one first_seen; then a later fetch; then another feed.
-        rows = [
-            ("https://a.example/3", A, report(3), 100.0),
-            (f"{A}#2", A, report(2), 100.0),  # a bare guid, prefixed with its feed
-            ("https://a.example/1", A, report(1), 100.0),
-            ("https://a.example/4", A, report(4), 200.0),
-            ("https://wire.example/9", B, report(9), 300.0),
-        ]
-        db.executemany(
-            "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)",
-            [(k, f, report_to_json(r), f"d-{k}", t, t) for k, f, r, t in rows],
-        )
-        db.execute("INSERT INTO entries VALUES ('broken', ?, '{not json', 'd', 400.0, 400.0)", (A,))
-
-
-def test_a_version_1_file_is_migrated_keeping_every_row(path: Path) -> None:
-    write_v1(path)
-    store = Store.open(path)
-    with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
-        columns = [row[1] for row in db.execute("PRAGMA table_info(entries)")]
-        assert db.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == 6
-    assert {"feed_url", "key", "arrival"} <= set(columns)
-    entries = store.entries([A])
-    # Oldest first, as they arrived; the unreadable row is kept in the file, skipped here.
-    assert [e.key for e in entries] == [
-        "https://a.example/1",
-        f"{A}#2",
-        "https://a.example/3",
-        "https://a.example/4",
-    ]
-    # Each report's id is now made from its feed and key; nothing else changed.
-    for entry, number in zip(entries, (1, 2, 3, 4), strict=True):
-        assert entry.report == replace(report(number), id=report_id(A, entry.key))
-        assert entry.digest == f"d-{entry.key}"
-    [other] = store.entries([B])
-    assert other.report.id == report_id(B, "https://wire.example/9")
-    # Feed state and subscriptions are untouched; the digests still match the feed.
-    state = store.feed_state(A)
-    assert state is not None and (state.etag, state.ok_at) == ('"v7"', 1700000000.0)
-    assert [s.topic for s in store.subscriptions(5)] == ["Wheat"]
-    assert store.entry_digests(A, ["https://a.example/4"]) == {
-        "https://a.example/4": "d-https://a.example/4"
-    }
-    # What version 1 could not hold: another feed with the same guid.
-    store.save_entries(B, [("https://a.example/4", report(8), "d8")])
-    assert [e.report.id for e in store.entries([A])][-1] == report_id(A, "https://a.example/4")
+def test_channel_posts_are_kept_replaced_forgotten_and_survive(backend: Backend) -> None:
+    store = backend.open()
+    store.save_channel_post(-1001, 2, report(2))
+    store.save_channel_post(-1001, 1, report(1))
+    store.save_channel_post(-1001, 1, report(1, "Edited."))  # an edit replaces the post
+    store.save_channel_post(-1002, 1, report(3))
     store.close()
-    assert len(Store.open(path).entries([A, B])) == 6  # opening again changes nothing
+    again = backend.open()
+    assert again.channel_posts({-1001}) == [report(1, "Edited."), report(2)]
+    every = [report(3), report(1, "Edited."), report(2)]  # by chat id, then message id
+    assert again.channel_posts([-1002, -1001, -1002]) == every
+    assert again.forget_channel_post(-1001, 1) is True
+    assert again.forget_channel_post(-1001, 1) is False
+    assert again.channel_posts({-1001}) == [report(2)]
+    assert again.channel_posts(set()) == []
+
+
+def test_a_damaged_post_row_costs_only_itself(backend: Backend) -> None:
+    store = backend.open()
+    store.save_channel_post(-1001, 2, report(2))
+    backend.execute("INSERT INTO channel_posts VALUES (-1001, 1, '{broken', 0)")
+    assert store.channel_posts({-1001}) == [report(2)]
+
+
+# -- upload records --------------------------------------------------------------------------
+
+SHA_A, SHA_B = "a" * 64, "b" * 64
+
+
+def test_uploads_are_recorded_newest_first_replaced_forgotten_and_survive(
+    backend: Backend,
+) -> None:
+    store = backend.open()
+    assert store.uploads() == []
+    before = time.time()
+    store.record_upload("glacier.txt", 8_100_001, 8_100_001, 312, SHA_A)
+    store.record_upload("harbour.md", 8_100_003, -1001234567890, 2_000_000_000_000, SHA_B)
+    after = time.time()
+    glacier, harbour = sorted(store.uploads(), key=lambda r: r.name)
+    assert glacier == UploadRecord(
+        "glacier.txt", 8_100_001, 8_100_001, 312, SHA_A, glacier.uploaded_at
+    )
+    assert harbour == UploadRecord(
+        "harbour.md", 8_100_003, -1001234567890, 2_000_000_000_000, SHA_B, harbour.uploaded_at
+    )
+    assert before <= glacier.uploaded_at <= harbour.uploaded_at <= after
+    assert [r.name for r in store.uploads()] == ["harbour.md", "glacier.txt"]  # newest first
+    # The same name again replaces its record, which is now the newest.
+    store.record_upload("glacier.txt", 42, 43, 99, SHA_B)
+    [first, second] = store.uploads()
+    assert first == UploadRecord("glacier.txt", 42, 43, 99, SHA_B, first.uploaded_at)
+    assert first.uploaded_at >= harbour.uploaded_at and second == harbour
+    store.close()
+    again = backend.open()  # a restart, or another replica
+    assert again.uploads() == [first, second]
+    assert again.forget_upload("glacier.txt") is True
+    assert again.forget_upload("glacier.txt") is False
+    assert again.forget_upload("never-uploaded.txt") is False
+    assert again.uploads() == [harbour]
+    assert backend.scalar("SELECT count(*) FROM uploads") == 1
+    again.close()
+    for call in (
+        again.uploads,
+        lambda: again.forget_upload("harbour.md"),
+        lambda: again.record_upload("x.txt", 1, 1, 1, SHA_A),
+    ):
+        with pytest.raises(StoreError):  # what the handlers catch, on either backend
+            call()
+
+
+def test_upload_records_keep_names_as_given(store: Store) -> None:
+    names = ["Zebra.txt", "äpfel ünd “quotes”.md", "a b.txt", "a_b.txt"]
+    for name in names:
+        store.record_upload(name, 1, 1, len(name), SHA_A)
+    assert [r.name for r in store.uploads()] == names[::-1]
+    assert store.forget_upload("zebra.txt") is False  # names are case-sensitive, like files
+    assert store.forget_upload("Zebra.txt") is True

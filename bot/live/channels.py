@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from bot.live.reports import LiveReports
 from bot.live.sources import CHANNEL_ID_PREFIX
-from bot.store import Store
+from bot.storage.records import Store
 from retrieval.formats import clean_text, derive_title
 from retrieval.models import Report
 

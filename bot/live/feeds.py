@@ -37,7 +37,7 @@ import httpx
 
 from bot.config import DEFAULT_FEED_KEEP_ENTRIES
 from bot.live.feed_fetch import FeedFetchError, Resolver, fetch, resolve
-from bot.store import Store
+from bot.storage.records import Store
 from retrieval.feed_format import FeedEntry, FeedFormatError, parse_feed
 from retrieval.models import Report
 

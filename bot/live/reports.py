@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.live.feeds import FeedPoller
-from bot.store import Store
+from bot.storage.records import Store
 from retrieval.library import Library
 from retrieval.models import Report
 

@@ -4,7 +4,8 @@ What /sources counts and what /forget may remove.  A report without a file is a
 feed entry, or a channel post when its id starts with `CHANNEL_ID_PREFIX`, whose
 "//" no id made from a file's path can hold (the loader makes those from a relative
 path, which never has two slashes in a row); an upload's file lies in
-`REPORTS_DIR/uploads/`.
+`REPORTS_DIR/uploads/`.  Who sent the newest upload comes from the store's upload
+records (`newest_upload`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from enum import Enum
 from pathlib import Path
 
 from bot.live.uploads import UPLOADS_FOLDER
+from bot.storage.records import UploadRecord
 from retrieval.models import Report
 
 CHANNEL_ID_PREFIX = "telegram-channel://"
@@ -62,3 +64,12 @@ def sources(reports: Iterable[Report], root: Path) -> list[Source]:
         for (origin, label), count in counts.items()
     ]
     return sorted(found, key=lambda s: (order.index(s.origin), s.label.casefold()))
+
+
+def newest_upload(
+    reports: Iterable[Report], root: Path, records: Iterable[UploadRecord]
+) -> UploadRecord | None:
+    """The newest record of an upload still answered from (a report of `reports` is in its
+    file), or None: no upload was recorded (those before reports-bot recorded them)."""
+    kept = {Path(r.path).name for r in reports if r.path and origin_of(r, root) is Origin.UPLOAD}
+    return max((r for r in records if r.name in kept), key=lambda r: r.uploaded_at, default=None)

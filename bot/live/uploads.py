@@ -8,12 +8,15 @@ once to check that it holds a report, then moved into place with `os.replace`, s
 library never sees half a file and a broken file never replaces a good one.  The same
 name uploaded again replaces the file; so does the same name with another report
 suffix (`report.md` after `report.txt`), since both would make the same report id.
+`Stored` says what was kept: its name, size and sha256 (who sent it is recorded in the
+store by bot/telegram/uploads.py) and the names of the uploads it replaced.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import secrets
 import unicodedata
@@ -35,6 +38,7 @@ MAX_NAME_CHARS = 120
 MAX_NAME_BYTES = 200
 # Longer example questions would be cut when shown, and then not be what was checked.
 MAX_EXAMPLE_CHARS = 200
+_READ_CHUNK = 1 << 16
 
 
 class Failure(Enum):
@@ -67,8 +71,12 @@ class Stored:
     passages: int
     change: Change | None
     replaced: bool
+    size: int  # bytes
+    sha256: str  # hex
     # Who is quoted in it, for an example question.
     speakers: tuple[str, ...] = ()
+    # Other uploads it replaced and deleted: the same stem in another format.
+    dropped: tuple[str, ...] = ()
 
 
 def safe_name(name: str | None) -> str | None:
@@ -144,13 +152,15 @@ class Uploads:
 
     def keep(self, written: Path) -> Stored:
         """Check the file written at `written` (from `incoming`), move it into place and
-        index it; UploadFailed when it holds no report (it is then discarded)."""
+        index it; UploadFailed when it holds no report (it is then discarded).  Reads the
+        file (a worker thread's job), to measure and hash it too."""
         name = written.name
         try:
             loaded = load_file(written, self.root)
             if not loaded.reports:
                 reason = loaded.problems[0].reason if loaded.problems else "no report in it"
                 raise UploadFailed(Failure.UNREADABLE, reason)
+            size, sha256 = measure(written)
             target = self.folder / name
             replaced = target.exists()
             os.replace(written, target)
@@ -158,9 +168,10 @@ class Uploads:
             raise UploadFailed(Failure.WRITE_FAILED, describe(error)) from None
         finally:
             self.discard(written)
-        for sibling in self._same_stem(name):
+        dropped = tuple(sibling.name for sibling in self._same_stem(name))
+        for sibling in dropped:
             replaced = True
-            self.forget(sibling.name)
+            self.forget(sibling)
         change, content = self.library.index_file(self.relative(name))
         if content is None or not content.parts:
             reason = content.problems[0].reason if content and content.problems else ""
@@ -169,7 +180,9 @@ class Uploads:
         reports = tuple(part.reports[0] for part in content.parts)
         passages = [p for part in content.parts for p in part.passages]
         speakers = tuple(dict.fromkeys(p.speaker for p in passages if p.speaker))
-        return Stored(name, reports, len(passages), change, replaced, speakers)
+        return Stored(
+            name, reports, len(passages), change, replaced, size, sha256, speakers, dropped
+        )
 
     def _same_stem(self, name: str) -> list[Path]:
         stem = Path(name).stem
@@ -198,6 +211,16 @@ class Uploads:
         (self.folder / safe).unlink()
         change, _ = self.library.index_file(self.relative(safe))
         return change
+
+
+def measure(path: Path) -> tuple[int, str]:
+    """The size in bytes and the hex sha256 of the file at `path` (read once)."""
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as file:
+        while chunk := file.read(_READ_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
 
 
 def example_question(

@@ -36,7 +36,7 @@ from prometheus_client.exposition import ThreadingWSGIServer
 from bot.config import ConfigError
 from bot.reliability.metrics import Metrics
 from bot.state import BotState, NotWired
-from bot.store import StoreError
+from bot.storage.records import StoreError
 
 log = logging.getLogger(__name__)
 

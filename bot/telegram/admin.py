@@ -7,6 +7,9 @@ unknown commands, answered as any other; no admin content is ever shown.  The me
 with the admin commands is set per admin (setMyCommands with BotCommandScopeChat)
 at start-up, and again when an admin first writes, since Telegram refuses a chat
 scope for a user who has not started the bot yet; everyone else keeps the default.
+
+The store's upload records say who sent the newest upload (/sources); /forget of an
+upload drops its record too.  A store that fails costs only that, in one warning line.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from telegram import Bot, BotCommand, BotCommandScopeChat, Message, Update
 from telegram.error import TelegramError
 
 from bot.live import channels, jobs
-from bot.live.sources import Origin, origin_of, sources
+from bot.live.sources import Origin, newest_upload, origin_of, sources
 from bot.live.uploads import Uploads
 from bot.state import BotState, Context
+from bot.storage.records import StoreError, UploadRecord
 from bot.telegram import html, html_admin, wording
 from bot.telegram.addressing import command_is_for_us, is_private
 from bot.telegram.html import Rendered
@@ -82,8 +86,15 @@ async def sources_command(update: Update, context: Context) -> None:
     if message is None:
         return
     state = context.bot_data
-    found = sources(state.engine.reports, state.settings.reports_dir)
-    await reply(message, html_admin.render_sources(found), quote=False)
+    reports, root = state.engine.reports, state.settings.reports_dir
+    found = sources(reports, root)
+    newest: UploadRecord | None = None
+    if state.store is not None and any(s.origin is Origin.UPLOAD for s in found):
+        try:
+            newest = newest_upload(reports, root, await asyncio.to_thread(state.store.uploads))
+        except StoreError as error:
+            log.warning("/sources without the upload records: %s", error)
+    await reply(message, html_admin.render_sources(found, newest), quote=False)
 
 
 async def problems_command(update: Update, context: Context) -> None:
@@ -137,6 +148,11 @@ async def _forget(context: Context, target: str) -> Rendered:
             return html_admin.render_forget_refused(target, None)
         if change is not None:
             jobs.swap_in(context, live, change)
+        if state.store is not None:
+            try:
+                await asyncio.to_thread(state.store.forget_upload, target)
+            except StoreError as error:
+                log.warning("forgot the upload %s but not its record: %s", target, error)
         log.info("forgot the upload %s", target)
         return html_admin.render_forgot_upload(target)
     if origin is Origin.CHANNEL and report is not None and state.store is not None:

@@ -5,10 +5,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.live.sources import Origin, Source
 from bot.live.uploads import Failure, Stored, UploadFailed, supported_suffixes
+from bot.storage.records import UploadRecord
 from bot.telegram import wording
 from bot.telegram.html import EXAMPLE_MAX_CHARS, Rendered, esc, fits_message
 from bot.text import TITLE_MAX_CHARS, UNTITLED, day, shorten
@@ -89,20 +91,26 @@ _KINDS = {
 }
 
 
-def render_sources(found: Sequence[Source]) -> Rendered:
+def render_sources(found: Sequence[Source], newest_upload: UploadRecord | None = None) -> Rendered:
+    """A line per source; the uploads' line says who sent `newest_upload` and when (no
+    record: nothing more)."""
     if not found:
         return Rendered(wording.NO_SOURCES)
     lines = [wording.SOURCES_TITLE.format(total=sum(s.count for s in found))]
     for source in found:
         kind, label = _KINDS[source.origin]
-        lines.append(
-            wording.SOURCE_LINE.format(
-                kind=kind,
-                label=f"<b>{esc(shorten(source.label or label, NAME_SHOWN_CHARS))}</b>",
-                count=source.count,
-                day=day(source.newest),
-            )
+        line = wording.SOURCE_LINE.format(
+            kind=kind,
+            label=f"<b>{esc(shorten(source.label or label, NAME_SHOWN_CHARS))}</b>",
+            count=source.count,
+            day=day(source.newest),
         )
+        if source.origin is Origin.UPLOAD and newest_upload is not None:
+            line += wording.SOURCE_UPLOADER.format(
+                user_id=newest_upload.user_id,
+                day=day(datetime.fromtimestamp(newest_upload.uploaded_at, UTC)),
+            )
+        lines.append(line)
     return _fitted(lines, len(lines))
 
 

@@ -23,7 +23,7 @@ from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
 from bot.state import BotState
-from bot.store import Store, Subscription, topic_key
+from bot.storage.records import Store, Subscription, topic_key
 from bot.telegram import html_live
 from bot.telegram.html import Rendered
 from bot.telegram.replies import send

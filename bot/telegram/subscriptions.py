@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from telegram import Update
 
 from bot.state import Context
-from bot.store import Subscription, topic_key
+from bot.storage.records import Subscription, topic_key
 from bot.telegram import html_live
 from bot.telegram.addressing import is_private
 from bot.telegram.replies import reply

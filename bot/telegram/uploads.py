@@ -7,6 +7,10 @@ with a suffix the folder walk reads) and the size Telegram gives (`file_size`, a
 UPLOAD_MAX_BYTES).  The download is checked again as it streams in, since a size may be
 missing or wrong, and stopped at the limit.  Every failure is one line to the admin and
 one line in the log; the file URL (it holds the token) is never logged.
+
+A kept upload is recorded in the store (who sent it, from which chat, its size and
+sha256); a store that fails then costs the record only, in one warning line: the file
+is what serves.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from bot.live.uploads import (
 )
 from bot.reliability.delivery import tls_kwargs
 from bot.state import Context
+from bot.storage.records import Store, StoreError
 from bot.telegram import html_admin, wording
 from bot.telegram.admin import is_admin, refresh_admin_menu
 from bot.telegram.html import Rendered
@@ -77,11 +82,30 @@ async def document(update: Update, context: Context) -> None:
         len(stored.reports),
         stored.passages,
     )
+    if user is not None:
+        await _record(state.store, stored, user.id, message.chat_id)
     engine = state.live.library.engine  # the newest, whichever refresh made it
     if stored.change is not None:
         jobs.swap_in(context, state.live, stored.change)
     example = await asyncio.to_thread(example_question, engine, stored.reports, stored.speakers)
     await reply(message, html_admin.render_stored(stored, example))
+
+
+async def _record(store: Store | None, stored: Stored, user_id: int, chat_id: int) -> None:
+    """Who sent the kept upload, in the store, with the records of the uploads it
+    replaced dropped; a StoreError is one warning line (the upload still counts)."""
+    if store is None:
+        return
+    try:
+        await asyncio.to_thread(_record_now, store, stored, user_id, chat_id)
+    except StoreError as error:
+        log.warning("upload %s kept, but not recorded in the store: %s", stored.name, error)
+
+
+def _record_now(store: Store, stored: Stored, user_id: int, chat_id: int) -> None:
+    for name in stored.dropped:
+        store.forget_upload(name)
+    store.record_upload(stored.name, user_id, chat_id, stored.size, stored.sha256)
 
 
 async def _receive(bot: Bot, doc: Document, name: str, uploads: Uploads, limit: int) -> Stored:

@@ -237,6 +237,8 @@ UPLOAD_NO_EXAMPLE = "Ask me about it in your own words."
 UPLOAD_FORGET_HINT = "<code>/forget {name}</code> removes it."
 SOURCES_TITLE = "<b>Sources</b> ({total} reports)"
 SOURCE_LINE = "{kind} {label}: {count}, newest {day}"
+# After the uploads' line, when the store recorded who sent the newest upload.
+SOURCE_UPLOADER = " (last upload from admin {user_id}, {day})"
 SOURCE_FOLDER, SOURCE_UPLOADS, SOURCE_FEED, SOURCE_CHANNEL = "📁", "📥", "📰", "📣"
 FOLDER_LABEL, UPLOADS_LABEL = "the reports folder", "uploaded here"
 FEED_LABEL, CHANNEL_LABEL = "a feed without a title", "a channel without a title"

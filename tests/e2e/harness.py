@@ -54,6 +54,7 @@ _BOT_VARIABLES = (
     "WEBHOOK_SECRET",
     "METRICS_PORT",
     "METRICS_LISTEN",
+    "DATABASE_URL",
 )
 
 

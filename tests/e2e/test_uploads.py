@@ -2,18 +2,23 @@
 local Bot API server: an admin's document is checked, downloaded, written into
 REPORTS_DIR/uploads/ and answered from at once; everyone else is refused; bad input
 (too big, hostile names, no name, other formats, failed downloads, unreadable files)
-gets one clear line and leaves nothing behind.  The admin commands: /sources,
-/problems, /forget, listed in the admins' command menu only."""
+gets one clear line and leaves nothing behind.  Who sent each kept upload is recorded
+in the store (DATA_DIR's SQLite file here) until it is forgotten.  The admin commands:
+/sources, /problems, /forget, listed in the admins' command menu only."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.config import Settings
 from bot.telegram import wording
 from retrieval import listing
 from tests.botapi.control import Control
@@ -72,6 +77,15 @@ def uploads(folder: Path) -> list[str]:
     return sorted(p.name for p in place.iterdir() if p.is_file()) if place.exists() else []
 
 
+def upload_records(bot: BotProcess) -> dict[str, tuple[int, int, int, str]]:
+    """The store's uploads table, read from the bot's state file as it runs: per name,
+    (user id, chat id, size, sha256)."""
+    path = Settings(data_dir=Path(bot.env["DATA_DIR"])).store_path
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        rows = db.execute("SELECT name, user_id, chat_id, size, sha256 FROM uploads").fetchall()
+    return {name: (user_id, chat_id, size, sha256) for name, user_id, chat_id, size, sha256 in rows}
+
+
 def incoming_left(folder: Path) -> list[Path]:
     place = folder / "uploads" / ".incoming"
     return [p for p in place.rglob("*") if p.is_file()] if place.exists() else []
@@ -104,6 +118,7 @@ def test_the_same_name_again_replaces_the_report(
     assert "9 cranes" in (quote_of(answer) or ""), answer["text"]
     _, sources = ask(control, ADMIN, "/sources")
     assert "uploaded here" in sources["text"]
+    assert f"last upload from admin {ADMIN}, " in sources["text"], sources["text"]
 
 
 def test_a_stranger_is_refused_and_nothing_is_downloaded(
@@ -202,10 +217,16 @@ def test_a_broken_file_does_not_replace_a_good_one(
 def test_forget_removes_an_upload_and_refuses_a_folder_report(
     upload_bot: BotProcess, control: Control, folder: Path
 ) -> None:
-    send(control, ADMIN, file_name="comet.md", text="# Comet\n\nThe comet has a green tail.")
+    comet = "# Comet\n\nThe comet has a green tail."
+    send(control, ADMIN, file_name="comet.md", text=comet)
+    kept = (folder / "uploads" / "comet.md").read_bytes()
+    assert kept == comet.encode("utf-8")
+    sha256 = hashlib.sha256(kept).hexdigest()
+    assert upload_records(upload_bot)["comet.md"] == (ADMIN, ADMIN, len(kept), sha256)
     _, answer = ask(control, ADMIN, "/forget comet.md")
     assert answer["text"] == wording.FORGOT_UPLOAD.format(name="comet.md")
     assert "comet.md" not in uploads(folder)
+    assert "comet.md" not in upload_records(upload_bot)
     _, answer = ask(control, ADMIN, "What colour is the comet's tail?")
     assert "green tail" not in answer["text"]
     seed = next(folder.glob("*.txt")).name

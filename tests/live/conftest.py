@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import Store
+from bot.storage.sqlite import SqliteStore
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(tmp_path / "reports-bot.sqlite3")
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    opened = SqliteStore.open(tmp_path / "reports-bot.sqlite3")
     yield opened
     opened.close()

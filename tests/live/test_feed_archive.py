@@ -17,7 +17,8 @@ import pytest
 from bot.config import DEFAULT_FEED_KEEP_ENTRIES, Settings
 from bot.live.feeds import FeedPoller, PollResult
 from bot.live.reports import open_live
-from bot.store import Store
+from bot.storage.records import Store
+from bot.storage.sqlite import SqliteStore
 from retrieval.library import Library
 from retrieval.models import Report
 from tests.feedserver import FeedServer, Route, feed_server
@@ -67,7 +68,7 @@ def apply(library: Library, result: PollResult) -> None:
 
 
 async def test_ever_new_guids_keep_the_archive_and_the_index_bounded(
-    server: FeedServer, store: Store, tmp_path: Path
+    server: FeedServer, store: SqliteStore, tmp_path: Path
 ) -> None:
     (tmp_path / "reports").mkdir()
     library = Library(tmp_path / "reports")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.live.feeds import FeedPoller
-from bot.store import Store
+from bot.storage.sqlite import SqliteStore
 from tests.feedserver import FeedServer, Route, feed_server
 
 # A URI guid, which the first version of the store took for globally unique.
@@ -49,7 +49,7 @@ async def test_two_feeds_with_the_same_guid_keep_their_own_reports(
     server: FeedServer, tmp_path: Path
 ) -> None:
     harbour, volcano = server.url("/harbour.xml"), server.url("/volcano.xml")
-    store = Store.open(tmp_path / "state.sqlite3")
+    store = SqliteStore.open(tmp_path / "state.sqlite3")
     polling = FeedPoller([harbour, volcano], store, interval=900, timeout=5)
     # One after the other, so the second feed meets the first one's entry stored.
     first = await polling.poll(harbour)
@@ -69,7 +69,7 @@ async def test_two_feeds_with_the_same_guid_keep_their_own_reports(
     store.close()
 
     # The volcano feed is dropped from FEEDS: nothing of it is left in the harbour feed's.
-    restarted = Store.open(tmp_path / "state.sqlite3")
+    restarted = SqliteStore.open(tmp_path / "state.sqlite3")
     loaded = [entry.report for entry in restarted.entries([harbour])]
     assert loaded == [lighthouse]
     assert "Keflavik" not in " ".join(p for r in loaded for p in r.paragraphs)
@@ -106,7 +106,7 @@ async def test_an_entry_that_cannot_be_a_report_is_skipped_and_the_others_kept(
     with feed_server() as server:
         server.routes["/farm.xml"] = Route(document.encode(), "application/atom+xml")
         url = server.url("/farm.xml")
-        store = Store.open(tmp_path / "state.sqlite3")
+        store = SqliteStore.open(tmp_path / "state.sqlite3")
         polling = FeedPoller([url], store, interval=900, timeout=5)
         with caplog.at_level(logging.WARNING, logger="bot.live.feeds"):
             [result] = await polling.poll_due()

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.live.feeds import FeedPoller
-from bot.store import Store
+from bot.storage.records import Store
 from tests.feedserver import FeedServer, Route, feed_server, redirect
 
 FEED = (

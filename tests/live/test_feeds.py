@@ -13,7 +13,8 @@ import pytest
 
 from bot.live import feed_fetch, feeds
 from bot.live.feeds import FeedPoller
-from bot.store import Store
+from bot.storage.records import Store
+from bot.storage.sqlite import SqliteStore
 from retrieval.feed_format import entry_report, html_to_paragraphs, parse_feed
 from tests.feedserver import FeedServer, Route, feed_server
 
@@ -176,7 +177,7 @@ async def test_entries_are_not_new_again_after_a_restart(
     server: FeedServer, tmp_path: Path
 ) -> None:
     path = tmp_path / "state.sqlite3"
-    first_store = Store.open(path)
+    first_store = SqliteStore.open(path)
     polling = poller(server, first_store, "/rss.xml")
     [first] = await polling.poll_due()
     await polling.aclose()
@@ -185,7 +186,7 @@ async def test_entries_are_not_new_again_after_a_restart(
     server.routes["/rss.xml"].etag = None
     server.routes["/rss.xml"].last_modified = None
 
-    restarted = Store.open(path)
+    restarted = SqliteStore.open(path)
     polling = poller(server, restarted, "/rss.xml")
     assert {entry.report for entry in restarted.entries(polling.urls)} == set(first.new)
     [again] = await polling.poll_due()

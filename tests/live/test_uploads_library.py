@@ -1,9 +1,11 @@
 """Uploads against a real library: `Library.index_file` reads a just-written file at once
 (no settle time) and drops a deleted one; `Uploads.keep` checks before it replaces; the
-example question is answered from the new report."""
+example question is answered from the new report; what was kept is measured (size,
+sha256) and the uploads it replaced are named."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,10 @@ def test_keep_indexes_an_upload_and_offers_a_question_it_answers(library: Librar
     assert [r.title for r in stored.reports] == ["Glacier Observatory Opens"]
     assert stored.passages >= 1
     assert stored.speakers == ("Ingrid Solberg",)
+    kept = (library.root / "uploads" / "glacier.txt").read_bytes()
+    assert stored.size == len(GLACIER.encode("utf-8")) == len(kept)
+    assert stored.sha256 == hashlib.sha256(kept).hexdigest()
+    assert stored.dropped == ()
     question = example_question(library.engine, stored.reports, stored.speakers)
     assert question == "What did Ingrid Solberg say?"
     [hit] = library.engine.search(question, top=1)
@@ -65,8 +71,12 @@ def test_the_same_stem_in_another_format_replaces_the_upload(library: Library) -
     uploads.keep(write(uploads, "note.txt", "Note\n\nThe ferry leaves at 6.\n"))
     stored = uploads.keep(write(uploads, "note.md", "# Note\n\nThe ferry leaves at 7.\n"))
     assert stored.replaced and uploads.names() == ["note.md"]
+    assert stored.dropped == ("note.txt",)  # its record goes with it
     assert [p.reason for p in library.engine.problems] == []  # no duplicate id
     assert "7" in " ".join(library.engine.report("uploads/note").paragraphs)  # type: ignore[union-attr]
+    again = uploads.keep(write(uploads, "note.md", "# Note\n\nThe ferry leaves at 8.\n"))
+    assert again.replaced and again.dropped == ()  # the same name: its record is replaced
+    assert again.sha256 != stored.sha256
 
 
 def test_an_unreadable_upload_is_refused_and_keeps_the_old_one(library: Library) -> None:

@@ -27,7 +27,8 @@ from bot.reliability.endpoints import (
 )
 from bot.reliability.metrics import Metrics
 from bot.state import BotState
-from bot.store import Store
+from bot.storage.records import Store
+from bot.storage.sqlite import SqliteStore
 from retrieval.search import SearchEngine
 from tests.botapi.server import find_free_port
 
@@ -134,7 +135,7 @@ def test_ready_when_the_index_holds_reports_and_the_state_file_reads(
     tmp_path: Path, seeds_engine: SearchEngine
 ) -> None:
     assert ready_problem(BotState()) == "the index is not loaded yet"
-    store = Store.open(tmp_path / "state.sqlite3")
+    store = SqliteStore.open(tmp_path / "state.sqlite3")
     state = _state(tmp_path, seeds_engine, store)
     assert ready_problem(state) is None
     assert alive_problem(state) is None

@@ -17,8 +17,8 @@ from bot.live.channels import (
     post_link,
     post_report,
 )
-from bot.store import Store
-from bot.store_schema import SCHEMA_VERSION
+from bot.storage.sqlite import SqliteStore
+from bot.storage.sqlite_schema import SCHEMA_VERSION
 
 DAY = datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
 
@@ -83,11 +83,11 @@ def test_posts_are_kept_replaced_and_forgotten(tmp_path: Path) -> None:
     edited = post_report(-1001, "C", None, 1, DAY, "First post\nAbout 4 cranes.")
     other = post_report(-1002, "D", None, 1, DAY, "Other channel post.")
     assert first and edited and other
-    with Store.open(path) as store:
+    with SqliteStore.open(path) as store:
         store.save_channel_post(-1001, 1, first)
         store.save_channel_post(-1001, 1, edited)
         store.save_channel_post(-1002, 1, other)
-    with Store.open(path) as store:
+    with SqliteStore.open(path) as store:
         assert store.channel_posts({-1001}) == [edited]
         assert store.channel_posts({-1001, -1002}) == [other, edited]  # by chat id
         assert store.forget_channel_post(-1001, 1) is True
@@ -97,28 +97,28 @@ def test_posts_are_kept_replaced_and_forgotten(tmp_path: Path) -> None:
 
 def test_a_version_2_file_gets_the_channel_posts_table_keeping_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
-    with Store.open(path) as store:
+    with SqliteStore.open(path) as store:
         store.subscribe(5, "dams", 5)
     with sqlite3.connect(path) as db:
         db.execute("DROP TABLE channel_posts")
         db.execute("PRAGMA user_version=2")
-    with Store.open(path) as store:
+    with SqliteStore.open(path) as store:
         assert [s.topic for s in store.subscriptions(5)] == ["dams"]
         made = post_report(-1001, "C", None, 1, DAY, "A post.")
         assert made is not None
         store.save_channel_post(-1001, 1, made)
         assert store.channel_posts({-1001}) == [made]
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
 
 
 def test_a_damaged_post_row_costs_only_itself(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
     good = post_report(-1001, "C", None, 2, DAY, "A good post.")
     assert good is not None
-    with Store.open(path) as store:
+    with SqliteStore.open(path) as store:
         store.save_channel_post(-1001, 2, good)
     with sqlite3.connect(path) as db:
         db.execute("INSERT INTO channel_posts VALUES (-1001, 1, '{broken', 0)")
-    with Store.open(path) as store:
+    with SqliteStore.open(path) as store:
         assert store.channel_posts({-1001}) == [good]

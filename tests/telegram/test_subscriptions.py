@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.store import Subscription
+from bot.storage.records import Subscription
 from bot.telegram import html_live as render_live
 from bot.telegram.html import fits_message, visible_text
 from bot.telegram.pushes import MAX_PUSHES_PER_BATCH, plan_pushes

@@ -1,5 +1,6 @@
 """The pure parts of uploads and admin commands: safe file names, what /forget names,
-where a report comes from, and how the admin replies are cut to one message."""
+where a report comes from, who sent the newest upload (/sources), and how the admin
+replies are cut to one message."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.live.sources import Origin, origin_of, sources
+from bot.live.sources import Origin, newest_upload, origin_of, sources
 from bot.live.uploads import Failure, UploadFailed, check_name, describe, safe_name
+from bot.storage.records import UploadRecord
 from bot.telegram import html_admin, wording
 from bot.telegram.admin import forget_target
 from bot.telegram.html import MESSAGE_MAX_CHARS, visible_text
@@ -186,3 +188,58 @@ def test_sources_are_listed_with_their_counts_and_newest_dates() -> None:
         "📣 <b>News &lt;&amp;&gt; Co</b>: 1, newest 1 Jan 2026",
     ]
     assert html_admin.render_sources([]).text == wording.NO_SOURCES
+
+
+# 1 December 2026, 10:00 UTC, and a day later.
+DEC_1, DEC_2 = 1_796_119_200.0, 1_796_205_600.0
+
+
+def upload_record(name: str, user_id: int, at: float) -> UploadRecord:
+    return UploadRecord(name, user_id, user_id, 100, "0" * 64, at)
+
+
+def uploaded_reports() -> list[Report]:
+    return [
+        report("a", ROOT / "a.txt"),
+        report("uploads/b", ROOT / "uploads" / "b.txt"),
+        report("uploads/c:1", ROOT / "uploads" / "c.jsonl"),
+        report("uploads/c:2", ROOT / "uploads" / "c.jsonl"),
+    ]
+
+
+def test_the_newest_upload_is_the_newest_record_of_a_file_still_answered_from() -> None:
+    reports = uploaded_reports()
+    records = [
+        upload_record("gone.txt", 3, DEC_2),  # its file was removed by hand: not shown
+        upload_record("b.txt", 1, DEC_1 - 10),
+        upload_record("c.jsonl", 2, DEC_1),
+        upload_record("a.txt", 4, DEC_2),  # a folder file of that name is no upload
+    ]
+    assert newest_upload(reports, ROOT, records) == records[2]
+    assert newest_upload(reports, ROOT, records[::-1]) == records[2]  # whatever the order
+    assert newest_upload(reports, ROOT, [records[0], records[3]]) is None
+    assert newest_upload(reports, ROOT, []) is None  # uploaded before records were kept
+    assert newest_upload(reports[:1], ROOT, records) is None  # no uploads at all
+
+
+def test_sources_say_who_sent_the_newest_upload_and_when() -> None:
+    found = sources(uploaded_reports(), ROOT)
+    newest = upload_record("c.jsonl", 12345, DEC_1)
+    assert html_admin.render_sources(found, newest).text.splitlines() == [
+        "<b>Sources</b> (4 reports)",
+        "📁 <b>the reports folder</b>: 1, newest 1 Jan 2026",
+        "📥 <b>uploaded here</b>: 3, newest 1 Jan 2026 (last upload from admin 12345, 1 Dec 2026)",
+    ]
+    # No record (uploads from before they were recorded): the line says nothing more.
+    assert html_admin.render_sources(found).text.splitlines()[2] == (
+        "📥 <b>uploaded here</b>: 3, newest 1 Jan 2026"
+    )
+    assert html_admin.render_sources(found, None) == html_admin.render_sources(found)
+
+
+def test_the_uploader_is_told_on_the_uploads_line_only() -> None:
+    reports = [report("a", ROOT / "a.txt"), report("feed-1", None, "Wire")]
+    found = sources(reports, ROOT)
+    newest = upload_record("b.txt", 12345, DEC_1)
+    assert "12345" not in html_admin.render_sources(found, newest).text
+    assert html_admin.render_sources([], newest).text == wording.NO_SOURCES

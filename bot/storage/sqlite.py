@@ -1,4 +1,4 @@
-"""The bot's own state in one SQLite file under DATA_DIR: feed state and subscriptions.
+"""The bot's own state in one SQLite file under DATA_DIR (no DATABASE_URL): one process.
 
 * `feeds`: per feed URL, the validators of the last good response (ETag,
   Last-Modified) for conditional requests, and the feed's title;
@@ -7,10 +7,13 @@
   entry) and the order they were first seen in; each feed keeps only its newest
   (`save_entries` prunes the rest in the same transaction);
 * `subscriptions`: (chat, topic) pairs, with the user who subscribed;
-* `channel_posts`: the posts of CHANNEL_IDS, as reports, by (chat, message).
+* `channel_posts`: the posts of CHANNEL_IDS, as reports, by (chat, message);
+* `uploads`: per file kept in REPORTS_DIR/uploads/, the admin and chat it came
+  from, its size, its sha256 and when;
+* `budgets`: the requests each rate budget let through in the last window.
 
 The schema version is SQLite's `user_version`; an older file is migrated in
-place when opened (`bot/store_schema.py`), a newer one refused.  WAL
+place when opened (`bot/storage/sqlite_schema.py`), a newer one refused.  WAL
 journaling lets a reader and the writer work at the same time, and one
 connection behind a lock serves the event loop and worker threads alike.
 Nothing here knows about Telegram.
@@ -18,110 +21,52 @@ Nothing here knows about Telegram.
 
 from __future__ import annotations
 
-import json
-import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bot.store_schema import SCHEMA, SCHEMA_VERSION, migrate, transaction
+from bot.storage.records import (
+    Decision,
+    FeedState,
+    StoredEntry,
+    StoreError,
+    Subscription,
+    UploadRecord,
+    prune_order,
+    refused,
+    report_to_json,
+    stored_entries,
+    stored_posts,
+    topic_key,
+)
+from bot.storage.sqlite_schema import SCHEMA, SCHEMA_VERSION, migrate, transaction
 from retrieval.feed_format import report_id
 from retrieval.models import Report
 
-log = logging.getLogger(__name__)
-
 # SQLite caps the number of parameters in one statement.
 _CHUNK = 500
+# Budgets that ran out long ago are dropped every this many spends.
+_PRUNE_BUDGETS_EVERY = 256
 
 
-class StoreError(Exception):
-    """The state file cannot be opened or used; the message says how to fix it."""
-
-
-@dataclass(frozen=True, slots=True)
-class FeedState:
-    url: str
-    title: str | None
-    etag: str | None
-    last_modified: str | None
-    # When the feed last answered with a usable document; None: never yet.
-    ok_at: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEntry:
-    key: str
-    feed_url: str
-    report: Report
-    digest: str
-
-
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    chat_id: int
-    topic: str
-    user_id: int | None
-    created_at: float
-
-
-def topic_key(topic: str) -> str:
-    """Topics that differ only in case or spacing are the same subscription."""
-    return " ".join(topic.casefold().split())
-
-
-def report_to_json(report: Report) -> str:
-    return json.dumps(
-        {
-            "id": report.id,
-            "title": report.title,
-            "paragraphs": list(report.paragraphs),
-            "published": report.published.isoformat(),
-            "published_from_mtime": report.published_from_mtime,
-            "source": report.source,
-            "url": report.url,
-            "caption": report.caption,
-            "caption_credit": report.caption_credit,
-            "path": report.path,
-            "author": report.author,
-            "pages": list(report.pages),
-        },
-        ensure_ascii=False,
-    )
-
-
-def report_from_json(text: str) -> Report:
-    record = json.loads(text)
-    return Report(
-        id=record["id"],
-        title=record["title"],
-        paragraphs=tuple(record["paragraphs"]),
-        published=datetime.fromisoformat(record["published"]),
-        published_from_mtime=bool(record.get("published_from_mtime", False)),
-        source=record.get("source"),
-        url=record.get("url"),
-        caption=record.get("caption"),
-        caption_credit=record.get("caption_credit"),
-        path=record.get("path"),
-        author=record.get("author"),
-        pages=tuple(int(page) for page in record.get("pages") or ()),
-    )
-
-
-class Store:
+class SqliteStore:
     """One SQLite connection, safe to share between the event loop and worker threads."""
+
+    # One bot process owns the file (DATA_DIR): nothing to share with replicas.
+    shared = False
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._db = connection
         self._lock = threading.Lock()
+        self._spends = 0
         self.path = path
 
     @classmethod
-    def open(cls, path: Path) -> Store:
+    def open(cls, path: Path) -> SqliteStore:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -160,7 +105,7 @@ class Store:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> SqliteStore:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -259,10 +204,7 @@ class Store:
                 "SELECT key FROM entries WHERE feed_url = ? ORDER BY arrival DESC", (feed_url,)
             )
         ]
-        if len(keys) <= keep:
-            return []
-        # Stable: the listed ones first, then the rest newest first; the tail goes.
-        doomed = sorted(keys, key=lambda key: key not in listed)[keep:][::-1]
+        doomed = prune_order(keys, keep, listed)
         for start in range(0, len(doomed), _CHUNK):
             chunk = doomed[start : start + _CHUNK]
             self._db.execute(
@@ -282,19 +224,16 @@ class Store:
                 "ORDER BY arrival DESC LIMIT ?",
                 (url, -1 if keep is None else keep),
             )
-            for key, report, digest in reversed(rows):
-                try:
-                    stored.append(StoredEntry(key, url, report_from_json(report), digest))
-                except Exception as error:  # one damaged row must not cost the others
-                    log.warning(
-                        "skipped the stored entry %r of feed %s, which cannot be read (%s: %s); "
-                        "it is stored again when the feed updates it",
-                        key,
-                        url,
-                        type(error).__name__,
-                        error,
-                    )
+            stored += stored_entries(url, reversed(rows))
         return stored
+
+    def entries_version(self) -> tuple[int, float]:
+        [(count, changed)] = self._rows(
+            "SELECT (SELECT count(*) FROM entries) + (SELECT count(*) FROM channel_posts), "
+            "max(COALESCE((SELECT max(updated_at) FROM entries), 0), "
+            "COALESCE((SELECT max(updated_at) FROM channel_posts), 0))"
+        )
+        return int(count), float(changed)
 
     # -- channel posts -----------------------------------------------------------
 
@@ -324,14 +263,39 @@ class Store:
                 "ORDER BY message_id",
                 (chat_id,),
             )
-            for message_id, report in rows:
-                try:
-                    reports.append(report_from_json(report))
-                except Exception as error:  # one damaged row must not cost the others
-                    log.warning(
-                        "skipped the stored post %s of channel %s (%s)", message_id, chat_id, error
-                    )
+            reports += stored_posts(chat_id, rows)
         return reports
+
+    # -- uploads ----------------------------------------------------------------
+
+    # A failure here is a StoreError: the upload's handler logs it and carries on.
+
+    def record_upload(self, name: str, user_id: int, chat_id: int, size: int, sha256: str) -> None:
+        with self._told():
+            self._write(
+                "INSERT OR REPLACE INTO uploads (name, user_id, chat_id, size, sha256, "
+                "uploaded_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (name, user_id, chat_id, size, sha256, time.time()),
+            )
+
+    def forget_upload(self, name: str) -> bool:
+        with self._told():
+            return self._write("DELETE FROM uploads WHERE name = ?", (name,)) > 0
+
+    def uploads(self) -> list[UploadRecord]:
+        with self._told():
+            rows = self._rows(
+                "SELECT name, user_id, chat_id, size, sha256, uploaded_at FROM uploads "
+                "ORDER BY uploaded_at DESC, name"
+            )
+        return [UploadRecord(*row) for row in rows]
+
+    @contextmanager
+    def _told(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise StoreError(f"the state file {self.path} failed: {error}") from error
 
     # -- subscriptions ----------------------------------------------------------
 
@@ -376,3 +340,33 @@ class Store:
                 (new_chat_id, old_chat_id),
             )
             self._db.execute("DELETE FROM subscriptions WHERE chat_id = ?", (old_chat_id,))
+
+    # -- pushes -----------------------------------------------------------------
+
+    def claim_pushes(self, report_ids: Iterable[str]) -> set[str]:
+        # One process owns the file and pushes each new report once: nothing to claim.
+        return set(report_ids)
+
+    # -- rate budgets -----------------------------------------------------------
+
+    def spend(self, key: str, limit: int, window: float, now: float) -> Decision:
+        if limit == 0:
+            return Decision(True)
+        with self._lock, transaction(self._db, immediate=True):
+            self._spends += 1
+            if self._spends % _PRUNE_BUDGETS_EVERY == 0:
+                self._db.execute("DELETE FROM budgets WHERE expires_at < ?", (now,))
+            # The same test as SlidingWindowLimiter's, so both count alike.
+            self._db.execute(
+                "DELETE FROM budgets WHERE key = ? AND ? - at >= ?", (key, now, window)
+            )
+            [(count, oldest)] = self._db.execute(
+                "SELECT count(*), min(at) FROM budgets WHERE key = ?", (key,)
+            ).fetchall()
+            if count < limit:
+                self._db.execute(
+                    "INSERT INTO budgets (key, at, expires_at) VALUES (?, ?, ?)",
+                    (key, now, now + window),
+                )
+                return Decision(True)
+        return refused(window, now, oldest)

@@ -1,8 +1,9 @@
-"""The schema of the state file (`bot/store.py`) and the migrations from older ones.
+"""The schema of the state file (`bot/storage/sqlite.py`) and the migrations from older ones.
 
 The version is SQLite's `user_version`.  `migrate` upgrades a file written by an
-older reports-bot in place, in one transaction, keeping its rows; `Store.open`
-refuses a file newer than SCHEMA_VERSION.  Version 3 added `channel_posts`.
+older reports-bot in place, in one transaction, keeping its rows; `SqliteStore.open`
+refuses a file newer than SCHEMA_VERSION.  Version 3 added `channel_posts`, 4 `budgets`,
+5 `uploads`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from retrieval.feed_format import report_id
 
 # 2: entries keyed by (feed_url, key), not by key alone; `arrival` orders them.
 # 3: channel_posts, the posts of CHANNEL_IDS kept as reports.
-SCHEMA_VERSION = 3
+# 4: budgets, the requests each rate budget counted (`SqliteStore.spend`).
+# 5: uploads, who uploaded each report file kept in REPORTS_DIR/uploads/.
+SCHEMA_VERSION = 5
 
 _ENTRIES = """
 CREATE TABLE {name} (
@@ -40,6 +43,26 @@ CREATE TABLE {name} (
     PRIMARY KEY (chat_id, message_id)
 )"""
 
+# One row per request a budget let through; a row leaves once it is a window old.
+_BUDGETS = """
+CREATE TABLE {name} (
+    key TEXT NOT NULL,
+    at REAL NOT NULL,
+    expires_at REAL NOT NULL
+)"""
+
+# One row per file kept in REPORTS_DIR/uploads/ (by its name there); a re-upload
+# replaces it.
+_UPLOADS = """
+CREATE TABLE {name} (
+    name TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    chat_id INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    uploaded_at REAL NOT NULL
+)"""
+
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS feeds (
     url TEXT PRIMARY KEY,
@@ -59,6 +82,10 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     PRIMARY KEY (chat_id, topic_key)
 );
 {_CHANNEL_POSTS.format(name="IF NOT EXISTS channel_posts")};
+{_BUDGETS.format(name="IF NOT EXISTS budgets")};
+CREATE INDEX IF NOT EXISTS budgets_by_key ON budgets (key, at);
+CREATE INDEX IF NOT EXISTS budgets_by_expiry ON budgets (expires_at);
+{_UPLOADS.format(name="IF NOT EXISTS uploads")};
 """
 
 
@@ -127,5 +154,16 @@ def _channel_posts(db: sqlite3.Connection) -> None:
     db.execute(_CHANNEL_POSTS.format(name="channel_posts"))
 
 
+def _budgets(db: sqlite3.Connection) -> None:
+    """3 → 4: a table for the rate budgets (kept in memory before); SCHEMA adds its
+    indexes."""
+    db.execute(_BUDGETS.format(name="IF NOT EXISTS budgets"))
+
+
+def _uploads(db: sqlite3.Connection) -> None:
+    """4 → 5: a table for who uploaded which report file (nobody was recorded before)."""
+    db.execute(_UPLOADS.format(name="IF NOT EXISTS uploads"))
+
+
 # From version N to N + 1.
-_MIGRATIONS = {1: _entries_by_feed, 2: _channel_posts}
+_MIGRATIONS = {1: _entries_by_feed, 2: _channel_posts, 3: _budgets, 4: _uploads}
