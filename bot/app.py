@@ -38,12 +38,14 @@ from telegram.ext import (
 from bot.config import Settings
 from bot.live import jobs
 from bot.live.reports import LiveReports
-from bot.reliability import endpoints
+from bot.reliability import endpoints, replicas
 from bot.reliability.delivery import RetryingRequest, rate_limiter
 from bot.reliability.fairness import UpdateProcessor
 from bot.reliability.health import heartbeat_job, remove_heartbeat, write_heartbeat
 from bot.reliability.intake import polling_request
-from bot.reliability.journal import JOURNAL_NAME, JournalingQueue, UpdateJournal
+from bot.reliability.journal import JOURNAL_NAME, UpdateJournal
+from bot.reliability.journal_queue import JournalingQueue
+from bot.reliability.leader import Leadership
 from bot.reliability.liveness import Liveness
 from bot.reliability.metrics import Metrics
 from bot.reliability.webhook import WebhookCheck, WebhookUpdater
@@ -116,7 +118,7 @@ def build_application(
     `live` the reports are never rescanned (both are for in-process tests)."""
     if not settings.token:
         raise ValueError("build_application needs settings.token")
-    journal = UpdateJournal(settings.data_dir / JOURNAL_NAME)
+    journal = _open_journal(settings, store)
     liveness = Liveness(journal, webhook=settings.webhook_url is not None)
     metrics = Metrics()
     queue = JournalingQueue(journal, liveness, metrics)
@@ -150,6 +152,7 @@ def build_application(
         on_new_reports=pushes.push_new_reports,
         liveness=liveness,
         metrics=metrics,
+        leadership=Leadership(settings.database_url),
     )
     endpoints.watch(state, queue.qsize, lambda: processor.pending)
     application.add_handler(TypeHandler(Update, access.access_guard), group=access.GROUP)
@@ -158,6 +161,19 @@ def build_application(
     application.add_error_handler(errors.on_error)
     log.info("access: %s", state.access.describe())
     return application
+
+
+def _open_journal(settings: Settings, store: Store | None) -> UpdateJournal:
+    """The update journal: in DATA_DIR, or shared by the replicas in PostgreSQL."""
+    if settings.database_url is None:
+        return UpdateJournal(settings.data_dir / JOURNAL_NAME)
+    # Imported here: without DATABASE_URL the bot never loads psycopg.
+    from bot.reliability.journal_shared import SharedJournal
+    from bot.storage.postgres import PostgresStore
+
+    if not isinstance(store, PostgresStore):
+        raise ValueError("with DATABASE_URL, build_application needs the PostgreSQL store")
+    return SharedJournal(store.pool, store.where)
 
 
 async def _on_startup(application: BotApplication) -> None:
@@ -185,6 +201,8 @@ async def _on_startup(application: BotApplication) -> None:
             application.job_queue.run_repeating(
                 WebhookCheck(), interval=interval, first=interval, name="webhook-check"
             )
+    if state.leadership.shared and application.job_queue is not None:
+        replicas.start(application.job_queue)
     jobs.start(state, application.job_queue)
     way = "by webhook" if state.settings.webhook_url else "by polling"
     log.info("bot @%s is up, receiving updates %s", application.bot.username, way)
@@ -197,3 +215,5 @@ async def _on_shutdown(application: BotApplication) -> None:
         state.endpoints = None
     remove_heartbeat(state.settings.heartbeat_path)
     await jobs.stop(state)
+    # Last: the next replica takes the lead at once instead of at its next check.
+    await asyncio.to_thread(state.leadership.close)

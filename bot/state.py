@@ -24,6 +24,7 @@ from telegram.ext import CallbackContext, ContextTypes, ExtBot
 
 from bot.config import Settings
 from bot.live.reports import LiveReports
+from bot.reliability.leader import Backlog, Leadership
 from bot.reliability.liveness import Liveness
 from bot.reliability.metrics import Metrics
 from bot.storage.records import Store
@@ -71,6 +72,10 @@ class BotState:
     metrics: Metrics
     # The /metrics, /healthz, /readyz server, while it runs (None without METRICS_PORT).
     endpoints: Server | None
+    # Whether this replica leads (feed polls, pushes); always, without DATABASE_URL.
+    leadership: Leadership
+    # New reports this replica saw while another led, in case it takes over.
+    backlog: Backlog
 
     def wire(
         self,
@@ -82,6 +87,7 @@ class BotState:
         on_new_reports: NewReports,
         liveness: Liveness,
         metrics: Metrics,
+        leadership: Leadership,
     ) -> None:
         """Fill the state once, from the wiring; everything else is derived here."""
         if "settings" in self.__dict__:
@@ -93,6 +99,8 @@ class BotState:
         self.on_new_reports = on_new_reports
         self.liveness = liveness
         self.metrics = metrics
+        self.leadership = leadership
+        self.backlog = Backlog()
         self.endpoints = None
         self.access = AccessPolicy.from_settings(settings)
         # Replicas share one database: each user's budget is counted there, for all of them.

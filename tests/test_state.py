@@ -8,6 +8,7 @@ import pytest
 
 from bot.app import build_application
 from bot.config import Settings
+from bot.reliability.leader import Leadership
 from bot.reliability.liveness import Liveness
 from bot.reliability.metrics import Metrics
 from bot.state import BotState, NotWired
@@ -32,6 +33,7 @@ def test_the_state_is_wired_once(seeds_engine: SearchEngine, tmp_path: Path) -> 
         "on_new_reports": push_new_reports,
         "liveness": Liveness(),
         "metrics": Metrics(),
+        "leadership": Leadership(None),
     }
     state.wire(**pieces)  # type: ignore[arg-type]
     with pytest.raises(NotWired, match="twice"):

@@ -11,7 +11,12 @@ run delays the next one instead of overlapping it):
   Newly arrived reports are handed to `state.on_new_reports` (the pushes) as
   a task of their own;
 * feeds are polled when due (`bot/live/feeds.py`); their new and updated
-  entries are handed to the library, and the next rescan indexes them.
+  entries are handed to the library, and the next rescan indexes them.  With
+  several replicas (DATABASE_URL) only the leader polls (bot/reliability/leader.py);
+* with several replicas, every SYNC_SECONDS each one reads the store's fingerprint
+  and, when another replica changed feed entries or channel posts, brings its own
+  index up to date (`_sync_shared`).  The reports folder is shared: each replica's
+  own rescan sees what lands there.
 
 Like every handler and guard, the jobs find what they need in
 `context.bot_data`.  `start` and `stop` run from the Application's start-up
@@ -29,8 +34,9 @@ from typing import Any
 from telegram.ext import JobQueue
 
 from bot.live.feeds import FeedPoller
-from bot.live.reports import LiveReports
+from bot.live.reports import LiveReports, shared_changes, stored_reports
 from bot.state import BotState, Context
+from bot.storage.records import StoreError
 from retrieval.library import Change
 
 log = logging.getLogger(__name__)
@@ -40,6 +46,8 @@ log = logging.getLogger(__name__)
 CACHE_SAVE_SECONDS = 300.0
 RESCAN_JOB = "reports-rescan"
 FEEDS_JOB = "feeds"
+SYNC_JOB = "shared-sync"
+SYNC_SECONDS = 5.0
 
 
 def start(state: BotState, jobs: JobQueue[Context] | None) -> None:
@@ -64,6 +72,8 @@ def start(state: BotState, jobs: JobQueue[Context] | None) -> None:
             allow_private=settings.feeds_allow_private,
         )
         jobs.run_once(_poll_feeds, when=0, name=FEEDS_JOB)
+    if state.leadership.shared and state.store is not None:
+        jobs.run_repeating(_sync_shared, interval=SYNC_SECONDS, first=SYNC_SECONDS, name=SYNC_JOB)
     log.info(
         "changes in %s are applied every %gs%s",
         settings.reports_dir,
@@ -157,6 +167,8 @@ async def _poll_feeds(context: Context) -> None:
     feeds = live.feeds
     assert feeds is not None
     try:
+        if not state.leadership.is_leader:  # the leader polls; the sync brings its entries
+            return
         for result in await feeds.poll_due():
             state.metrics.feed_polled(result.status, len(result.new), len(result.changed))
             if result.new:
@@ -170,4 +182,38 @@ async def _poll_feeds(context: Context) -> None:
     finally:
         if context.application.running and context.job_queue is not None:
             wait = max(feeds.seconds_until_due(), 0.5)
+            if not state.leadership.is_leader:
+                wait = max(wait, SYNC_SECONDS)
             context.job_queue.run_once(_poll_feeds, when=wait, name=FEEDS_JOB)
+
+
+async def _sync_shared(context: Context) -> None:
+    """Bring in the feed entries and channel posts that other replicas stored."""
+    state = context.bot_data
+    live = _live(state)
+    store = state.store
+    assert store is not None
+    try:
+        version = await asyncio.to_thread(store.entries_version)
+        if version == live.shared_version:
+            return
+        stored = await asyncio.to_thread(stored_reports, state.settings, store)
+    except StoreError as error:  # the store logs its own outage; the index stays as it is
+        log.debug("no sync with the shared store now: %s", error)
+        return
+    new, changed, gone = shared_changes(live.library.engine, live.shared_ids, stored)
+    if new:
+        live.library.put_reports(new, announce=live.shared_version is not None)
+    if changed:
+        live.library.put_reports(changed)
+    if gone:
+        live.library.remove_reports(gone)
+    live.shared_ids = {report.id for report in stored}
+    live.shared_version = version
+    if new or changed or gone:
+        log.info(
+            "from the shared store: %d new, %d changed, %d gone reports",
+            len(new),
+            len(changed),
+            len(gone),
+        )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from bot.live.feeds import FeedPoller
 from bot.storage.records import Store
 from retrieval.library import Library
 from retrieval.models import Report
+from retrieval.search import SearchEngine
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,10 @@ class LiveReports:
     # Pushes in flight, kept so they are not garbage-collected before they finish.
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     last_cache_save: float = field(default_factory=time.monotonic)
+    # Several replicas: the ids of the stored reports (feeds, channels) read last, and the
+    # store's fingerprint then (bot/live/jobs.py's sync), so others' changes are seen.
+    shared_ids: set[str] = field(default_factory=set)
+    shared_version: tuple[int, float] | None = None
 
     def close(self) -> None:
         """Stop watching REPORTS_DIR (the index keeps answering until the process ends)."""
@@ -64,14 +70,7 @@ def open_live(settings: Settings, store: Store, library: Library | None = None) 
     """
     if library is None:
         library = open_library(settings)
-    stored: list[Report] = []
-    if settings.feeds:
-        # Entries fetched before a restart are reports like any other: index them now.
-        stored += [
-            entry.report for entry in store.entries(settings.feeds, keep=settings.feed_keep_entries)
-        ]
-    if settings.channel_ids:  # and so are the posts kept from CHANNEL_IDS (live/channels.py)
-        stored += store.channel_posts(settings.channel_ids)
+    stored = stored_reports(settings, store)
     if stored:
         library.put_reports(stored, announce=False)
         library.refresh()
@@ -87,4 +86,34 @@ def open_live(settings: Settings, store: Store, library: Library | None = None) 
     )
     if settings.channel_ids:
         log.info("posts of %d channels become reports", len(settings.channel_ids))
-    return LiveReports(library)
+    return LiveReports(library, shared_ids={report.id for report in stored})
+
+
+def stored_reports(settings: Settings, store: Store) -> list[Report]:
+    """The reports kept in the store: feed entries and channel posts."""
+    stored: list[Report] = []
+    if settings.feeds:
+        # Entries fetched before a restart are reports like any other: index them now.
+        stored += [
+            entry.report for entry in store.entries(settings.feeds, keep=settings.feed_keep_entries)
+        ]
+    if settings.channel_ids:  # and so are the posts kept from CHANNEL_IDS (live/channels.py)
+        stored += store.channel_posts(settings.channel_ids)
+    return stored
+
+
+def shared_changes(
+    engine: SearchEngine, known: set[str], stored: Sequence[Report]
+) -> tuple[list[Report], list[Report], list[str]]:
+    """Pure: what another replica changed in the store, as (new reports, changed reports,
+    ids gone) against the index now serving and the ids this replica read last time."""
+    new: list[Report] = []
+    changed: list[Report] = []
+    for report in stored:
+        current = engine.report(report.id)
+        if current is None:
+            new.append(report)
+        elif current != report:
+            changed.append(report)
+    gone = sorted(known - {report.id for report in stored})
+    return new, changed, gone

@@ -82,6 +82,8 @@ class UpdateProcessor(BaseUpdateProcessor):
         update_id = update.update_id if isinstance(update, Update) else None
         if update_id is not None and self._seen(update_id):
             log.info("update %d was handled already (or given up); not again", update_id)
+            if self.metrics is not None:
+                self.metrics.skipped()
             if inspect.iscoroutine(coroutine):
                 coroutine.close()
             self._finished(update_id)
@@ -90,6 +92,15 @@ class UpdateProcessor(BaseUpdateProcessor):
             self._in_progress.add(update_id)
         try:
             async with self._queue(queue_key(update)), self._shared:
+                # Claimed only now, not while it waited its turn: a claim lapses
+                # (journal.py), and a long wait must not let another replica take it too.
+                if update_id is not None and not self._claim(update_id):
+                    log.info("update %d is handled by another replica; not here", update_id)
+                    if self.metrics is not None:
+                        self.metrics.skipped()
+                    if inspect.iscoroutine(coroutine):
+                        coroutine.close()
+                    return
                 await coroutine
             if update_id is not None and self.journal is not None:
                 self.journal.mark_done(update_id)
@@ -111,6 +122,17 @@ class UpdateProcessor(BaseUpdateProcessor):
         """Updates taken from the queue and not finished: waiting for their chat's turn or
         a shared slot, or being handled now (the queue depth metric's second half)."""
         return self.current_concurrent_updates
+
+    def in_hand(self) -> list[int]:
+        """The updates this process holds now (waiting their turn or running)."""
+        return list(self._in_progress)
+
+    def holds(self, update_id: int) -> bool:
+        """Whether this process has the update in hand (waiting its turn or running)."""
+        return update_id in self._in_progress
+
+    def _claim(self, update_id: int) -> bool:
+        return self.journal is None or self.journal.claim(update_id)
 
     def _seen(self, update_id: int) -> bool:
         if update_id in self._in_progress:

@@ -9,15 +9,18 @@ confirmation gets the update delivered again on restart.
 
 The journal closes both gaps:
 
-- `JournalingQueue` is the Application's update queue, the one door every
-  update comes through, polled or pushed by a webhook: it records each update
-  as it is put in, and both ways in put it there *before* they confirm it.
+- `JournalingQueue` (bot/reliability/journal_queue.py) is the Application's
+  update queue, the one door every update comes through, polled or pushed by a
+  webhook: it records each update as it is put in, and both ways in put it
+  there *before* they confirm it.
 - `UpdateProcessor` (bot/reliability/fairness.py) skips updates already marked
-  done and marks each one done when its handlers return.
+  done, claims each one just before handling it (`claim`: with several
+  replicas, bot/reliability/journal_shared.py, one of them wins) and marks it
+  done when its handlers return.
 - On start-up, updates recorded but never done are put in the queue again
-  (`JournalingQueue.replay`).  An update that was replayed `MAX_REPLAYS` times and still never
-  finished is given up, with an error in the log: it may be the one that
-  crashes the bot.
+  (`JournalingQueue.replay`).  An update that was replayed `MAX_REPLAYS` times
+  and still never finished is given up, with an error in the log: it may be
+  the one that crashes the bot.
 
 What remains: a crash in the instant between Telegram accepting an answer and
 the journal marking its update done replays that update (one duplicate).
@@ -38,19 +41,14 @@ reuse update ids after a week without updates).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-from telegram import Bot, Update
-
-from bot.reliability.liveness import Liveness
-from bot.reliability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +60,8 @@ PRUNE_EVERY_SECONDS = 3600.0
 MAX_UNWRITTEN = 100_000
 
 RECEIVED = "received"
+# Being handled now by the process named in claimed_by (bot/reliability/journal_shared.py).
+CLAIMED = "claimed"
 DONE = "done"
 ABANDONED = "abandoned"
 
@@ -71,9 +71,13 @@ CREATE TABLE IF NOT EXISTS updates (
     state TEXT NOT NULL,
     payload TEXT,
     replays INTEGER NOT NULL DEFAULT 0,
-    received_at REAL NOT NULL
+    received_at REAL NOT NULL,
+    claimed_by TEXT,
+    claimed_at REAL
 )
 """
+# Journals written before claims (bot/reliability/journal_shared.py) lack their columns.
+_CLAIM_COLUMNS = ("claimed_by TEXT", "claimed_at REAL")
 
 
 class JournalError(Exception):
@@ -86,6 +90,10 @@ def _connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute(_SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(updates)")}
+        for column in _CLAIM_COLUMNS:
+            if column.split()[0] not in columns:
+                db.execute(f"ALTER TABLE updates ADD COLUMN {column}")
     except BaseException:
         db.close()
         raise
@@ -110,11 +118,25 @@ def _move_aside(path: Path, error: Exception, now: float) -> None:
 
 
 class UpdateJournal:
-    """Which updates were received and which were answered, in one SQLite file."""
+    """Which updates were received and which were answered, in one SQLite file.
+
+    Every statement goes through `_execute` and `_executemany`, written with `?`
+    placeholders and SQL that PostgreSQL reads too, so the shared journal of several
+    replicas (bot/reliability/journal_shared.py) is this class on another connection.
+    """
+
+    # Database errors that cost only the crash safety, never the answering.
+    ERRORS: tuple[type[Exception], ...] = (OSError, sqlite3.Error)
+    # An update received (or claimed) this many seconds ago and never finished is an
+    # orphan to hand over again.  One process alone: every unfinished one at start-up.
+    ORPHAN_AFTER_SECONDS = 0.0
+    CLAIM_LEASE_SECONDS = 0.0
+    FIX_HINT = "free disk space, or stop the bot and delete a damaged journal file"
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = path
         self.clock = clock
+        self.owner = f"pid-{os.getpid()}-{clock():.0f}"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -130,13 +152,30 @@ class UpdateJournal:
                 f"cannot open the update journal {path}: {error}; "
                 "make DATA_DIR a writable folder (or delete a damaged journal file)"
             ) from error
+        self._start()
+
+    def _start(self) -> None:
         # Why the journal cannot be used now (for the health check), or None.
         self.fault: str | None = None
         # update id -> (DONE or ABANDONED, payload): finished but not written yet.
         self._unwritten: dict[int, tuple[str, str | None]] = {}
         self._last_prune = 0.0
         self._prune()
-        self.replays = self._take_replays()
+        self.replays = self.take_orphans()
+
+    @property
+    def name(self) -> str:
+        """Where the journal is, for log lines."""
+        return str(self.path)
+
+    def _execute(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        return list(self._db.execute(sql, params).fetchall())
+
+    def _executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        self._db.executemany(sql, rows)
+
+    def _claimed(self, sql: str, params: Sequence[object]) -> int:
+        return self._db.execute(sql, params).rowcount
 
     def record(self, updates: Iterable[Mapping[str, Any]]) -> None:
         """Remember updates as received (those already known stay as they are)."""
@@ -150,9 +189,9 @@ class UpdateJournal:
         ]
         if rows:
             self._write(
-                lambda: self._db.executemany(
-                    "INSERT OR IGNORE INTO updates (update_id, state, payload, received_at) "
-                    "VALUES (?, ?, ?, ?)",
+                lambda: self._executemany(
+                    "INSERT INTO updates (update_id, state, payload, received_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (update_id) DO NOTHING",
                     rows,
                 )
             )
@@ -161,14 +200,45 @@ class UpdateJournal:
         if update_id in self._unwritten:
             return True
         try:
-            row = self._db.execute(
-                "SELECT state FROM updates WHERE update_id = ?", (update_id,)
-            ).fetchone()
-        except (OSError, sqlite3.Error) as error:
+            rows = self._execute("SELECT state FROM updates WHERE update_id = ?", (update_id,))
+        except self.ERRORS as error:
             # Unknown, so handled: a rare duplicate beats an update never answered.
             self._failing("read", error)
             return False
-        return row is not None and row[0] in (DONE, ABANDONED)
+        return bool(rows) and rows[0][0] in (DONE, ABANDONED)
+
+    def claim(self, update_id: int) -> bool:
+        """Take an update to handle it now; False when it is finished, or another process
+        holds a live claim on it (several replicas: the one that claims first handles it).
+        A claim lapses after CLAIM_LEASE_SECONDS, so a replica that died mid-update does
+        not keep it.  When the journal cannot be reached the update is handled anyway."""
+        if update_id in self._unwritten:
+            return False
+        now = self.clock()
+        try:
+            if self._claimed(
+                "UPDATE updates SET state = ?, claimed_by = ?, claimed_at = ? "
+                "WHERE update_id = ? AND (state = ? OR (state = ? AND claimed_at <= ?))",
+                (
+                    CLAIMED,
+                    self.owner,
+                    now,
+                    update_id,
+                    RECEIVED,
+                    CLAIMED,
+                    now - self.CLAIM_LEASE_SECONDS,
+                ),
+            ):
+                return True
+            # Not claimable: finished or claimed elsewhere, unless it was never recorded.
+            return not self._execute("SELECT 1 FROM updates WHERE update_id = ?", (update_id,))
+        except self.ERRORS as error:
+            self._failing("read", error)
+            return True
+
+    def renew(self, update_ids: Collection[int]) -> None:
+        """Nothing to say with one process: no other takes its updates away (the shared
+        journal's renews, journal_shared.py)."""
 
     def mark_done(self, update_id: int) -> None:
         self._finish(update_id, DONE, None)
@@ -186,7 +256,7 @@ class UpdateJournal:
     def count_replays(self, update_ids: Iterable[int]) -> None:
         rows = [(update_id,) for update_id in update_ids]
         self._write(
-            lambda: self._db.executemany(
+            lambda: self._executemany(
                 "UPDATE updates SET replays = replays + 1 WHERE update_id = ?", rows
             )
         )
@@ -199,7 +269,10 @@ class UpdateJournal:
         if self._unwritten:
             self._write(lambda: None)
         else:
-            self._write(lambda: self._db.execute("PRAGMA user_version = 1"))
+            self._write(self._probe_write)
+
+    def _probe_write(self) -> None:
+        self._db.execute("PRAGMA user_version = 1")
 
     def _finish(self, update_id: int, state: str, payload: str | None) -> None:
         self._unwritten[update_id] = (state, payload)
@@ -211,7 +284,7 @@ class UpdateJournal:
         """Run `write` after the finished updates not written yet; False if it failed."""
         try:
             if self._unwritten:
-                self._db.executemany(
+                self._executemany(
                     "INSERT INTO updates (update_id, state, payload, received_at) "
                     "VALUES (?, ?, ?, ?) ON CONFLICT(update_id) DO UPDATE SET "
                     "state = excluded.state, payload = excluded.payload",
@@ -222,34 +295,43 @@ class UpdateJournal:
                 )
                 self._unwritten.clear()
             write()
-        except (OSError, sqlite3.Error) as error:
+        except self.ERRORS as error:
             self._failing("written", error)
             return False
         if self.fault is not None:
             self.fault = None
-            log.warning("the update journal %s can be written again", self.path)
+            log.warning("the update journal %s can be written again", self.name)
         return True
 
     def _failing(self, what: str, error: Exception) -> None:
         if self.fault is not None:
             return
-        self.fault = f"the update journal {self.path} cannot be {what}: {error}"
+        self.fault = f"the update journal {self.name} cannot be {what}: {error}"
         log.error(
-            "%s; updates are still answered, but a crash may now lose or repeat some "
-            "(free disk space, or stop the bot and delete a damaged journal file)",
+            "%s; updates are still answered, but a crash may now lose or repeat some (%s)",
             self.fault,
+            self.FIX_HINT,
         )
 
-    def _take_replays(self) -> list[dict[str, Any]]:
-        """Updates received by an earlier run and never done, oldest first.  One handed
-        over `MAX_REPLAYS` times already is given up instead."""
+    def take_orphans(self, limit: int = 1 << 30) -> list[dict[str, Any]]:
+        """Updates received and never done, oldest first: at start-up those of an earlier
+        run; with several replicas (journal_shared.py) also those of a replica that died.
+        One handed over `MAX_REPLAYS` times already is given up instead."""
+        now = self.clock()
         try:
-            rows = self._db.execute(
-                "SELECT update_id, payload, replays FROM updates WHERE state = ? "
-                "ORDER BY update_id",
-                (RECEIVED,),
-            ).fetchall()
-        except (OSError, sqlite3.Error) as error:
+            rows = self._execute(
+                "SELECT update_id, payload, replays FROM updates WHERE "
+                "(state = ? AND received_at <= ?) OR (state = ? AND claimed_at <= ?) "
+                "ORDER BY update_id LIMIT ?",
+                (
+                    RECEIVED,
+                    now - self.ORPHAN_AFTER_SECONDS,
+                    CLAIMED,
+                    now - self.CLAIM_LEASE_SECONDS,
+                    limit,
+                ),
+            )
+        except self.ERRORS as error:
             self._failing("read", error)
             return []
         replays: list[dict[str, Any]] = []
@@ -269,7 +351,7 @@ class UpdateJournal:
             )
         if replays:
             log.warning(
-                "%d updates were received but not answered before the last stop; "
+                "%d updates were received but not answered before a stop; "
                 "they will be answered now",
                 len(replays),
             )
@@ -278,56 +360,7 @@ class UpdateJournal:
     def _prune(self) -> None:
         self._last_prune = self.clock()
         self._write(
-            lambda: self._db.execute(
+            lambda: self._execute(
                 "DELETE FROM updates WHERE received_at < ?", (self._last_prune - KEEP_SECONDS,)
             )
         )
-
-
-class JournalingQueue(asyncio.Queue[object]):
-    """The Application's update queue: journals every update as it is put in.
-
-    Polling (python-telegram-bot's Updater) and its webhook server both hand
-    each update to `update_queue.put` before they confirm it to Telegram, and
-    `Queue.put` ends in `put_nowait`, so recording there covers every way in.
-    """
-
-    def __init__(
-        self,
-        journal: UpdateJournal,
-        liveness: Liveness | None = None,
-        metrics: Metrics | None = None,
-    ) -> None:
-        super().__init__()
-        self.journal = journal
-        self.liveness = liveness
-        self.metrics = metrics
-
-    def put_nowait(self, item: object) -> None:
-        if isinstance(item, Update):
-            self.journal.record([item.to_dict()])
-            if self.liveness is not None:
-                self.liveness.arrived(item.update_id)
-            if self.metrics is not None:
-                self.metrics.received(item)
-        super().put_nowait(item)
-
-    def replay(self, bot: Bot) -> int:
-        """Put the updates an earlier run received but never finished back in the queue,
-        oldest first, before any new one is fetched (once per start).  Returns how many."""
-        journal = self.journal
-        replayed: list[int] = []
-        for payload in journal.replays:
-            update_id = int(payload["update_id"])
-            try:
-                update = Update.de_json(payload, bot)
-            except Exception as error:  # a payload this python-telegram-bot cannot read
-                journal.abandon(update_id, f"it cannot be read back ({error})")
-                continue
-            self.put_nowait(update)
-            replayed.append(update_id)
-        journal.count_replays(replayed)
-        journal.replays = []
-        if replayed:
-            log.info("replaying %d updates from before the restart", len(replayed))
-        return len(replayed)

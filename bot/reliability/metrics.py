@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from telegram import Update
@@ -183,6 +183,17 @@ class Metrics:
         )
         self.feed_polls = counter("feed_polls", "Feed polls, by outcome", ("outcome",))
         self.pushes = counter("pushes_sent", "Messages sent to subscribers about new reports")
+        self.duplicates = counter(
+            "updates_skipped",
+            "Updates not handled here: already finished, or claimed by another replica",
+        )
+        self.leader = Gauge(
+            f"{PREFIX}_leader",
+            "1 while this replica leads (polls feeds, sends pushes); always 1 without a "
+            "shared database",
+            registry=registry,
+        )
+        self.leader.set(1)
         # Zero from the start, so a rate over them is defined before the first event.
         for outcome in (FOUND, NOT_FOUND):
             for surface in (CHAT, MORE, INLINE):
@@ -213,6 +224,12 @@ class Metrics:
 
     def feed_polled(self, status: str, new: int, changed: int) -> None:
         self.feed_polls.labels(feed_outcome(status, new, changed)).inc()
+
+    def skipped(self) -> None:
+        self.duplicates.inc()
+
+    def leading(self, leader: bool) -> None:
+        self.leader.set(1 if leader else 0)
 
     def pushed(self, messages: int) -> None:
         if messages:

@@ -84,8 +84,16 @@ async def push_new_reports(
     store = state.store
     if store is None or not reports:
         return 0
+    if not state.leadership.is_leader:  # the leader pushes; kept in case this one takes over
+        state.backlog.add(reports)
+        return 0
     subscriptions = store.subscriptions()
     if not subscriptions:
+        return 0
+    # Several replicas: one that led a moment ago may have pushed some already.
+    claimed = await asyncio.to_thread(store.claim_pushes, [report.id for report in reports])
+    reports = [report for report in reports if report.id in claimed]
+    if not reports:
         return 0
     wanted = {topic_key(s.topic): s.topic for s in subscriptions}
     # One more than a chat can get, so an overflow is noticed.

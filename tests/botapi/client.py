@@ -224,11 +224,14 @@ class BotAPIClient:
     def redeliver_update(self, update_id: int) -> None:
         self._call("redeliver_update", update_id=update_id)
 
+    def route_webhook(self, urls: list[str], duplicate_every: int = 0) -> None:
+        self._call("route_webhook", urls=urls, duplicate_every=duplicate_every)
+
     def forge_webhook_request(
-        self, update: dict[str, Any], secret: str | None = None
+        self, update: dict[str, Any], secret: str | None = None, url: str | None = None
     ) -> dict[str, Any]:
         result: dict[str, Any] = self._call(
-            "forge_webhook_request", wait=10.0, update=update, secret=secret
+            "forge_webhook_request", wait=10.0, update=update, secret=secret, url=url
         )
         return result
 

@@ -155,6 +155,11 @@ class World:
         # this machine be reached over http on any port.
         self.webhook: Webhook | None = None
         self.allow_http_webhook = allow_http_webhook
+        # Several replicas behind one webhook URL (tests/botapi/webhook.py): where each
+        # delivery goes instead of the URL, in turn, and which updates are sent twice.
+        self.webhook_routes: list[str] = []
+        self.duplicate_every = 0
+        self.deliveries_made = 0
         self.clear()
 
     def clear(self) -> None:

@@ -6,13 +6,20 @@ reserved address, a secret_token of 1-256 characters A-Z a-z 0-9 _ -.  The test 
 (`FakeBotAPI(allow_http_webhook=True)`) also accepts http and any port, for a host on this
 machine only (127.0.0.1, localhost, ::1), where the bot under test listens.
 
-Delivery: one update at a time, oldest first, each POSTed as JSON with the header
+Delivery: oldest first, up to `WORKERS` (and the webhook's max_connections) POSTs at
+once but one at a time per chat, each POSTed as JSON with the header
 X-Telegram-Bot-Api-Secret-Token when a secret was set.  A 2xx answer confirms it; any
 other answer, or none, is recorded as getWebhookInfo's last error and the update is sent
 again after a pause (growing from `RETRY_FIRST_SECONDS` to `RETRY_MAX_SECONDS`), the
 ones behind it waiting; after `MAX_ATTEMPTS` failures it is given up, as Telegram gives up
 "after a reasonable amount of attempts".  While a webhook is set, getUpdates fails with
 409 Conflict.
+
+Several replicas: `route_webhook(urls, duplicate_every)` makes the fake stand for Telegram
+*and* the reverse proxy in front of the replicas: each delivery goes to the next of `urls`
+in turn (round robin, as nginx does), and every `duplicate_every`-th update is POSTed to
+the next replica too once the first answered, as when Telegram re-sends an update whose
+answer it did not get and the proxy hands it to another replica.
 """
 
 from __future__ import annotations
@@ -46,6 +53,8 @@ MAX_ATTEMPTS = 8
 RETRY_FIRST_SECONDS = 0.05
 RETRY_MAX_SECONDS = 0.5
 DELIVERY_TIMEOUT = 10.0
+# POSTs in flight at most (Telegram: up to the webhook's max_connections, default 40).
+WORKERS = 8
 
 
 def _check_url(world: World, url: str) -> None:
@@ -125,6 +134,19 @@ def get_webhook_info(world: World, params: Params, generation: int) -> Any:
     return info
 
 
+def _chat_of(update: dict[str, Any]) -> Any:
+    """The chat (else the user) an update belongs to: its deliveries keep their order."""
+    for value in update.values():
+        if not isinstance(value, dict):
+            continue
+        for holder in (value, value.get("message")):
+            if isinstance(holder, dict) and isinstance(holder.get("chat"), dict):
+                return ("chat", holder["chat"].get("id"))
+        if isinstance(value.get("from"), dict):
+            return ("user", value["from"].get("id"))
+    return None
+
+
 def post_update(
     url: str, body: bytes, secret: str | None, timeout: float = DELIVERY_TIMEOUT
 ) -> tuple[int | None, str | None, str]:
@@ -152,31 +174,41 @@ def post_update(
 
 
 class WebhookDeliverer:
-    """The thread that delivers the world's queued updates to its webhook."""
+    """The threads that deliver the world's queued updates to its webhook: up to
+    `max_connections` POSTs at once (at most `WORKERS`), as Telegram opens several
+    connections, but one at a time per chat, so each chat's updates arrive in order."""
 
     def __init__(self, world: World) -> None:
         self.world = world
         self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        # Update ids and chats with a POST in flight now.
+        self._flying: set[int] = set()
+        self._flying_chats: set[Any] = set()
 
     def start(self) -> None:
         with self.world.cond:
-            if self._thread is not None:
+            if self._threads:
                 return
             self._stopping = False
-            self._thread = threading.Thread(target=self._run, name="fake-webhook", daemon=True)
-            self._thread.start()
+            self._threads = [
+                threading.Thread(target=self._run, name=f"fake-webhook-{n}", daemon=True)
+                for n in range(WORKERS)
+            ]
+            for thread in self._threads:
+                thread.start()
 
     def stop(self) -> None:
         with self.world.cond:
-            thread, self._thread = self._thread, None
+            threads, self._threads = self._threads, []
             self._stopping = True
             self.world.changed()
-        if thread is not None:
+        for thread in threads:
             thread.join(DELIVERY_TIMEOUT + 2)
 
-    def _next(self) -> tuple[Webhook, Any] | None:
-        """Wait (holding the lock) for an update to deliver now; None when stopping."""
+    def _next(self) -> tuple[Webhook, Any, Any] | None:
+        """Wait (holding the lock) for an update to deliver now, oldest first, whose chat
+        has none in flight; None when stopping."""
         world = self.world
         while not self._stopping:
             hook = world.webhook
@@ -187,7 +219,16 @@ class WebhookDeliverer:
             if pause > 0:
                 world.cond.wait(pause)
                 continue
-            return hook, world.queue[0]
+            if len(self._flying) < min(hook.max_connections, WORKERS):
+                for queued in world.queue:
+                    chat = _chat_of(queued.update)
+                    if queued.update_id in self._flying or chat in self._flying_chats:
+                        continue
+                    self._flying.add(queued.update_id)
+                    if chat is not None:
+                        self._flying_chats.add(chat)
+                    return hook, queued, chat
+            world.cond.wait()
         return None
 
     def _run(self) -> None:
@@ -197,13 +238,51 @@ class WebhookDeliverer:
                 found = self._next()
                 if found is None:
                     return
-                hook, queued = found
+                hook, queued, chat = found
                 queued.deliveries += 1
                 body = json.dumps(queued.update).encode("utf-8")
-            status, error, _ = post_update(hook.url, body, hook.secret_token)
+                targets = self._targets(hook, queued)
+            try:
+                self._deliver(hook, queued, body, targets)
+            finally:
+                with world.cond:
+                    self._flying.discard(queued.update_id)
+                    self._flying_chats.discard(chat)
+                    world.changed()
+
+    def _deliver(self, hook: Webhook, queued: Any, body: bytes, targets: list[str]) -> None:
+        world = self.world
+        status, error, _ = post_update(targets[0], body, hook.secret_token)
+        with world.cond:
+            self._settle(hook, queued, status, error)
+            world.changed()
+        if len(targets) > 1 and status is not None and 200 <= status < 300:
+            again, error, _ = post_update(targets[1], body, hook.secret_token)
             with world.cond:
-                self._settle(hook, queued, status, error)
-                world.changed()
+                world.webhook_deliveries.append(
+                    {
+                        "update_id": queued.update_id,
+                        "status": again,
+                        "error": error,
+                        "at": time.time(),
+                        "duplicate": True,
+                    }
+                )
+
+    def _targets(self, hook: Webhook, queued: Any) -> list[str]:
+        """Where this delivery goes: the URL, or the next route (and the one after it, for a
+        duplicate)."""
+        world = self.world
+        routes = world.webhook_routes
+        if not routes:
+            return [hook.url]
+        first = world.deliveries_made % len(routes)
+        world.deliveries_made += 1
+        targets = [routes[first]]
+        every = world.duplicate_every
+        if every and len(routes) > 1 and queued.deliveries == 1 and queued.update_id % every == 0:
+            targets.append(routes[(first + 1) % len(routes)])
+        return targets
 
     def _settle(self, hook: Webhook, queued: Any, status: int | None, error: str | None) -> None:
         world = self.world
@@ -215,8 +294,9 @@ class WebhookDeliverer:
             if queued in world.queue:
                 world.queue.remove(queued)
             hook.failures, hook.retry_at = 0, 0.0
-            if ok:
-                world.acknowledged_below = max(world.acknowledged_below, queued.update_id + 1)
+            if ok:  # confirmed up to the oldest still waiting (several are in flight)
+                below = min([q.update_id for q in world.queue] + [queued.update_id + 1])
+                world.acknowledged_below = max(world.acknowledged_below, below)
             else:
                 world.dropped_updates += 1
         else:
@@ -286,6 +366,14 @@ class WebhookControl:
             )
             return [dict(d) for d in done()]
 
+    def route_webhook(self, urls: list[str], duplicate_every: int = 0) -> None:
+        """Deliver to these URLs in turn instead of the webhook's (replicas behind a proxy),
+        POSTing every `duplicate_every`-th update (by update_id) to two of them; [] ends it."""
+        with self.world.cond:
+            self.world.webhook_routes = list(urls)
+            self.world.duplicate_every = max(0, int(duplicate_every))
+            self.world.changed()
+
     def redeliver_update(self, update_id: int) -> None:
         """Queue an update created earlier to be delivered again, as Telegram re-sends one
         whose answer it did not get (right after its first delivery: a duplicate)."""
@@ -298,14 +386,15 @@ class WebhookControl:
             world.changed()
 
     def forge_webhook_request(
-        self, update: dict[str, Any], secret: str | None = None
+        self, update: dict[str, Any], secret: str | None = None, url: str | None = None
     ) -> dict[str, Any]:
-        """POST ``update`` to the webhook now, not as Telegram: with ``secret`` as the
-        secret header (None: no header).  Returns the answer's status and body."""
+        """POST ``update`` to the webhook now (or to ``url``: one replica), not as Telegram:
+        with ``secret`` as the secret header (None: no header).  Returns the answer's status
+        and body."""
         with self.world.cond:
             hook = self.world.webhook
             if hook is None:
                 raise ControlError("no webhook is set: the bot has not called setWebhook")
-            url = hook.url
+            url = url or hook.url
         status, error, body = post_update(url, json.dumps(update).encode("utf-8"), secret)
         return {"status": status, "error": error, "body": body}

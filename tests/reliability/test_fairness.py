@@ -14,7 +14,8 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor, SimpleUpdateProcessor
 
 from bot.reliability.fairness import UpdateProcessor, queue_key
-from bot.reliability.journal import JournalingQueue, UpdateJournal
+from bot.reliability.journal import UpdateJournal
+from bot.reliability.journal_queue import JournalingQueue
 from bot.reliability.liveness import Liveness
 from bot.reliability.metrics import Metrics
 

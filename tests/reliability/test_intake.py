@@ -21,7 +21,8 @@ from bot.reliability.intake import (
     checked_updates,
     polling_request,
 )
-from bot.reliability.journal import ABANDONED, JournalingQueue, UpdateJournal
+from bot.reliability.journal import ABANDONED, UpdateJournal
+from bot.reliability.journal_queue import JournalingQueue
 from bot.reliability.liveness import Liveness
 from tests.botapi import fixtures as botapi_fixtures
 from tests.botapi.server import FakeBotAPI

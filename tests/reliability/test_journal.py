@@ -20,9 +20,9 @@ from bot.reliability.journal import (
     KEEP_SECONDS,
     MAX_REPLAYS,
     JournalError,
-    JournalingQueue,
     UpdateJournal,
 )
+from bot.reliability.journal_queue import JournalingQueue
 from tests.botapi import fixtures as botapi_fixtures
 from tests.botapi.server import FakeBotAPI
 
