@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test test-fast lint chat bench bench-quality bench-reload bench-load bench-restart bench-idle container-test
+.PHONY: setup test test-fast lint chat bench bench-quality bench-reload bench-load bench-restart bench-idle bench-memory bench-replicas container-test
 
 $(BIN)/reports-bot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ bench-restart: setup
 
 bench-idle: setup
 	$(BIN)/python -m benchmarks.bench_idle
+
+bench-memory: setup
+	$(BIN)/python -m benchmarks.bench_memory
+
+bench-replicas: setup
+	$(BIN)/python -m benchmarks.bench_replicas
 
 container-test: setup
 	bash .ci/container-test
