@@ -173,3 +173,133 @@ def excerpt(text: str, best: str, limit: int, sentences: Sequence[str] = ()) -> 
         cut_start,
         cut_end,
     )
+
+
+# -- the short quote and its context -------------------------------------------------------
+
+# What a user reads first: the best sentence, and the one after it when both fit.
+SHORT_QUOTE_CHARS = 350
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A passage as an answer shows it: the short quote (`short`: the best sentence, and
+    the sentence after it when the two fit SHORT_QUOTE_CHARS) and the rest of the passage
+    around it, `before` and `after` (each "" when there is none), together within the
+    limit; `cut_before` / `cut_after` say the passage went on past what is kept."""
+
+    short: Excerpt
+    before: str
+    after: str
+    cut_before: bool
+    cut_after: bool
+
+
+def split_quote(
+    text: str,
+    best: str,
+    limit: int,
+    sentences: Sequence[str] = (),
+    short_limit: int = SHORT_QUOTE_CHARS,
+) -> Quote:
+    """`text` cut into the short quote around `best` and the context either side of it,
+    at most `limit` characters in all, each cut at a sentence or word boundary."""
+    short_limit = min(short_limit, limit)
+    span = _best_span(text, best)
+    ends = _sentence_ends(text, sentences)
+    if span is None:  # no best sentence to show: the passage's start is the quote
+        start, end = 0, _cut(text, 0, short_limit, ends)
+        short = Excerpt(text[:end].strip(), "", "", False, end < len(text))
+    else:
+        start, end = span
+        if end - start > short_limit:  # one very long sentence: cut inside it
+            end = _cut(text, start, start + short_limit, ())
+            short = Excerpt("", text[start:end].rstrip(), "", False, True)
+        else:
+            if start > 0 and _needs_previous(text[start:end]):
+                begin = _previous_start(text, start, ends)
+                if end - begin <= short_limit:
+                    start = begin
+            next_ends = [e for e in ends if e > end and text[end:e].strip()]
+            if next_ends and next_ends[0] - start <= short_limit:
+                end = next_ends[0]
+            short = Excerpt(
+                text[start : span[0]],
+                text[span[0] : span[1]],
+                text[span[1] : end].rstrip(),
+                False,
+                False,
+            )
+    room = max(0, limit - len(short.before + short.best + short.after))
+    before, after = text[:start].strip(), text[end:].strip()
+    # The sentence before the quote matters less than the one after: it gets a third.
+    keep_before = min(len(before), max(room // 3, room - len(after)))
+    kept_before = _tail(before, keep_before)
+    kept_after = _head(after, room - len(kept_before))
+    return Quote(
+        short,
+        kept_before,
+        kept_after,
+        cut_before=len(kept_before) < len(before),
+        cut_after=len(kept_after) < len(after),
+    )
+
+
+_REFERS_BACK = frozenset(
+    {
+        "it",
+        "he",
+        "she",
+        "they",
+        "this",
+        "that",
+        "these",
+        "those",
+        "his",
+        "her",
+        "its",
+        "their",
+        "there",
+        "such",
+    }
+)
+
+
+def _previous_start(text: str, start: int, sentence_ends: Sequence[int]) -> int:
+    """Where the sentence before the one at `start` begins."""
+    done = [e for e in sentence_ends if e <= start]
+    if done and not text[done[-1] : start].strip():
+        done.pop()  # that is the end of the previous sentence itself
+    begin = done[-1] if done else 0
+    return begin + len(text[begin:start]) - len(text[begin:start].lstrip())
+
+
+def _needs_previous(sentence: str) -> bool:
+    """Whether a sentence reads wrong alone: it closes a quotation opened before it (an
+    odd number of straight quotes, or a closing curly one first), or opens with a word
+    that points back ("It (the new capture) is…")."""
+    words = sentence.split(maxsplit=1)
+    first = words[0].strip("\"'“‘(").casefold() if words else ""
+    curly = [c for c in sentence if c in "“”"]
+    return (
+        sentence.count('"') % 2 == 1 or (bool(curly) and curly[0] == "”") or first in _REFERS_BACK
+    )
+
+
+def _head(text: str, limit: int) -> str:
+    """The start of `text`, at most `limit` characters, cut at a word."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit + 1)
+    return text[: cut if cut > 0 else limit].rstrip()
+
+
+def _tail(text: str, limit: int) -> str:
+    """The end of `text`, at most `limit` characters, cut at a word."""
+    if len(text) <= limit:
+        return text
+    if limit <= 0:
+        return ""
+    start = len(text) - limit
+    space = text.find(" ", start)
+    return text[space + 1 if 0 <= space < len(text) - 1 else start :].lstrip()

@@ -8,7 +8,17 @@ import sys
 
 import pytest
 
-from bot.text import LATEST_DEFAULT, LATEST_MAX, LatestRequest, parse_count, parse_latest, shorten
+from bot.text import (
+    LATEST_DEFAULT,
+    LATEST_MAX,
+    SHORT_QUOTE_CHARS,
+    LatestRequest,
+    parse_count,
+    parse_latest,
+    shorten,
+    split_quote,
+)
+from retrieval.sentences import split_sentences
 
 
 @pytest.mark.parametrize(
@@ -54,3 +64,52 @@ def test_the_text_module_and_the_terminal_never_import_telegram() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+# -- the short quote and its context ---------------------------------------------------
+
+
+def quote_parts(text: str, best: str, limit: int = 700) -> tuple[str, str, str]:
+    quote = split_quote(text, best, limit, split_sentences(text))
+    short = quote.short
+    return quote.before, short.before + short.best + short.after, quote.after
+
+
+def test_the_short_quote_is_the_best_sentence_and_the_one_after() -> None:
+    text = "It rained in the morning. The ferry left at noon. It docked at six. Then calm."
+    assert quote_parts(text, "The ferry left at noon.") == (
+        "It rained in the morning.",
+        "The ferry left at noon. It docked at six.",
+        "Then calm.",
+    )
+
+
+def test_a_sentence_that_closes_a_quotation_brings_the_one_that_opened_it() -> None:
+    opened = '"Seizing the crossings has no strategic importance.'
+    closing = 'It is a show of progress," staff brigadier Faiz Amr told Reuters.'
+    text = f"Rebels took the posts. {opened} {closing} Fighting went on."
+
+    before, short, after = quote_parts(text, closing)
+
+    assert short == f"{opened} {closing} Fighting went on."
+    assert before == "Rebels took the posts." and after == ""
+
+
+def test_a_sentence_that_points_back_brings_the_one_before() -> None:
+    text = "The council met. The mayor resigned on Friday. She gave no reason. Talks follow."
+    assert quote_parts(text, "She gave no reason.")[1] == (
+        "The mayor resigned on Friday. She gave no reason. Talks follow."
+    )
+
+
+def test_the_short_quote_and_the_context_stay_within_their_limits() -> None:
+    sentence = "The river rose another metre overnight near the old bridge."
+    text = " ".join([sentence.replace("river", f"river {n}") for n in range(40)])
+    best = sentence.replace("river", "river 20")
+
+    before, short, after = quote_parts(text, best)
+
+    assert len(short) <= SHORT_QUOTE_CHARS and short.startswith(best)
+    assert len(before) + len(short) + len(after) <= 700
+    assert text.index(before) + len(before) + 1 == text.index(best)  # cut at a word
+    assert not text.startswith(before) and after in text  # both sides cut to fit

@@ -37,10 +37,11 @@ from bot.text import (
     NAME_MAX_CHARS,
     TITLE_MAX_CHARS,
     UNTITLED,
+    Quote,
     day,
-    excerpt,
     format_date,
     shorten,
+    split_quote,
     valid_unicode,
 )
 from retrieval.models import MAX_QUOTE_CHARS, Hit, Report
@@ -149,17 +150,26 @@ def _attribution(
     return " · ".join(parts)
 
 
-def quote_html(text: str, best: str, limit: int, sentences: Sequence[str] = ()) -> str:
-    """The passage as HTML, best sentence in bold, each cut side marked with "…"."""
-    part = excerpt(text, best, limit, sentences)
-    bold = f"<b>{esc(part.best)}</b>" if part.best else ""
-    return (
-        (ELLIPSIS if part.cut_start else "")
-        + esc(part.before)
-        + bold
-        + esc(part.after)
-        + (ELLIPSIS if part.cut_end else "")
+def quote_html(quote: Quote) -> str:
+    """The answer's two blockquotes: the short quote, best sentence in bold, and the rest
+    of the passage around it folded in an expandable one (when there is any), its cut
+    sides marked with "…" and the short quote's place in it with CONTEXT_GAP."""
+    short = quote.short
+    first = (
+        esc(short.before)
+        + (f"<b>{esc(short.best)}</b>" if short.best else "")
+        + esc(short.after)
+        + (ELLIPSIS if short.cut_end else "")
     )
+    blocks = [f"<blockquote>{first}</blockquote>"]
+    around = []
+    if quote.before:
+        around.append((ELLIPSIS if quote.cut_before else "") + esc(quote.before))
+    if quote.after:
+        around.append(esc(quote.after) + (ELLIPSIS if quote.cut_after else ""))
+    if around:
+        blocks.append(f"<blockquote expandable>{wording.CONTEXT_GAP.join(around)}</blockquote>")
+    return "\n".join(blocks)
 
 
 def _fit(build: Callable[[int], str], limit: int, floor: int = 40) -> str:
@@ -178,8 +188,8 @@ def answer_html(hit: Hit, position: int | None = None, total: int | None = None)
     """The answer message: quote, speaker, attribution and (optionally) "Answer i of n"."""
 
     def build(limit: int, link: bool = True) -> str:
-        quote = quote_html(hit.passage.text, hit.best_sentence, limit, hit.passage.sentences)
-        lines = [f"<blockquote>{quote}</blockquote>"]
+        passage = hit.passage
+        lines = [quote_html(split_quote(passage.text, hit.best_sentence, limit, passage.sentences))]
         if hit.speaker:
             lines.append(wording.QUOTED.format(speaker=esc(shorten(hit.speaker, NAME_MAX_CHARS))))
         lines.append(_attribution(hit.report, link=link, page=hit.passage.page))

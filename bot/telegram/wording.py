@@ -62,6 +62,8 @@ COMMANDS: tuple[Command, ...] = (
 
 # -- answers ------------------------------------------------------------------------------
 QUOTED = "Quoted: <b>{speaker}</b>"
+# In the folded context under an answer, where the short quote above it stood.
+CONTEXT_GAP = " […] "
 ANSWER_POSITION = "<i>Answer {position} of {total}</i>"
 # In an attribution: the author a report names, and the page of a PDF an answer is on.
 BY_AUTHOR = "by {author}"

@@ -17,9 +17,9 @@ from bot.telegram import html as render
 from bot.telegram.addressing import clean_question, command_is_for_us, mentions_bot
 from bot.telegram.callbacks import CALLBACK_DATA_MAX_BYTES, decode_more, encode_more
 from bot.telegram.html import Rendered
-from bot.telegram.wording import COMMANDS
-from bot.text import LATEST_MAX, MAX_ANSWERS
-from retrieval.models import Hit
+from bot.telegram.wording import COMMANDS, CONTEXT_GAP
+from bot.text import LATEST_MAX, MAX_ANSWERS, SHORT_QUOTE_CHARS
+from retrieval.models import MAX_QUOTE_CHARS, Hit
 from tests.botapi.html_check import message_text, parse_telegram_html_entities
 from tests.conftest import BEST, HOSTILE, JULY_22, PARAGRAPH, make_hit, make_report
 
@@ -43,11 +43,37 @@ def entities_of(formatted: Any, kind: str) -> list[str]:
 # -- the answer --------------------------------------------------------------------
 
 
-def test_answer_quotes_the_passage_with_the_best_sentence_in_bold() -> None:
+def test_answer_quotes_the_best_sentence_in_bold_and_folds_the_rest_of_the_passage() -> None:
     shown = sent(render.render_answer([make_hit(PARAGRAPH, BEST)], 1))
 
-    assert entities_of(shown, "blockquote") == [PARAGRAPH]
+    # The best sentence and the one after it; the sentence before it is context.
+    assert entities_of(shown, "blockquote") == [BEST + " The rebels claim a new crossing."]
+    assert entities_of(shown, "expandable_blockquote") == [
+        "Reports suggests the border crossings were recaptured."
+    ]
     assert entities_of(shown, "bold") == [BEST]
+
+
+def test_a_short_passage_has_no_folded_context() -> None:
+    shown = sent(render.render_answer([make_hit(BEST, BEST)], 1))
+
+    assert entities_of(shown, "blockquote") == [BEST]
+    assert entities_of(shown, "expandable_blockquote") == []
+
+
+def test_context_on_both_sides_marks_where_the_short_quote_stood() -> None:
+    text = "First comes this. " + BEST + " Then that. And the end."
+    long_best = BEST + " " + "x" * 230  # with the next sentence it passes the short limit
+    shown = sent(render.render_answer([make_hit(text, BEST)], 1))
+    longer = sent(render.render_answer([make_hit(text.replace(BEST, long_best), long_best)], 1))
+
+    assert entities_of(shown, "blockquote") == [BEST + " Then that."]
+    assert entities_of(shown, "expandable_blockquote") == ["First comes this. […] And the end."]
+    # Too long with the sentence after it: the best sentence alone is the short quote.
+    assert entities_of(longer, "blockquote") == [long_best]
+    assert entities_of(longer, "expandable_blockquote") == [
+        "First comes this. […] Then that. And the end."
+    ]
 
 
 def test_answer_attribution_line_has_linked_title_source_and_date() -> None:
@@ -93,7 +119,8 @@ def test_hostile_report_and_passage_text_is_shown_literally() -> None:
     best = f"The key {HOSTILE} sentence."
     shown = sent(render.render_answer([make_hit(text, best, report=report, speaker=HOSTILE)], 1))
 
-    assert entities_of(shown, "blockquote") == [text]
+    assert entities_of(shown, "blockquote") == [f"{best} After &."]
+    assert entities_of(shown, "expandable_blockquote") == [f"Before {HOSTILE}."]
     assert entities_of(shown, "bold") == [best, HOSTILE]  # the sentence and the speaker
     assert f"Quoted: {HOSTILE}" in shown.text
     assert f"{HOSTILE} · {HOSTILE} · 22 Jul 2012" in shown.text
@@ -121,12 +148,18 @@ def test_a_huge_passage_is_trimmed_at_a_word_boundary_and_keeps_the_best_sentenc
     shown = sent(render.render_answer([make_hit(text, best)], 1))
 
     (quote,) = entities_of(shown, "blockquote")
-    assert len(quote) <= 700 + 2  # the quote budget plus the two "…" marks
-    assert quote.startswith("…") and quote.endswith("…")
+    (context,) = entities_of(shown, "expandable_blockquote")
+    # The filler's lower-case "sentences" run on: the one after it is far too long.
+    assert quote == best
     assert entities_of(shown, "bold") == [best]
+    # Short, and the whole within the quote budget (plus the "…" marks and the gap).
+    assert len(quote) <= SHORT_QUOTE_CHARS
+    assert len(quote) + len(context) <= MAX_QUOTE_CHARS + len("……") + len(CONTEXT_GAP)
+    assert context.startswith("…") and context.endswith("…")
+    before, after = context.strip("…").split(CONTEXT_GAP)
     # Cut between words, not inside one: every piece is a piece of the passage.
-    assert quote.strip("…").strip() in text
-    assert quote[1:].split()[0] == "The"
+    assert text.index(before) + len(before) == text.index(best) - 1
+    assert after in text and after.split()[0] == "word0"
 
 
 def test_a_long_passage_with_the_best_sentence_first_is_cut_only_at_the_end() -> None:
@@ -136,8 +169,11 @@ def test_a_long_passage_with_the_best_sentence_first_is_cut_only_at_the_end() ->
     shown = sent(render.render_answer([make_hit(text, best)], 1))
 
     (quote,) = entities_of(shown, "blockquote")
-    assert quote.startswith(best) and quote.endswith("…")
-    assert quote.removesuffix("…").rstrip().endswith(".")  # at a sentence end
+    (context,) = entities_of(shown, "expandable_blockquote")
+    assert quote == best + " More detail follows here."
+    assert context.startswith("More detail") and context.endswith("…")
+    assert CONTEXT_GAP not in context  # nothing before the quote
+    assert len(quote) + len(context) <= MAX_QUOTE_CHARS + 1
 
 
 def test_worst_case_escaping_still_fits_one_message() -> None:
