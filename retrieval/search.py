@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval import rerank
+from retrieval import rerank, speakers
 from retrieval.analyzer import Analyzer, AnalyzerSettings
 from retrieval.answer_types import question_kind
 from retrieval.bm25 import BACKENDS, FastBM25, build_scorer
@@ -348,9 +348,13 @@ class SearchEngine:
         )
         settings = self.settings.rerank
         ranked = rerank.rank(query, candidates, settings)
+        # "What did X say?" is answered from a passage where X speaks, or not at all.
+        speaking = speakers.only_where_speaks(question, ranked, lambda r: r.candidate.passage)
+        ranked = ranked if speaking is None else speaking
         if not ranked or rerank.is_not_found(query, ranked, settings):
             return []
-        return make_hits(query, ranked, top, self._reports_by_id, self._analyzer, settings)
+        hits = make_hits(query, ranked, top, self._reports_by_id, self._analyzer, settings)
+        return speakers.attributed(question, hits)
 
     def _first_stage(
         self, terms: Sequence[str], within: Collection[str] | None

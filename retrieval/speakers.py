@@ -7,8 +7,14 @@ only name someone when a quotation sits next to a recognisable attribution.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TypeVar
 
+from retrieval.models import Hit, Passage
 from retrieval.sentences import split_sentences, word_set
+
+T = TypeVar("T")
 
 _SPEECH_VERB = re.compile(
     r"\b(?:(?:was|is|were|has been) quoted as saying|said|says|told|tells|added|adds|"
@@ -18,7 +24,10 @@ _SPEECH_VERB = re.compile(
 _PRONOUNS = word_set("he she they we i it you who one someone others some many")
 # Words between a subject and its verb: "Smith later said", "Smith has told".
 _FILLERS = word_set("has had have was is also later then once again earlier previously")
-_DESCRIPTION_START = frozenset(("a", "an", "the"))
+# An appositive starts so: "Bashir al-Kheir, an activist,", "Smith, of Boston,".
+_DESCRIPTION_START = frozenset(("a", "an", "the", "of", "from"))
+# "Emily Chibaro of Nantucket told": the person, then where or what they are from.
+_OF_PLACE = re.compile(r"^(?P<person>.+?)\s+(?:of|from)\s+(?:the\s+)?[A-Z][^,]*$")
 _PARTICLES = word_set(
     "al el bin ibn bint abu abd de da di del della der den du la le van von ten ter dos das"
 )
@@ -148,6 +157,11 @@ def _subject_name(subject: str, *, strict: bool) -> str | None:
     for segment in reversed([part.strip() for part in subject.split(",") if part.strip()]):
         if segment.split()[0].lower() in _DESCRIPTION_START or _PARTY_TAG.match(segment):
             continue  # an appositive: "Bashir al-Kheir, an activist,"
+        of_place = _OF_PLACE.match(segment)
+        if of_place:  # a full name before "of PLACE" is the person, the place is not
+            person = _trailing_name(of_place.group("person"), strict=True)
+            if person is not None and len(person.split()) >= 2:
+                return person
         return _trailing_name(segment, strict=strict)
     return None
 
@@ -230,3 +244,128 @@ def _is_name(words: list[str]) -> bool:
     if any(word.rstrip(".").lower() in _NOT_PEOPLE for word in words):
         return False
     return any(word[:1].isupper() and word.lower() not in _NAME_TITLES for word in words)
+
+
+# -- "What did X say?" -------------------------------------------------------------------
+
+_ASKED = re.compile(
+    r"^\s*(?:and\s+)?what\s+(?:did|does|do|has|have|had|was|is)\s+(?P<name>.{2,80}?)\s+"
+    r"(?:say|said|saying|tell|told|telling|add|added|write|wrote|announce|announced|"
+    r"claim|claimed|think|thought|mean|meant)\b",
+    re.IGNORECASE,
+)
+
+
+_THEN_PRONOUN_SAID = re.compile(
+    r"[,.!?…][\"”]\s+(?:he|she)\s+(?:said|says|told|added|continued|explained|insisted)\b"
+)
+
+
+def asked_speaker(question: str) -> str | None:
+    """'What did Emily Chibaro say about the surf?' → 'Emily Chibaro': who a question
+    asks the words of, when it names them (capitalised words; 'he' or 'the police' are
+    not names)."""
+    found = _ASKED.match(question)
+    if found is None:
+        return None
+    words = found.group("name").strip(" ,?").split()
+    if not words or words[0].lower() in _PRONOUNS or words[0].lower() in _DESCRIPTION_START:
+        return None
+    if not all(_is_name_word(word) for word in words):
+        return None
+    return " ".join(words)
+
+
+def lets_speak(name: str, text: str, speaker: str | None) -> bool:
+    """Whether `name` speaks in a passage: it is the passage's speaker, or a word of the
+    name stands in an attribution ("Chibaro of Nantucket told", "said Chibaro",
+    "according to Chibaro")."""
+    keys = [
+        word.rstrip(".").casefold()
+        for word in name.split()
+        if word.lower() not in _NAME_TITLES
+        and word.lower() not in _PARTICLES
+        and len(word.rstrip(".")) >= 3
+    ]
+    if not keys:
+        return False
+    if speaker and not {word.casefold() for word in speaker.split()}.isdisjoint(keys):
+        return True
+    for key in keys:
+        for mention in re.finditer(rf"\b{re.escape(key)}\b", text, re.IGNORECASE):
+            after = _first_clause(text[mention.end() : mention.end() + 120])
+            verb = _SPEECH_VERB.search(after)
+            if verb is not None and verb.start() <= _MAX_SUBJECT_CHARS:
+                return True
+            # "Assad voiced support for Iran. \"I find it strange…,\" he said."
+            if _THEN_PRONOUN_SAID.search(text, mention.end(), mention.end() + 400):
+                return True
+            before = text[max(0, mention.start() - 40) : mention.start()]
+            if re.search(
+                r"(?:\bsaid|\bsays|\btold|\baccording to)\s+(?:[A-Z][\w.'-]*\s+)*$", before
+            ):
+                return True
+    return False
+
+
+def only_where_speaks(
+    question: str, ranked: Sequence[T], passage_of: Callable[[T], Passage]
+) -> list[T] | None:
+    """For "What did X say?", X a person: the ranked candidates where X speaks (none: not
+    found).  None, for no filter, when the question asks no one's words, or X may be no
+    person ("What did China say?": speakers are people, not places or organisations)."""
+    asked = asked_speaker(question)
+    if asked is None:
+        return None
+    passages = [passage_of(item) for item in ranked]
+    if not _is_person(asked, passages):
+        return None
+    return [
+        item
+        for item, passage in zip(ranked, passages, strict=True)
+        if lets_speak(asked, passage.text, passage.speaker)
+    ]
+
+
+_PERSON_TITLE = (
+    r"(?:President|Mr|Mrs|Ms|Dr|Gen|Sen|Gov|Rep|King|Queen|Pope|Prime Minister|Chancellor|"
+    r"Judge|Justice|Secretary|Minister)\.?\s+(?:[A-Z][\w'-]*\s+)?"
+)
+
+
+def _is_person(name: str, passages: Sequence[Passage]) -> bool:
+    """A full name, a titled one ("Sen. McCain"), or one word that the passages show to
+    be a person's: a quotation's speaker has it, or a title or "al-" stands before it."""
+    words = [w for w in name.split() if w.lower() not in _NAME_TITLES and w not in _RANKS]
+    if len(words) >= 2 or len(words) < len(name.split()):
+        return True
+    if not words:
+        return False
+    word = words[0].casefold()
+    heard = {
+        part
+        for passage in passages
+        if passage.speaker
+        for part in re.split(r"[\s-]+", passage.speaker.casefold())
+    }
+    if word in heard:
+        return True
+    titled = re.compile(
+        rf"\b(?:{_PERSON_TITLE}|(?:al|el|bin|ibn|abu)-){re.escape(words[0])}\b", re.IGNORECASE
+    )
+    return any(titled.search(passage.text) for passage in passages)
+
+
+def attributed(question: str, hits: list[Hit]) -> list[Hit]:
+    """The hits of "What did X say?" quoted as X's words: a passage whose first quotation
+    is someone else's (X speaks later in it) must not say "Quoted: someone else"."""
+    asked = asked_speaker(question)
+    if asked is None or not _is_person(asked, [hit.passage for hit in hits]):
+        return hits
+    return [
+        replace(hit, passage=replace(hit.passage, speaker=asked))
+        if not (hit.speaker and lets_speak(asked, "", hit.speaker))
+        and lets_speak(asked, hit.passage.text, None)
+        else hit
+        for hit in hits
+    ]
