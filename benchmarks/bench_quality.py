@@ -23,7 +23,6 @@ benchmarks/results/.  A benchmark, not a test: nothing here asserts.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import itertools
 import json
 import os
@@ -37,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from retrieval.bm25 import BACKENDS, build_scorer
-from retrieval.evaluation import Outcome, Question, read_questions, summarize
+from retrieval.evaluation import Outcome, Question, is_tune, read_questions, summarize
 from retrieval.loader import load_reports
 from retrieval.models import Hit, Passage, Report
 from retrieval.rerank import RerankSettings
@@ -49,7 +48,6 @@ EVAL_DIR = REPO.parent / "shared" / "eval"
 RESULTS_DIR = REPO / "benchmarks" / "results"
 EXTRA_OFFTOPIC = REPO / "benchmarks" / "data" / "offtopic-extra.jsonl"
 TOP = 5
-TUNE_SHARE = 7  # of 10
 
 # The analyzer's plain BM25: only the first stage's order, never refusing.
 PLAIN = RerankSettings(
@@ -187,14 +185,6 @@ def variants() -> list[Variant]:
         Variant("chosen, 50 candidates", "BM25 top 50 to stage two", c, candidates=50),
         Variant("chosen, 200 candidates", "BM25 top 200 to stage two", c, candidates=200),
     ]
-
-
-# ---- the split ---------------------------------------------------------------------
-
-
-def is_tune(question_id: str) -> bool:
-    """Fixed for good: sha256 of the id, as an integer, mod 10, below 7."""
-    return int(hashlib.sha256(question_id.encode()).hexdigest(), 16) % 10 < TUNE_SHARE
 
 
 # ---- the whitespace baseline ------------------------------------------------------

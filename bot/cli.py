@@ -18,7 +18,7 @@ from pathlib import Path
 from bot.config import ConfigError, Settings
 from retrieval.bm25 import BACKENDS
 from retrieval.errors import RetrievalError
-from retrieval.evaluation import read_questions, run_questions, summarize
+from retrieval.evaluation import PARTS, in_part, read_questions, run_questions, summarize
 from retrieval.models import hit_as_dict
 from retrieval.search import SearchEngine, SearchSettings
 
@@ -72,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--output", type=Path, help="write one JSON line per question here")
     evaluate.add_argument("--top", type=_positive_int, default=5, help="hits kept (default 5)")
+    evaluate.add_argument(
+        "--part",
+        choices=PARTS,
+        default="all",
+        help="only the tune or the held-out questions (a fixed split by a hash of the id)",
+    )
     _add_backend_option(evaluate)
     evaluate.set_defaults(func=_eval)
 
@@ -147,7 +153,7 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    questions = read_questions(args.questions)
+    questions = [q for q in read_questions(args.questions) if in_part(q, args.part)]
     output: Path | None = args.output
     # Its folder is made before the engine is built, so a bad --output fails at once.
     if output is not None and not _write_output(output, None):

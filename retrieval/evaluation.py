@@ -8,6 +8,7 @@ should be refused (no hits at all).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import statistics
@@ -91,6 +92,24 @@ def read_questions(path: Path) -> list[Question]:
                 'object like {"id": "q1", "question": "...", "answers": ["..."]}.'
             ) from exc
     return questions
+
+
+# The split of every questions file, fixed for good: a question is *tune* (weights and
+# thresholds are chosen on it) when sha256 of its id, as an integer, mod 10 is below 7,
+# else *held-out* (only reported).  `reports-bot eval --part` and bench_quality share it.
+TUNE_SHARE = 7  # of 10
+PARTS = ("all", "tune", "held-out")
+
+
+def is_tune(question_id: str) -> bool:
+    return int(hashlib.sha256(question_id.encode()).hexdigest(), 16) % 10 < TUNE_SHARE
+
+
+def in_part(question: Question, part: str) -> bool:
+    """Whether `question` belongs to `part` (one of PARTS)."""
+    if part == "all":
+        return True
+    return is_tune(question.id) == (part == "tune")
 
 
 def run_questions(engine: SearchEngine, questions: Iterable[Question], top: int) -> list[Outcome]:

@@ -289,3 +289,24 @@ def test_search_reads_a_link_out_of_the_folder_only_when_the_operator_opts_in(
     assert main(["search", "What is the vault code?", "--reports", str(reports), "--json"]) == 0
     quotes = [hit["quote"] for hit in json.loads(capsys.readouterr().out)]
     assert any("4417" in quote for quote in quotes) is (follow is not None)
+
+
+@pytest.mark.parametrize(("part", "ids"), [("tune", ["q1", "q2"]), ("held-out", ["q3"])])
+def test_eval_part_keeps_the_tune_or_the_held_out_questions(
+    reports: Path, tmp_path: Path, part: str, ids: list[str]
+) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        "".join(
+            json.dumps({"id": qid, "question": "When did the harbour reopen?", "answers": []})
+            + "\n"
+            for qid in ("q1", "q2", "q3")
+        ),
+        encoding="utf-8",
+    )
+    output = tmp_path / "out.jsonl"
+    args = ["eval", "--reports", str(reports), "--questions", str(questions)]
+    assert main([*args, "--output", str(output), "--part", part]) == 0
+    rows = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    # The split is fixed for good: sha256 of the id, mod 10, below 7 is tune.
+    assert [row["id"] for row in rows] == ids
