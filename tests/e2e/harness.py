@@ -25,6 +25,9 @@ SEEDS = REPO / "seeds"
 # Only matters when something is broken: a healthy run takes a fraction of it.
 TIMEOUT = 20.0
 BOT_USERNAME = "reports_test_bot"
+# A seed question with several answers, for what needs the **More** button ("What did
+# Faiz Amr say…?" has one: only one passage lets him speak).
+SEVERAL_ANSWERS = "What happened at the border crossings?"
 
 # Settings the developer's shell may hold that must not leak into the bot under test.
 _BOT_VARIABLES = (

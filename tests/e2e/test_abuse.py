@@ -17,6 +17,7 @@ from bot.telegram.wording import SLOW_DOWN_PRESS
 from tests.botapi.control import Control
 from tests.botapi.server import FakeBotAPI
 from tests.e2e.harness import (
+    SEVERAL_ANSWERS,
     TIMEOUT,
     BotProcess,
     ask,
@@ -177,7 +178,7 @@ def test_group_chatter_the_bot_does_not_answer_costs_nothing(
 def test_more_presses_share_the_budget_and_are_refused_with_a_notification(
     control: Control, user_id: int
 ) -> None:
-    _, answer = ask(control, user_id, QUESTION)
+    _, answer = ask(control, user_id, SEVERAL_ANSWERS)
     (more,) = buttons(answer)
     for question in OTHER_QUESTIONS:
         ask(control, user_id, question)

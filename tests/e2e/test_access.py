@@ -25,6 +25,7 @@ from tests.botapi.control import Control
 from tests.botapi.server import FakeBotAPI
 from tests.e2e.harness import (
     BOT_USERNAME,
+    SEVERAL_ANSWERS,
     TIMEOUT,
     BotProcess,
     ask,
@@ -248,8 +249,8 @@ def test_a_button_from_before_access_was_restricted(tmp_path: Path) -> None:
         open_bot = start_bot(server, tmp_path / "open")
         try:
             assert "access: open to everyone" in open_bot.log
-            _, answer = ask(control, stranger, QUESTION)
-            asked = group_says(control, group, stranger, f"/ask {QUESTION}")
+            _, answer = ask(control, stranger, SEVERAL_ANSWERS)
+            asked = group_says(control, group, stranger, f"/ask {SEVERAL_ANSWERS}")
             (in_group,) = control.wait_for_messages(group, 1, TIMEOUT, asked["message_id"])
             control.wait_until_acknowledged(TIMEOUT)
         finally:

@@ -19,7 +19,7 @@ from bot.telegram.wording import EXPIRED, NO_MORE
 from retrieval.search import SearchEngine
 from tests.botapi.control import Control
 from tests.botapi.server import FakeBotAPI
-from tests.e2e.harness import SEEDS, buttons
+from tests.e2e.harness import SEEDS, SEVERAL_ANSWERS, buttons
 
 USER = 9_000_001
 
@@ -35,7 +35,7 @@ async def application(server: FakeBotAPI, tmp_path: Path) -> AsyncIterator[BotAp
 
 async def answered_question(app: BotApplication, control: Control) -> dict[str, Any]:
     """Ask a question by feeding the user's message to the application; return the answer."""
-    question = control.send_message(USER, USER, "What did Faiz Amr say about the border crossings?")
+    question = control.send_message(USER, USER, SEVERAL_ANSWERS)
     await app.process_update(Update.de_json({"update_id": 1, "message": question}, app.bot))
     (answer,) = control.wait_for_messages(USER, 1, 5.0, question["message_id"])
     return answer

@@ -9,6 +9,7 @@ from bot.telegram.wording import COMMANDS
 from tests.botapi.control import Control
 from tests.e2e.harness import (
     BOT_USERNAME,
+    SEVERAL_ANSWERS,
     TIMEOUT,
     BotProcess,
     ask,
@@ -155,7 +156,7 @@ def test_not_found_quotes_nothing(control: Control, user_id: int) -> None:
 
 
 def test_more_walks_through_every_hit_then_the_button_goes(control: Control, user_id: int) -> None:
-    _, answer = ask(control, user_id, "What did Faiz Amr say about the border crossings?")
+    _, answer = ask(control, user_id, SEVERAL_ANSWERS)
     seen = [quote_of(answer)]
     message_id = answer["message_id"]
     presses = 0

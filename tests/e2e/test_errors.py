@@ -11,7 +11,15 @@ from bot.telegram.html import render_error, visible_text
 from bot.telegram.wording import NO_MORE
 from tests.botapi.control import Control
 from tests.botapi.server import FakeBotAPI
-from tests.e2e.harness import TIMEOUT, BotProcess, ask, buttons, quote_of, start_bot
+from tests.e2e.harness import (
+    SEVERAL_ANSWERS,
+    TIMEOUT,
+    BotProcess,
+    ask,
+    buttons,
+    quote_of,
+    start_bot,
+)
 from tests.e2e.live_helpers import POLL_SECONDS, ask_until, seeded_folder
 
 pytestmark = pytest.mark.usefixtures("bot")
@@ -46,7 +54,7 @@ def test_a_failed_answer_is_logged_and_the_user_gets_an_apology(
 
 
 def test_a_failed_more_press_is_answered_with_an_apology(control: Control, user_id: int) -> None:
-    _, answer = ask(control, user_id, "What did Faiz Amr say about the border crossings?")
+    _, answer = ask(control, user_id, SEVERAL_ANSWERS)
     (button,) = buttons(answer)
     control.inject("editMessageText", "server_error", count=1)
 
@@ -77,7 +85,7 @@ def test_more_on_an_answer_whose_report_is_gone_is_answered_once(tmp_path: Path)
     button removed.  When removing it fails too, the press is still answered once, with
     that note, not a second time with an apology Telegram would refuse."""
     user = 9_200_001
-    question = "What did Faiz Amr say about the border crossings?"
+    question = SEVERAL_ANSWERS
     reports = seeded_folder(tmp_path / "reports")
     with FakeBotAPI() as server:
         control = server.control

@@ -24,6 +24,7 @@ from tests.botapi.control import Control
 from tests.botapi.server import FakeBotAPI, find_free_port
 from tests.e2e.harness import (
     SEEDS,
+    SEVERAL_ANSWERS,
     TIMEOUT,
     BotProcess,
     ask,
@@ -136,7 +137,7 @@ def test_server_errors_and_timeouts_are_retried_with_backoff(
 
 @pytest.mark.usefixtures("bot")
 def test_a_failed_edit_is_retried_and_lands_once(control: Control, user: int) -> None:
-    _, answer = ask(control, user, QUESTIONS[1])
+    _, answer = ask(control, user, SEVERAL_ANSWERS)
     (more,) = buttons(answer)
     control.inject("editMessageText", "server_error")
     control.inject(

@@ -9,6 +9,7 @@ import pytest
 
 from tests.botapi.server import FakeBotAPI
 from tests.e2e.harness import (
+    SEVERAL_ANSWERS,
     TIMEOUT,
     ask,
     bot_env,
@@ -102,7 +103,7 @@ def test_restart_in_the_middle_of_a_conversation(server: FakeBotAPI, tmp_path: P
     user_id = 8_000_001
     first_bot = start_bot(server, tmp_path / "first")
     try:
-        _, answer = ask(control, user_id, "What did Faiz Amr say about the border crossings?")
+        _, answer = ask(control, user_id, SEVERAL_ANSWERS)
         control.wait_until_acknowledged(TIMEOUT)
     finally:
         first_bot.stop(signal.SIGKILL)  # a crash: no goodbye, no state saved
