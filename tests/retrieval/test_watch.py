@@ -66,9 +66,7 @@ def test_changed_paths_come_relative_to_the_root(watcher: FolderWatcher) -> None
     assert watcher.take() == Changes(frozenset(), False)  # taken means gone
 
 
-def test_a_burst_too_big_to_trust_asks_for_a_walk(
-    watcher: FolderWatcher, tmp_path: Path
-) -> None:
+def test_a_burst_too_big_to_trust_asks_for_a_walk(watcher: FolderWatcher, tmp_path: Path) -> None:
     staging = tmp_path / "staging"
     staging.mkdir()
     for number in range(80):  # over the burst of 50 the fixture sets
