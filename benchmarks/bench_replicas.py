@@ -18,7 +18,6 @@ writes JSON to benchmarks/results/ (gitignored).
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import shutil
 import signal
@@ -31,8 +30,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks.corpus import CorpusSpec, default_corpus_dir, ensure_corpus
 from benchmarks.load_bot import (
@@ -48,7 +45,7 @@ from benchmarks.load_bot import (
     write_result,
 )
 from tests.botapi.server import DEFAULT_TOKEN, FakeBotAPI, find_free_port
-from tests.e2e.harness import SEEDS
+from tests.e2e.harness import SEEDS, metric_value, metrics_get, scrape
 from tests.pg import PostgresServer
 
 SECRET = "bench-replicas-Webhook_secret"
@@ -90,26 +87,12 @@ class Replica:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.webhook_port}{PATH}"
 
-    def get(self, path: str) -> tuple[int, str]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.metrics_port, timeout=5)
-        try:
-            connection.request("GET", path)
-            response = connection.getresponse()
-            return response.status, response.read().decode()
-        finally:
-            connection.close()
-
     def metric(self, name: str, **labels: str) -> float:
-        _, text = self.get("/metrics")
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == name and sample.labels == labels:
-                    return float(sample.value)
-        return 0.0
+        return metric_value(scrape(self.metrics_port)[0], name, **labels)
 
     def ready(self) -> bool:
         try:
-            return self.get("/readyz")[0] == 200
+            return metrics_get(self.metrics_port, "/readyz", timeout=5)[0] == 200
         except OSError:
             return False
 

@@ -7,6 +7,7 @@ something is broken; nothing sleeps a fixed time.
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -16,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.botapi.control import Control
 from tests.botapi.server import FakeBotAPI
@@ -211,3 +214,35 @@ def quote_of(message: dict[str, Any]) -> str | None:
 def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     markup = message.get("reply_markup") or {}
     return [button for row in markup.get("inline_keyboard", []) for button in row]
+
+
+# -- the METRICS_PORT endpoints -----------------------------------------------------------
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def metrics_get(port: int, path: str, timeout: float = 30.0) -> tuple[int, str]:
+    """GET `path` (/metrics, /healthz, /readyz) of a bot's METRICS_PORT: status and body."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
+
+
+def scrape(port: int) -> tuple[Samples, str]:
+    """One Prometheus scrape: every sample by (name, sorted labels), and the text."""
+    status, text = metrics_get(port, "/metrics")
+    assert status == 200, text
+    samples: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples, text
+
+
+def metric_value(samples: Samples, name: str, **labels: str) -> float:
+    """A sample's value; one never exported counts as 0 (a labelled counter not yet moved)."""
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)

@@ -4,7 +4,6 @@ feed polls, a push, the index), /healthz and /readyz answer, anything else is 40
 
 from __future__ import annotations
 
-import http.client
 import os
 import shutil
 import socket
@@ -13,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from bot.telegram.wording import ERROR
 from retrieval.feed_format import parse_feed
@@ -23,11 +21,15 @@ from tests.botapi.server import FakeBotAPI, find_free_port
 from tests.e2e.harness import (
     SEEDS,
     BotProcess,
+    Samples,
     ask,
     bot_env,
     health,
+    metric_value,
+    metrics_get,
     quote_of,
     run_bot_to_exit,
+    scrape,
     start_bot,
     wait_until,
 )
@@ -39,8 +41,6 @@ REFUSED_QUESTION = "How do I bake sourdough bread?"
 NOT_FOUND_START = "I couldn't find that in the reports"
 # Where a sample scrape is written, when set (for the closing note of issue 16).
 SAMPLE_ENV = "REPORTS_BOT_SAMPLE_SCRAPE"
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 @pytest.fixture(scope="module")
@@ -118,31 +118,6 @@ def bot(
     assert status == 0, f"the bot exited with {status} on SIGTERM; log:\n{process.log}"
 
 
-def get(port: int, path: str) -> tuple[int, str]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        connection.close()
-
-
-def scrape(port: int) -> tuple[Samples, str]:
-    status, text = get(port, "/metrics")
-    assert status == 200, text
-    samples: Samples = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples, text
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    """A sample's value; one never exported counts as 0 (a labelled counter not yet moved)."""
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
-
-
 def total(samples: Samples, name: str) -> float:
     """The sum over every label set of `name`."""
     return sum(v for (sample, _), v in samples.items() if sample == name)
@@ -160,15 +135,15 @@ def test_metrics_count_exactly_what_happened(
     # The handled count moves when the handler returns, just after its reply was sent.
     wait_until(
         lambda: (
-            value(scrape(port)[0], handled, type="message")
-            == value(before, handled, type="message") + 2
+            metric_value(scrape(port)[0], handled, type="message")
+            == metric_value(before, handled, type="message") + 2
         ),
         "both questions counted as handled",
     )
     after, _ = scrape(port)
 
     def moved(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+        return metric_value(after, name, **labels) - metric_value(before, name, **labels)
 
     assert moved("reports_bot_updates_received_total", type="message") == 2
     assert moved(handled, type="message") == 2
@@ -180,7 +155,7 @@ def test_metrics_count_exactly_what_happened(
     assert moved(f"{latency}_count") == 2
     assert moved(f"{latency}_bucket", le="+Inf") == 2
     assert moved(f"{latency}_sum") > 0
-    assert value(after, "reports_bot_index_age_seconds") > 0
+    assert metric_value(after, "reports_bot_index_age_seconds") > 0
     assert ("reports_bot_update_queue_depth", ()) in after
     assert ("reports_bot_updates_pending", ()) in after
     # Nothing failed and nothing was retried: all of them zero.
@@ -199,8 +174,8 @@ def test_telegram_failures_and_retries_are_counted_by_method(
     handled = "reports_bot_updates_handled_total"
 
     def handled_more(count: int) -> Callable[[], bool]:
-        start = value(before, handled, type="message")
-        return lambda: value(scrape(port)[0], handled, type="message") == start + count
+        start = metric_value(before, handled, type="message")
+        return lambda: metric_value(scrape(port)[0], handled, type="message") == start + count
 
     control.inject("sendMessage", "server_error", count=1)  # the retry gets through
     _, answer = ask(control, user_id, FOUND_QUESTION)
@@ -213,7 +188,7 @@ def test_telegram_failures_and_retries_are_counted_by_method(
     after, _ = scrape(port)
 
     def moved(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+        return metric_value(after, name, **labels) - metric_value(before, name, **labels)
 
     assert moved("reports_bot_telegram_api_retries_total", method="sendMessage") == 2
     assert moved("reports_bot_telegram_api_errors_total", method="sendMessage", code="500") == 1
@@ -227,7 +202,9 @@ def test_telegram_failures_and_retries_are_counted_by_method(
 
 def index_size(port: int) -> tuple[float, float]:
     samples, _ = scrape(port)
-    return value(samples, "reports_bot_index_reports"), value(samples, "reports_bot_index_passages")
+    return metric_value(samples, "reports_bot_index_reports"), metric_value(
+        samples, "reports_bot_index_passages"
+    )
 
 
 def expected_size(reports: Path, feed_url: str) -> tuple[int, int]:
@@ -255,7 +232,7 @@ def test_feed_polls_by_outcome(bot: BotProcess, port: int, feeds: FeedServer) ->
     polls = "reports_bot_feed_polls_total"
 
     def polled(outcome: str) -> Callable[[], bool]:
-        return lambda: value(scrape(port)[0], polls, outcome=outcome) >= 2
+        return lambda: metric_value(scrape(port)[0], polls, outcome=outcome) >= 2
 
     wait_until(polled("not_modified"), "the good feed answered 304 twice")
     wait_until(polled("failed"), "the gone feed failed twice")
@@ -268,17 +245,17 @@ def test_feed_polls_by_outcome(bot: BotProcess, port: int, feeds: FeedServer) ->
     before = (answered("/coast.xml", 304), answered("/gone.xml", None))
     samples, _ = scrape(port)
     after = (answered("/coast.xml", 304), answered("/gone.xml", None))
-    assert value(samples, polls, outcome="new_entries") == 1  # its first fetch, once
-    assert value(samples, polls, outcome="no_new_entries") == 0
-    assert before[0] - 1 <= value(samples, polls, outcome="not_modified") <= after[0]
-    assert before[1] - 1 <= value(samples, polls, outcome="failed") <= after[1]
+    assert metric_value(samples, polls, outcome="new_entries") == 1  # its first fetch, once
+    assert metric_value(samples, polls, outcome="no_new_entries") == 0
+    assert before[0] - 1 <= metric_value(samples, polls, outcome="not_modified") <= after[0]
+    assert before[1] - 1 <= metric_value(samples, polls, outcome="failed") <= after[1]
 
 
 def test_a_push_is_counted(
     bot: BotProcess, control: Control, port: int, reports: Path, user_id: int
 ) -> None:
     pushes = "reports_bot_pushes_sent_total"
-    before = value(scrape(port)[0], pushes)
+    before = metric_value(scrape(port)[0], pushes)
     listed = subscribe(control, user_id, "volcano ash")
     (reports / "etna.txt").write_text(
         "Etna Erupts\n\nVolcano ash from Etna closed Catania airport.\n", encoding="utf-8"
@@ -286,14 +263,14 @@ def test_a_push_is_counted(
     push = wait_for_push(control, user_id, listed["message_id"])
     assert "Catania airport" in (quote_of(push) or "")
     # Counted once the batch is sent, just after the push reached the chat.
-    wait_until(lambda: value(scrape(port)[0], pushes) == before + 1, "the push counted")
+    wait_until(lambda: metric_value(scrape(port)[0], pushes) == before + 1, "the push counted")
 
 
 def test_health_endpoints_and_404(bot: BotProcess, port: int) -> None:
-    assert get(port, "/healthz") == (200, "ok\n")
-    assert get(port, "/readyz") == (200, "ok\n")
+    assert metrics_get(port, "/healthz") == (200, "ok\n")
+    assert metrics_get(port, "/readyz") == (200, "ok\n")
     for path in ("/", "/metrics/extra", "/health", "/favicon.ico"):
-        assert get(port, path)[0] == 404, path
+        assert metrics_get(port, path)[0] == 404, path
 
 
 def test_reports_bot_health_checks_readyz(bot: BotProcess, state_dir: Path, port: int) -> None:

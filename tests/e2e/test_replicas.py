@@ -10,7 +10,6 @@ Counts, not clocks: each wait is for a count the bots or the database reach.
 
 from __future__ import annotations
 
-import http.client
 import signal
 import time
 from collections.abc import Iterator
@@ -19,11 +18,20 @@ from typing import Any
 
 import psycopg
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.botapi.control import Control
 from tests.botapi.server import DEFAULT_TOKEN, FakeBotAPI, find_free_port
-from tests.e2e.harness import TIMEOUT, BotProcess, ask, bot_env, quote_of, wait_until
+from tests.e2e.harness import (
+    TIMEOUT,
+    BotProcess,
+    ask,
+    bot_env,
+    metric_value,
+    metrics_get,
+    quote_of,
+    scrape,
+    wait_until,
+)
 from tests.e2e.live_helpers import ask_until, drop, seeded_folder, subscribe, wait_for_push
 from tests.pg import PostgresServer
 
@@ -42,9 +50,6 @@ BUDGET = 4
 TAKEOVER_TIMEOUT = 30.0
 
 
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
 class Replica:
     """One bot process: its webhook port, its metrics port and its own DATA_DIR."""
 
@@ -58,30 +63,12 @@ class Replica:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.webhook_port}{PATH}"
 
-    def get(self, path: str) -> tuple[int, str]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.metrics_port, timeout=10)
-        try:
-            connection.request("GET", path)
-            response = connection.getresponse()
-            return response.status, response.read().decode()
-        finally:
-            connection.close()
-
-    def metrics(self) -> Samples:
-        status, text = self.get("/metrics")
-        assert status == 200, text
-        return {
-            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-        }
-
     def metric(self, name: str, **labels: str) -> float:
-        return self.metrics().get((name, tuple(sorted(labels.items()))), 0.0)
+        return metric_value(scrape(self.metrics_port)[0], name, **labels)
 
     def ready(self) -> bool:
         try:
-            return self.get("/readyz")[0] == 200
+            return metrics_get(self.metrics_port, "/readyz", timeout=10)[0] == 200
         except OSError:
             return False
 
