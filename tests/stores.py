@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,20 @@ import psycopg
 from bot.storage.postgres import PostgresStore
 from bot.storage.records import Store
 from bot.storage.sqlite import SqliteStore
+from retrieval.models import Report
+
+
+# A feed entry's report, as the store tests save and read them back.
+def report(number: int, text: str = "The ferry sailed at dawn.") -> Report:
+    # Made here, not with conftest's make_report: conftest imports this module.
+    return Report(
+        id=f"feed-{number}",
+        title=f"Story {number} <b>&",
+        paragraphs=(text, "Second paragraph — with “quotes”."),
+        published=datetime(2024, 5, number, 9, 30, tzinfo=UTC),
+        source="Coast News",
+        url=f"https://example.org/{number}",
+    )
 
 
 class Backend:

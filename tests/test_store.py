@@ -10,7 +10,7 @@ import json
 import threading
 import time
 from dataclasses import fields
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -23,19 +23,7 @@ from bot.storage.records import (
 )
 from retrieval.feed_format import report_id
 from retrieval.models import Report
-from tests.conftest import make_report
-from tests.stores import Backend
-
-
-def report(number: int, text: str = "The ferry sailed at dawn.") -> Report:
-    return make_report(
-        f"Story {number} <b>&",
-        paragraphs=(text, "Second paragraph — with “quotes”."),
-        report_id=f"feed-{number}",
-        published=datetime(2024, 5, number, 9, 30, tzinfo=UTC),
-        source="Coast News",
-        url=f"https://example.org/{number}",
-    )
+from tests.stores import Backend, report
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,19 +18,7 @@ from bot.storage.records import StoreError, report_to_json
 from bot.storage.sqlite import SqliteStore
 from bot.storage.sqlite_schema import SCHEMA_VERSION
 from retrieval.feed_format import report_id
-from retrieval.models import Report
-from tests.conftest import make_report
-
-
-def report(number: int, text: str = "The ferry sailed at dawn.") -> Report:
-    return make_report(
-        f"Story {number} <b>&",
-        paragraphs=(text, "Second paragraph — with “quotes”."),
-        report_id=f"feed-{number}",
-        published=datetime(2024, 5, number, 9, 30, tzinfo=UTC),
-        source="Coast News",
-        url=f"https://example.org/{number}",
-    )
+from tests.stores import report
 
 
 @pytest.fixture
