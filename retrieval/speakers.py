@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import lru_cache
 from typing import TypeVar
 
 from retrieval.models import Hit, Passage
@@ -234,6 +235,19 @@ def _is_name_word(word: str) -> bool:
     return core[:1].isupper() and core.replace("-", "").replace("'", "").replace("’", "").isalpha()
 
 
+@lru_cache(maxsize=1)
+def _country_names() -> frozenset[str]:
+    """Names of countries and regions ("China", "South Korea", "Europe"), casefolded.
+
+    From CLDR through Babel, so the list is maintained for us; imported on first use
+    because most passages quote no one.  A whole name only: "Jordan said" names no
+    person, "Michael Jordan said" does.
+    """
+    from babel import Locale
+
+    return frozenset(name.casefold() for name in Locale("en").territories.values())
+
+
 def _is_name(words: list[str]) -> bool:
     """A run of name words that reads as a person: capitalised, not a known non-person."""
     if not words or len(words) > 6:
@@ -243,6 +257,8 @@ def _is_name(words: list[str]) -> bool:
         return False  # a name ends with the person's own name, not "Col." or "al"
     if any(word.rstrip(".").lower() in _NOT_PEOPLE for word in words):
         return False
+    if " ".join(words).casefold() in _country_names():
+        return False  # '"We will respond," China said.': a country speaks through people
     return any(word[:1].isupper() and word.lower() not in _NAME_TITLES for word in words)
 
 

@@ -27,6 +27,11 @@ from retrieval.speakers import asked_speaker, find_speaker, lets_speak
         ('"We are here," he said.', None),
         ('"We are here," the ministry said in a statement.', None),
         ('"We are here," Reuters said.', None),
+        # A country is no person, a person who shares its name is.
+        ('"We will respond firmly," China said on Monday.', None),
+        ('"We will respond," South Korea said.', None),
+        ('"Yes," Syria told reporters.', None),
+        ('"I am here," Michael Jordan said.', "Michael Jordan"),
         ("Yates said the film was long.", None),  # no quotation
         ('"The books." Indeed, many fans know them and said so later that day.', None),
         ('"It was good." Clinton said the United States would help.', None),
