@@ -19,8 +19,7 @@ import asyncio
 import logging
 from typing import Any, TypeAlias, cast
 
-from telegram import BotCommand, Update
-from telegram.error import TelegramError
+from telegram import Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -57,12 +56,13 @@ from bot.telegram import (
     channel_posts,
     commands,
     errors,
+    i18n,
     limits,
+    profile,
     pushes,
     questions,
     subscriptions,
     uploads,
-    wording,
 )
 from retrieval.search import SearchEngine
 
@@ -118,6 +118,8 @@ def build_application(
     `live` the reports are never rescanned (both are for in-process tests)."""
     if not settings.token:
         raise ValueError("build_application needs settings.token")
+    # Every catalogue read now, so a broken one stops the start, not a reply.
+    log.info("languages: %s", ", ".join(words.language for words in i18n.every_language()))
     journal = _open_journal(settings, store)
     liveness = Liveness(journal, webhook=settings.webhook_url is not None)
     metrics = Metrics()
@@ -180,11 +182,7 @@ async def _on_startup(application: BotApplication) -> None:
     state = application.bot_data
     if state.settings.metrics_port is not None:  # first: a taken port stops the start
         state.endpoints = endpoints.start(state, asyncio.get_running_loop())
-    menu = [BotCommand(command.name, command.menu) for command in wording.COMMANDS]
-    try:
-        await application.bot.set_my_commands(menu)
-    except TelegramError as error:  # the menu is a convenience; answering is what matters
-        log.warning("could not register the command menu: %s", error)
+    await profile.set_profile(application.bot)  # the menu and descriptions, per language
     await admin.set_admin_menus(application.bot, state)
     queue = application.update_queue
     if isinstance(queue, JournalingQueue):  # before polling starts, so replays come first

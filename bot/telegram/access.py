@@ -36,6 +36,7 @@ from telegram.ext import ApplicationHandlerStop, filters
 from bot.state import Context
 from bot.telegram import wording
 from bot.telegram.addressing import is_answered, is_private
+from bot.telegram.i18n import ENGLISH, Words, words_of
 from bot.telegram.policy import Access
 from bot.telegram.replies import answer_press
 
@@ -70,19 +71,27 @@ def refusal_for(update: Update, bot_username: str | None, bot_id: int) -> Refusa
     return Refusal.MESSAGE if is_answered(message, bot_username, bot_id) else Refusal.SILENT
 
 
-def refusal_html(user_id: int | None, chat_id: int | None, access: Access = Access.STRANGER) -> str:
+def refusal_html(
+    user_id: int | None,
+    chat_id: int | None,
+    access: Access = Access.STRANGER,
+    *,
+    words: Words = ENGLISH,
+) -> str:
     """The refusal message: polite, no report content, the ids the owner needs."""
     if access is Access.GROUP_NOT_ALLOWED and chat_id is not None:
-        chat = wording.THIS_CHAT_ID.format(id=chat_id)
-        return "\n".join([wording.GROUP_NOT_ALLOWED, wording.ADD_THIS_GROUP.format(ids=chat)])
+        chat = words(wording.THIS_CHAT_ID).format(id=chat_id)
+        add = words(wording.ADD_THIS_GROUP).format(ids=chat)
+        return "\n".join([words(wording.GROUP_NOT_ALLOWED), add])
     ids = []
     if user_id is not None:
-        ids.append(wording.YOUR_USER_ID.format(id=user_id))
+        ids.append(words(wording.YOUR_USER_ID).format(id=user_id))
     if chat_id is not None and chat_id != user_id:
-        ids.append(wording.THIS_CHAT_ID.format(id=chat_id))
-    lines = [wording.PRIVATE_BOT]
+        ids.append(words(wording.THIS_CHAT_ID).format(id=chat_id))
+    lines = [words(wording.PRIVATE_BOT)]
     if ids:
-        lines.append(wording.ASK_THE_OWNER.format(ids="; ".join(ids)))
+        joined = words(wording.IDS_SEPARATOR).join(ids)
+        lines.append(words(wording.ASK_THE_OWNER).format(ids=joined))
     return "\n".join(lines)
 
 
@@ -114,10 +123,11 @@ async def _refuse(
     chat_id: int | None,
     context: Context,
 ) -> None:
+    words = words_of(update)
     if kind is Refusal.INLINE and update.inline_query is not None:
         log.info("refused an inline query from user %s", user_id)
         button = InlineQueryResultsButton(
-            text=wording.PRIVATE_BOT_INLINE_BUTTON, start_parameter=INLINE_START_PARAMETER
+            text=words(wording.PRIVATE_BOT_INLINE_BUTTON), start_parameter=INLINE_START_PARAMETER
         )
         await update.inline_query.answer([], cache_time=0, is_personal=True, button=button)
     elif kind is Refusal.CALLBACK and update.callback_query is not None:
@@ -129,14 +139,14 @@ async def _refuse(
             if access is Access.GROUP_NOT_ALLOWED
             else wording.PRIVATE_BOT_PRESS
         )
-        await answer_press(update.callback_query, text)
+        await answer_press(update.callback_query, words(text))
     elif kind is Refusal.MESSAGE and update.message is not None and chat_id is not None:
         if context.bot_data.refusals.should_refuse(chat_id, time.monotonic()):
             log.info(
                 "refused a message from user %s in chat %s (%s)", user_id, chat_id, access.value
             )
             await update.message.reply_text(
-                refusal_html(user_id, chat_id, access),
+                refusal_html(user_id, chat_id, access, words=words),
                 parse_mode=ParseMode.HTML,
                 do_quote=not is_private(update.message),
             )

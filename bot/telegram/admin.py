@@ -4,9 +4,11 @@ their private chats, and the admins' command menu.
 Admins are still subject to the access guard and the rate limit, like everyone.  To
 anyone else (and in groups, where everyone would read the answer) these commands are
 unknown commands, answered as any other; no admin content is ever shown.  The menu
-with the admin commands is set per admin (setMyCommands with BotCommandScopeChat)
-at start-up, and again when an admin first writes, since Telegram refuses a chat
-scope for a user who has not started the bot yet; everyone else keeps the default.
+with the admin commands is set per admin (setMyCommands with BotCommandScopeChat, in
+every language: Telegram prefers a chat scope's list without a language to the
+default scope's in the admin's, so each language needs its own) at start-up, and again
+when an admin first writes, since Telegram refuses a chat scope for a user who has not
+started the bot yet; everyone else keeps the default.
 
 The store's upload records say who sent the newest upload (/sources); /forget of an
 upload drops its record too.  A store that fails costs only that, in one warning line.
@@ -18,7 +20,7 @@ import asyncio
 import logging
 from pathlib import Path
 
-from telegram import Bot, BotCommand, BotCommandScopeChat, Message, Update
+from telegram import Bot, BotCommandScopeChat, Message, Update
 from telegram.error import TelegramError
 
 from bot.live import channels, jobs
@@ -28,15 +30,13 @@ from bot.state import BotState, Context
 from bot.storage.records import StoreError, UploadRecord
 from bot.telegram import html, html_admin, wording
 from bot.telegram.addressing import command_is_for_us, is_private
-from bot.telegram.html import Rendered
+from bot.telegram.html import Rendered, command_menu
+from bot.telegram.i18n import Words, every_language, words_of
 from bot.telegram.replies import reply
 
 log = logging.getLogger(__name__)
 
-ADMIN_MENU = [
-    BotCommand(command.name, command.menu)
-    for command in (*wording.COMMANDS, *wording.ADMIN_COMMANDS)
-]
+ADMIN_MENU = (*wording.COMMANDS, *wording.ADMIN_COMMANDS)
 
 
 def is_admin(state: BotState, user_id: int | None) -> bool:
@@ -56,7 +56,12 @@ async def refresh_admin_menu(bot: Bot, chat_id: int, state: BotState | None = No
     if done is not None and chat_id in done:
         return
     try:
-        await bot.set_my_commands(ADMIN_MENU, scope=BotCommandScopeChat(chat_id))
+        for words in every_language():
+            await bot.set_my_commands(
+                command_menu(ADMIN_MENU, words),
+                scope=BotCommandScopeChat(chat_id),
+                language_code=words.code,
+            )
     except TelegramError as error:
         log.info("admin menu for %s not set yet (%s); set when they write to me", chat_id, error)
         return
@@ -77,7 +82,8 @@ async def _admin_message(update: Update, context: Context) -> Message | None:
         return message
     command = message.text.split(maxsplit=1)[0]
     if is_private(message) or command_is_for_us(command, context.bot.username):
-        await reply(message, html.render_unknown_command(command.partition("@")[0]))
+        name = command.partition("@")[0]
+        await reply(message, html.render_unknown_command(name, words=words_of(update)))
     return None
 
 
@@ -94,7 +100,8 @@ async def sources_command(update: Update, context: Context) -> None:
             newest = newest_upload(reports, root, await asyncio.to_thread(state.store.uploads))
         except StoreError as error:
             log.warning("/sources without the upload records: %s", error)
-    await reply(message, html_admin.render_sources(found, newest), quote=False)
+    rendered = html_admin.render_sources(found, newest, words=words_of(update))
+    await reply(message, rendered, quote=False)
 
 
 async def problems_command(update: Update, context: Context) -> None:
@@ -102,7 +109,9 @@ async def problems_command(update: Update, context: Context) -> None:
     if message is None:
         return
     state = context.bot_data
-    rendered = html_admin.render_problems(state.engine.problems, state.settings.reports_dir)
+    rendered = html_admin.render_problems(
+        state.engine.problems, state.settings.reports_dir, words=words_of(update)
+    )
     await reply(message, rendered, quote=False)
 
 
@@ -113,10 +122,11 @@ async def forget_command(update: Update, context: Context) -> None:
     if message is None or message.text is None:
         return
     target = forget_target(message.text)
+    words = words_of(update)
     if not target:
-        await reply(message, html_admin.render_forget_usage())
+        await reply(message, html_admin.render_forget_usage(words=words))
         return
-    await reply(message, await _forget(context, target))
+    await reply(message, await _forget(context, target, words))
 
 
 def forget_target(text: str) -> str:
@@ -125,11 +135,11 @@ def forget_target(text: str) -> str:
     return parts[1].strip() if len(parts) == 2 else ""
 
 
-async def _forget(context: Context, target: str) -> Rendered:
+async def _forget(context: Context, target: str, words: Words) -> Rendered:
     state = context.bot_data
     live, root = state.live, state.settings.reports_dir
     if live is None:
-        return html_admin.render_forget_refused(target, None)
+        return html_admin.render_forget_refused(target, None, words=words)
     engine = state.engine
     link = channels.normalize_link(target)
     report = next((r for r in engine.reports if link and r.url == link), None)
@@ -145,7 +155,7 @@ async def _forget(context: Context, target: str) -> Rendered:
         try:
             change = await asyncio.to_thread(uploads.forget, target)
         except FileNotFoundError:
-            return html_admin.render_forget_refused(target, None)
+            return html_admin.render_forget_refused(target, None, words=words)
         if change is not None:
             jobs.swap_in(context, live, change)
         if state.store is not None:
@@ -154,12 +164,12 @@ async def _forget(context: Context, target: str) -> Rendered:
             except StoreError as error:
                 log.warning("forgot the upload %s but not its record: %s", target, error)
         log.info("forgot the upload %s", target)
-        return html_admin.render_forgot_upload(target)
+        return html_admin.render_forgot_upload(target, words=words)
     if origin is Origin.CHANNEL and report is not None and state.store is not None:
         await asyncio.to_thread(channels.forget_post, state.store, live, report.id)
         change = await asyncio.to_thread(live.library.refresh)
         if change is not None:
             jobs.swap_in(context, live, change)
         log.info("forgot the channel post %s", report.id)
-        return html_admin.render_forgot_post(report.url or report.id)
-    return html_admin.render_forget_refused(target, origin)
+        return html_admin.render_forgot_post(report.url or report.id, words=words)
+    return html_admin.render_forget_refused(target, origin, words=words)

@@ -1,7 +1,7 @@
 """The error handler: log first, then apologise without detail.  Never raises.
 
 A user never sees a traceback or an exception's text: they get
-`wording.ERROR`, as a reply or as the button press's notification.
+`wording.ERROR` in their language, as a reply or as the button press's notification.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from telegram.error import NetworkError
 
 from bot.state import Context
 from bot.telegram import html
+from bot.telegram.i18n import words_of
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ async def on_error(update: object, context: Context) -> None:
     log.error("error while handling update %s", describe_update(update), exc_info=context.error)
     if not isinstance(update, Update):
         return
-    apology = html.render_error()
+    apology = html.render_error(words=words_of(update))
     try:
         if update.callback_query is not None:
             # Unanswered so far: presses are answered last, by a call that never raises

@@ -1,7 +1,8 @@
 """Pure rendering: hits and reports in, Telegram HTML (and a keyboard) out.
 
 Nothing here does I/O, and no sentence is spelled out here: the words come from
-`bot/telegram/wording.py`, the cuts and dates from `bot/text.py`.  Every piece
+`bot/telegram/wording.py`, translated by the `Words` each function is handed (English
+unless told otherwise, `i18n.py`), the cuts from `bot/text.py`.  Every piece
 of report or user text goes through `esc` (or `esc_attr` inside an attribute, or
 `plain` where Telegram shows text without markup) before it is sent, which also
 drops control characters, and every message is measured against Telegram's
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from telegram import (
+    BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
@@ -29,6 +31,8 @@ from telegram.constants import ParseMode
 
 from bot.telegram import wording
 from bot.telegram.callbacks import encode_more
+from bot.telegram.i18n import ENGLISH, Words
+from bot.telegram.wording import Command
 from bot.text import (
     ELLIPSIS,
     LATEST_DEFAULT,
@@ -36,10 +40,7 @@ from bot.text import (
     MAX_ANSWERS,
     NAME_MAX_CHARS,
     TITLE_MAX_CHARS,
-    UNTITLED,
     Quote,
-    day,
-    format_date,
     shorten,
     split_quote,
     valid_unicode,
@@ -131,26 +132,34 @@ def _linked(label_html: str, url: str | None) -> str:
 
 def _attribution(
     report: Report,
+    words: Words,
     *,
     link: bool = True,
     bold_title: bool = False,
     title_limit: int = TITLE_MAX_CHARS,
     page: int | None = None,
 ) -> str:
-    title = esc(shorten(report.title, title_limit) or UNTITLED)
+    title = esc(shorten(report.title, title_limit)) or words(wording.UNTITLED)
     title = _linked(title, report.url if link else None)
     parts = [f"<b>{title}</b>" if bold_title else title]
     if report.source:
         parts.append(esc(shorten(report.source, NAME_MAX_CHARS)))
     if report.author:
-        parts.append(wording.BY_AUTHOR.format(author=esc(shorten(report.author, NAME_MAX_CHARS))))
-    parts.append(format_date(report))
+        author = esc(shorten(report.author, NAME_MAX_CHARS))
+        parts.append(words(wording.BY_AUTHOR).format(author=author))
+    parts.append(report_date(report, words))
     if page is not None:
-        parts.append(wording.PAGE.format(page=page))
+        parts.append(words(wording.PAGE).format(page=page))
     return " · ".join(parts)
 
 
-def quote_html(quote: Quote) -> str:
+def report_date(report: Report, words: Words = ENGLISH) -> str:
+    """ "22 Jul 2012", marked when it is only the file's modification date."""
+    shown = words.day(report.published)
+    return words(wording.FILE_DATE).format(day=shown) if report.published_from_mtime else shown
+
+
+def quote_html(quote: Quote, words: Words = ENGLISH) -> str:
     """The answer's two blockquotes: the short quote, best sentence in bold, and the rest
     of the passage around it folded in an expandable one (when there is any), its cut
     sides marked with "…" and the short quote's place in it with CONTEXT_GAP."""
@@ -168,7 +177,8 @@ def quote_html(quote: Quote) -> str:
     if quote.after:
         around.append(esc(quote.after) + (ELLIPSIS if quote.cut_after else ""))
     if around:
-        blocks.append(f"<blockquote expandable>{wording.CONTEXT_GAP.join(around)}</blockquote>")
+        gap = words.plain(wording.CONTEXT_GAP)  # inside the report's text: not shaped
+        blocks.append(f"<blockquote expandable>{gap.join(around)}</blockquote>")
     return "\n".join(blocks)
 
 
@@ -184,17 +194,21 @@ def _fit(build: Callable[[int], str], limit: int, floor: int = 40) -> str:
 # -- answers ---------------------------------------------------------------
 
 
-def answer_html(hit: Hit, position: int | None = None, total: int | None = None) -> str:
+def answer_html(
+    hit: Hit, position: int | None = None, total: int | None = None, *, words: Words = ENGLISH
+) -> str:
     """The answer message: quote, speaker, attribution and (optionally) "Answer i of n"."""
 
     def build(limit: int, link: bool = True) -> str:
         passage = hit.passage
-        lines = [quote_html(split_quote(passage.text, hit.best_sentence, limit, passage.sentences))]
+        quote = split_quote(passage.text, hit.best_sentence, limit, passage.sentences)
+        lines = [quote_html(quote, words)]
         if hit.speaker:
-            lines.append(wording.QUOTED.format(speaker=esc(shorten(hit.speaker, NAME_MAX_CHARS))))
-        lines.append(_attribution(hit.report, link=link, page=hit.passage.page))
+            speaker = esc(shorten(hit.speaker, NAME_MAX_CHARS))
+            lines.append(words(wording.QUOTED).format(speaker=speaker))
+        lines.append(_attribution(hit.report, words, link=link, page=hit.passage.page))
         if position is not None and total is not None and total > 1:
-            lines.append(wording.ANSWER_POSITION.format(position=position, total=total))
+            lines.append(words(wording.ANSWER_POSITION).format(position=position, total=total))
         return "\n".join(lines)
 
     markup = _fit(build, MAX_QUOTE_CHARS)
@@ -203,7 +217,7 @@ def answer_html(hit: Hit, position: int | None = None, total: int | None = None)
     return markup
 
 
-def render_answer(hits: Sequence[Hit], position: int) -> Rendered:
+def render_answer(hits: Sequence[Hit], position: int, *, words: Words = ENGLISH) -> Rendered:
     """Hit number `position` (1-based) of `hits`, with a "More" button while one is left."""
     total = min(len(hits), MAX_ANSWERS)
     if not 1 <= position <= total:
@@ -211,49 +225,53 @@ def render_answer(hits: Sequence[Hit], position: int) -> Rendered:
     keyboard = None
     if position < total:
         button = InlineKeyboardButton(
-            wording.MORE_BUTTON.format(position=position + 1, total=total),
+            words(wording.MORE_BUTTON).format(position=position + 1, total=total),
             callback_data=encode_more(position + 1),
         )
         keyboard = InlineKeyboardMarkup([[button]])
-    return Rendered(answer_html(hits[position - 1], position, total), keyboard)
+    return Rendered(answer_html(hits[position - 1], position, total, words=words), keyboard)
 
 
-def render_not_found() -> Rendered:
-    return Rendered(wording.NOT_FOUND)
+def render_not_found(*, words: Words = ENGLISH) -> Rendered:
+    return Rendered(words(wording.NOT_FOUND))
 
 
-def render_ask_usage() -> Rendered:
-    return Rendered(wording.ASK_USAGE)
+def render_ask_usage(*, words: Words = ENGLISH) -> Rendered:
+    return Rendered(words(wording.ASK_USAGE).format(example=esc(wording.EXAMPLE_QUESTION)))
 
 
-def render_error() -> Rendered:
-    return Rendered(wording.ERROR)
+def render_error(*, words: Words = ENGLISH) -> Rendered:
+    return Rendered(words(wording.ERROR))
 
 
 # -- /latest -----------------------------------------------------------------
 
 
-def render_latest(reports: Sequence[Report], total_reports: int, note: str = "") -> Rendered:
+def render_latest(
+    reports: Sequence[Report], total_reports: int, note: str = "", *, words: Words = ENGLISH
+) -> Rendered:
     """The newest reports, newest first: title, source, date and first sentence.
 
     Each first sentence gets a shrinking budget until the list fits one
     message; if even titles alone do not fit, the oldest entries are dropped.
     """
     if not reports:
-        return Rendered(wording.NO_REPORTS_YET)
+        return Rendered(words(wording.NO_REPORTS_YET))
 
     def build(shown: Sequence[Report], sentence_limit: int) -> str:
-        header = wording.NEWEST_HEADER.format(shown=len(shown), total=total_reports)
+        header = words(wording.NEWEST_HEADER).format(shown=len(shown), total=total_reports)
         blocks = [header + (f"\n<i>{esc(note)}</i>" if note else "")]
         for number, report in enumerate(shown, start=1):
-            attribution = _attribution(report, bold_title=True, title_limit=LIST_TITLE_MAX_CHARS)
+            attribution = _attribution(
+                report, words, bold_title=True, title_limit=LIST_TITLE_MAX_CHARS
+            )
             block = f"{number}. {attribution}"
             first = shorten(report.first_sentence, sentence_limit) if sentence_limit else ""
             if first:
                 block += f"\n{esc(first)}"
             blocks.append(block)
         if len(shown) < len(reports):
-            blocks.append(wording.LIST_CUT_SHORT.format(left=len(reports) - len(shown)))
+            blocks.append(words(wording.LIST_CUT_SHORT).format(left=len(reports) - len(shown)))
         return "\n\n".join(blocks)
 
     shown = list(reports)
@@ -263,17 +281,18 @@ def render_latest(reports: Sequence[Report], total_reports: int, note: str = "")
             if fits_message(markup):
                 return Rendered(markup)
         shown.pop()
-    return Rendered(wording.TITLES_TOO_LONG)
+    return Rendered(words(wording.TITLES_TOO_LONG))
 
 
-def latest_note(capped: bool) -> str:
-    """The note under /latest's header when more were asked for than it lists."""
-    return wording.AT_MOST.format(limit=LATEST_MAX) if capped else ""
+def latest_note(capped: bool, *, words: Words = ENGLISH) -> str:
+    """The note under /latest's header when more were asked for than it lists (plain
+    text: render_latest escapes it)."""
+    return words(wording.AT_MOST).format(limit=LATEST_MAX) if capped else ""
 
 
-def render_latest_usage(argument: str) -> Rendered:
+def render_latest_usage(argument: str, *, words: Words = ENGLISH) -> Rendered:
     return Rendered(
-        wording.LATEST_USAGE.format(
+        words(wording.LATEST_USAGE).format(
             argument=esc(shorten(argument, 40)), default=LATEST_DEFAULT, limit=LATEST_MAX
         )
     )
@@ -283,51 +302,72 @@ def render_latest_usage(argument: str) -> Rendered:
 
 
 def render_start(
-    report_count: int, newest: datetime | None, examples: Sequence[str], first_name: str = ""
+    report_count: int,
+    newest: datetime | None,
+    examples: Sequence[str],
+    first_name: str = "",
+    *,
+    words: Words = ENGLISH,
 ) -> Rendered:
     greeting = (
-        wording.HELLO_NAME.format(name=esc(shorten(first_name, NAME_MAX_CHARS)))
+        words(wording.HELLO_NAME).format(name=esc(shorten(first_name, NAME_MAX_CHARS)))
         if first_name
-        else wording.HELLO
+        else words(wording.HELLO)
     )
-    lines = [wording.INTRO.format(greeting=greeting), ""]
+    lines = [words(wording.INTRO).format(greeting=greeting), ""]
     if report_count == 0:
-        lines.append(wording.NOTHING_LOADED)
+        lines.append(words(wording.NOTHING_LOADED))
+    elif newest is None:
+        lines.append(words.plural(wording.KNOW_REPORTS, report_count).format(count=report_count))
     else:
-        known = (
-            wording.KNOW_ONE if report_count == 1 else wording.KNOW_MANY.format(count=report_count)
-        )
-        if newest is not None:
-            known += wording.NEWEST_FROM.format(day=day(newest))
-        lines.append(known + ".")
+        known = words.plural(wording.KNOW_REPORTS_NEWEST, report_count)
+        lines.append(known.format(count=report_count, day=words.day(newest)))
     if examples:
-        lines += ["", wording.TRY_ASKING]
+        lines += ["", words(wording.TRY_ASKING)]
         lines += [f"• {esc(shorten(example, EXAMPLE_MAX_CHARS))}" for example in examples]
-    lines += ["", wording.START_FOOTER]
+    lines += ["", words(wording.START_FOOTER)]
     return Rendered("\n".join(lines))
 
 
-def render_help(bot_username: str | None = None) -> Rendered:
+def help_lines(commands: Sequence[Command], words: Words = ENGLISH) -> list[str]:
+    """A /help line per command: "/latest [N] [TOPIC] — the N newest reports (…)"."""
+    return [
+        words(wording.HELP_LINE).format(
+            usage=words.usage(command),
+            does=words(command.does).format(default=LATEST_DEFAULT, limit=LATEST_MAX),
+        )
+        for command in commands
+    ]
+
+
+def command_menu(commands: Sequence[Command], words: Words = ENGLISH) -> list[BotCommand]:
+    """Telegram's command menu (setMyCommands) in one language."""
+    return [BotCommand(command.name, words(command.menu)) for command in commands]
+
+
+def render_help(bot_username: str | None = None, *, words: Words = ENGLISH) -> Rendered:
     """Every command of `wording.COMMANDS`, the table the command menu is built from."""
     mention = f"@{esc(bot_username)}" if bot_username else "@bot"
-    lines = [wording.HELP_TITLE, wording.HELP_INTRO, ""]
-    lines += [wording.HELP_LINE.format(usage=c.usage, does=c.does) for c in wording.COMMANDS]
-    lines += ["", wording.HELP_INLINE.format(mention=mention)]
+    lines = [words(wording.HELP_TITLE), words(wording.HELP_INTRO), ""]
+    lines += help_lines(wording.COMMANDS, words)
+    lines += ["", words(wording.HELP_INLINE).format(mention=mention)]
     return Rendered("\n".join(lines))
 
 
-def render_unknown_command(command: str) -> Rendered:
-    return Rendered(wording.UNKNOWN_COMMAND.format(command=esc(shorten(command, 64))))
+def render_unknown_command(command: str, *, words: Words = ENGLISH) -> Rendered:
+    return Rendered(words(wording.UNKNOWN_COMMAND).format(command=esc(shorten(command, 64))))
 
 
-def render_not_text() -> Rendered:
-    return Rendered(wording.NOT_TEXT)
+def render_not_text(*, words: Words = ENGLISH) -> Rendered:
+    return Rendered(words(wording.NOT_TEXT))
 
 
 # -- inline mode -------------------------------------------------------------
 
 
-def inline_results(hits: Sequence[Hit]) -> list[InlineQueryResultArticle]:
+def inline_results(
+    hits: Sequence[Hit], *, words: Words = ENGLISH
+) -> list[InlineQueryResultArticle]:
     """Up to MAX_ANSWERS inline answers, each the same HTML as a chat answer."""
     results: list[InlineQueryResultArticle] = []
     for position, hit in enumerate(hits[:MAX_ANSWERS], start=1):
@@ -335,12 +375,13 @@ def inline_results(hits: Sequence[Hit]) -> list[InlineQueryResultArticle]:
         results.append(
             InlineQueryResultArticle(
                 id=f"{position}-{digest}",
-                title=plain(shorten(hit.report.title, INLINE_TITLE_MAX_CHARS)) or UNTITLED,
+                title=plain(shorten(hit.report.title, INLINE_TITLE_MAX_CHARS))
+                or visible_text(words(wording.UNTITLED)),
                 description=plain(
                     shorten(hit.best_sentence or hit.quote, INLINE_DESCRIPTION_MAX_CHARS)
                 ),
                 input_message_content=InputTextMessageContent(
-                    answer_html(hit),
+                    answer_html(hit, words=words),
                     parse_mode=ParseMode.HTML,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                 ),

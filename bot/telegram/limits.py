@@ -29,6 +29,7 @@ from bot.state import Context
 from bot.telegram import wording
 from bot.telegram.addressing import is_answered
 from bot.telegram.html import Rendered, esc, fits_message
+from bot.telegram.i18n import ENGLISH, Words, words_of
 from bot.telegram.rates import QuestionLimits
 from bot.telegram.replies import answer_press, reply
 
@@ -40,6 +41,7 @@ MAX_QUESTION_CHARS = 1000
 # A cut looks back this far for a space, so it does not split a word.
 _WORD_BOUNDARY_LOOKBACK = 100
 
+# In English: what check_question says to a user without a catalogue of their own.
 TOO_LONG_NOTE = wording.TOO_LONG.format(limit=MAX_QUESTION_CHARS)
 NOTHING_TO_SEARCH = Rendered(wording.NOTHING_TO_SEARCH)
 
@@ -66,18 +68,20 @@ def has_words(question: str) -> bool:
     return any(ch.isalnum() for ch in question)
 
 
-def slow_down(limit: int, retry_in: float) -> Rendered:
+def slow_down(limit: int, retry_in: float, *, words: Words = ENGLISH) -> Rendered:
     seconds = max(1, round(retry_in))
-    unit = wording.SECOND if seconds == 1 else wording.SECONDS
-    return Rendered(wording.SLOW_DOWN.format(limit=limit, seconds=seconds, unit=unit))
+    retry = words.plural(wording.TRY_AGAIN_IN, seconds).format(count=seconds)
+    return Rendered(f"{words(wording.SLOW_DOWN).format(limit=limit)} {retry}")
 
 
-def check_question(question: str) -> Verdict:
+def check_question(question: str, *, words: Words = ENGLISH) -> Verdict:
     """Whether there is anything to search, then the length (the rate is the guard's)."""
     if not has_words(question):
-        return Verdict(None, refusal=NOTHING_TO_SEARCH)
+        return Verdict(None, refusal=Rendered(words(wording.NOTHING_TO_SEARCH)))
     cut = cut_question(question)
-    return Verdict(cut, TOO_LONG_NOTE if len(cut) < len(question) else "")
+    if len(cut) == len(question):
+        return Verdict(cut)
+    return Verdict(cut, words(wording.TOO_LONG).format(limit=MAX_QUESTION_CHARS))
 
 
 def with_note(rendered: Rendered, note: str) -> Rendered:
@@ -116,18 +120,19 @@ async def limits_guard(update: Update, context: Context) -> None:
             return
         if update.callback_query is not None:
             log.info("user %s is over the rate limit: button press refused", user.id)
-            await answer_press(update.callback_query, wording.SLOW_DOWN_PRESS)
+            await answer_press(update.callback_query, words_of(update)(wording.SLOW_DOWN_PRESS))
         elif update.message is not None:
-            await _slow_down(update.message, limits, user.id, decision.retry_in)
+            note = slow_down(limits.per_minute, decision.retry_in, words=words_of(update))
+            await _slow_down(update.message, limits, user.id, note)
         raise ApplicationHandlerStop
 
 
 async def _slow_down(
-    message: Message, limits: QuestionLimits, user_id: int, retry_in: float
+    message: Message, limits: QuestionLimits, user_id: int, note: Rendered
 ) -> None:
     if limits.notes.allow(message.chat_id, limits.clock()):
         log.info("user %s is over the rate limit: told to slow down", user_id)
-        await reply(message, slow_down(limits.per_minute, retry_in))
+        await reply(message, note)
     else:
         log.info("user %s is over the rate limit: ignored", user_id)
 

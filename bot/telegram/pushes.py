@@ -9,7 +9,8 @@ per matching report: the best passage, quoted and attributed like an answer.
 Sending goes through the bot's rate limiter (Telegram's flood limits); a chat
 that blocked the bot or no longer exists is unsubscribed, not retried.  Access
 is checked again at push time: a user removed from ALLOWED_USER_IDS stops
-getting pushes.
+getting pushes.  Pushes are in English: a subscription records its chat, not the
+language of whoever made it (`i18n.py`).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Each reads the update, asks the engine (in a worker thread: searches are
 CPU-bound, and one slow question must not hold up other chats) and sends what
-`html.py` built.  The engine is read from the state once per update, so a
-rescan that swaps it meanwhile never mixes two indexes in one answer.
+`html.py` built, in the asker's language (`i18n.words_of`).  The engine is read from
+the state once per update, so a rescan that swaps it meanwhile never mixes two indexes
+in one answer.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bot.state import Context
 from bot.telegram import html, limits, wording
 from bot.telegram.addressing import clean_question, is_private, is_reply_to_bot, mentions_bot
 from bot.telegram.callbacks import decode_more
+from bot.telegram.i18n import Words, words_of
 from bot.telegram.replies import answer_press, edit, remove_keyboard, reply, show_typing
 from bot.text import MAX_ANSWERS
 from retrieval.models import Hit
@@ -37,11 +39,11 @@ async def search(context: Context, question: str, surface: str) -> list[Hit]:
     return hits
 
 
-async def answer_question(message: Message, question: str, context: Context) -> None:
+async def answer_question(message: Message, question: str, context: Context, words: Words) -> None:
     if not question:
-        await reply(message, html.render_ask_usage())
+        await reply(message, html.render_ask_usage(words=words))
         return
-    verdict = limits.check_question(question)
+    verdict = limits.check_question(question, words=words)
     if verdict.question is None:  # nothing to search
         if verdict.refusal is not None:
             await reply(message, verdict.refusal)
@@ -49,7 +51,9 @@ async def answer_question(message: Message, question: str, context: Context) -> 
     await show_typing(message)
     hits = await search(context, verdict.question, metrics.CHAT)
     log.info("chat %s asked %d chars: %d hits", message.chat_id, len(question), len(hits))
-    rendered = html.render_answer(hits, 1) if hits else html.render_not_found()
+    rendered = (
+        html.render_answer(hits, 1, words=words) if hits else html.render_not_found(words=words)
+    )
     await reply(message, limits.with_note(rendered, verdict.note))
 
 
@@ -57,7 +61,8 @@ async def ask(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None or message.text is None:
         return
-    await answer_question(message, clean_question(message.text, context.bot.username), context)
+    question = clean_question(message.text, context.bot.username)
+    await answer_question(message, question, context, words_of(update))
 
 
 async def text_message(update: Update, context: Context) -> None:
@@ -72,7 +77,8 @@ async def text_message(update: Update, context: Context) -> None:
         or is_reply_to_bot(message, context.bot.id)
     )
     if addressed:
-        await answer_question(message, clean_question(message.text, username), context)
+        question = clean_question(message.text, username)
+        await answer_question(message, question, context, words_of(update))
 
 
 async def more_answers(update: Update, context: Context) -> None:
@@ -85,16 +91,17 @@ async def more_answers(update: Update, context: Context) -> None:
     answer = query.message if isinstance(query.message, Message) else None
     origin = answer.reply_to_message if answer is not None else None
     question = clean_question(origin.text or "", context.bot.username) if origin else ""
+    words = words_of(update)
     if rank is None or not question:
-        await answer_press(query, wording.EXPIRED)
+        await answer_press(query, words(wording.EXPIRED))
         return
     hits = await search(context, question, metrics.MORE)
     if rank > min(len(hits), MAX_ANSWERS):
         # The reports changed since the answer was sent: its button leads nowhere now.
         await remove_keyboard(query)
-        await answer_press(query, wording.NO_MORE)
+        await answer_press(query, words(wording.NO_MORE))
         return
-    await edit(query, html.render_answer(hits, rank))
+    await edit(query, html.render_answer(hits, rank, words=words))
     # Answered only now, so that when the edit fails the error handler's apology
     # becomes the one answer the user sees (bot/telegram/replies.py).
     await answer_press(query)
@@ -108,4 +115,5 @@ async def inline_query(update: Update, context: Context) -> None:
     hits = await search(context, question, metrics.INLINE) if question else []
     # Personal: with ALLOWED_USER_IDS or a rate limit, answers depend on who asks, so
     # Telegram must not hand one user's cached answer to another.
-    await query.answer(html.inline_results(hits), cache_time=30, is_personal=True)
+    results = html.inline_results(hits, words=words_of(update))
+    await query.answer(results, cache_time=30, is_personal=True)

@@ -16,6 +16,7 @@ from bot.state import Context
 from bot.storage.records import Subscription, topic_key
 from bot.telegram import html_live
 from bot.telegram.addressing import is_private
+from bot.telegram.i18n import words_of
 from bot.telegram.replies import reply
 from bot.text import parse_count
 from retrieval import topics
@@ -48,26 +49,27 @@ async def subscribe(update: Update, context: Context) -> None:
         return
     quote = not is_private(message)
     store = context.bot_data.store
+    words = words_of(update)
     if store is None:
-        await reply(message, html_live.render_subscriptions_unavailable(), quote=quote)
+        await reply(message, html_live.render_subscriptions_unavailable(words=words), quote=quote)
         return
     topic = topics.normalize_topic(" ".join(context.args or []))
     current = store.subscriptions(chat.id)
     if not topic:
-        rendered = html_live.render_subscribe_usage([s.topic for s in current])
+        rendered = html_live.render_subscribe_usage([s.topic for s in current], words=words)
     elif len(topic) > topics.MAX_TOPIC_CHARS:
-        rendered = html_live.render_topic_too_long(topics.MAX_TOPIC_CHARS)
+        rendered = html_live.render_topic_too_long(topics.MAX_TOPIC_CHARS, words=words)
     elif not topics.has_search_terms(context.bot_data.engine, topic):
-        rendered = html_live.render_topic_without_words(topic)
+        rendered = html_live.render_topic_without_words(topic, words=words)
     elif len(current) >= MAX_SUBSCRIPTIONS_PER_CHAT and all(
         topic_key(s.topic) != topic_key(topic) for s in current
     ):
-        rendered = html_live.render_too_many_subscriptions(MAX_SUBSCRIPTIONS_PER_CHAT)
+        rendered = html_live.render_too_many_subscriptions(MAX_SUBSCRIPTIONS_PER_CHAT, words=words)
     else:
         new = store.subscribe(chat.id, topic, user.id if user else None)
         if new:
             log.info("chat %s subscribed to a topic of %d chars", chat.id, len(topic))
-        rendered = html_live.render_subscribed(topic, new=new)
+        rendered = html_live.render_subscribed(topic, new=new, words=words)
     await reply(message, rendered, quote=quote)
 
 
@@ -76,10 +78,11 @@ async def list_subscriptions(update: Update, context: Context) -> None:
     if message is None or chat is None:
         return
     store = context.bot_data.store
+    words = words_of(update)
     rendered = (
-        html_live.render_subscriptions([s.topic for s in store.subscriptions(chat.id)])
+        html_live.render_subscriptions([s.topic for s in store.subscriptions(chat.id)], words=words)
         if store is not None
-        else html_live.render_subscriptions_unavailable()
+        else html_live.render_subscriptions_unavailable(words=words)
     )
     await reply(message, rendered, quote=not is_private(message))
 
@@ -90,19 +93,20 @@ async def unsubscribe(update: Update, context: Context) -> None:
         return
     quote = not is_private(message)
     store = context.bot_data.store
+    words = words_of(update)
     if store is None:
-        await reply(message, html_live.render_subscriptions_unavailable(), quote=quote)
+        await reply(message, html_live.render_subscriptions_unavailable(words=words), quote=quote)
         return
     arg = " ".join(context.args or [])
     current = store.subscriptions(chat.id)
     names = [s.topic for s in current]
     chosen = pick_subscription(arg, current) if arg.strip() else []
     if not arg.strip():
-        rendered = html_live.render_unsubscribe_usage(names)
+        rendered = html_live.render_unsubscribe_usage(names, words=words)
     elif not chosen:
-        rendered = html_live.render_not_subscribed(topics.normalize_topic(arg), names)
+        rendered = html_live.render_not_subscribed(topics.normalize_topic(arg), names, words=words)
     else:
         for subscription in chosen:
             store.unsubscribe(chat.id, subscription.topic)
-        rendered = html_live.render_unsubscribed([s.topic for s in chosen])
+        rendered = html_live.render_unsubscribed([s.topic for s in chosen], words=words)
     await reply(message, rendered, quote=quote)

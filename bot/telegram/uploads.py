@@ -40,6 +40,7 @@ from bot.storage.records import Store, StoreError
 from bot.telegram import html_admin, wording
 from bot.telegram.admin import is_admin, refresh_admin_menu
 from bot.telegram.html import Rendered
+from bot.telegram.i18n import words_of
 from bot.telegram.replies import reply, show_typing
 
 log = logging.getLogger(__name__)
@@ -54,12 +55,13 @@ async def document(update: Update, context: Context) -> None:
         return
     state = context.bot_data
     user = update.effective_user
+    words = words_of(update)
     if not is_admin(state, user.id if user else None):
         log.info("refused a document from user %s: not an admin", user.id if user else None)
-        await reply(message, Rendered(wording.UPLOAD_ADMINS_ONLY))
+        await reply(message, Rendered(words(wording.UPLOAD_ADMINS_ONLY)))
         return
     if state.live is None:
-        await reply(message, Rendered(wording.UPLOADS_OFF))
+        await reply(message, Rendered(words(wording.UPLOADS_OFF)))
         return
     await refresh_admin_menu(context.bot, message.chat_id, state)
     doc = message.document
@@ -73,7 +75,7 @@ async def document(update: Update, context: Context) -> None:
         stored = await _receive(context.bot, doc, name, Uploads(state.live.library), limit)
     except UploadFailed as failed:
         log.warning("upload %r from admin %s not kept: %s", name[:200], user and user.id, failed)
-        await reply(message, html_admin.render_upload_failed(failed, name, limit))
+        await reply(message, html_admin.render_upload_failed(failed, name, limit, words=words))
         return
     log.info(
         "admin %s uploaded %s: %d reports, %d passages",
@@ -88,7 +90,7 @@ async def document(update: Update, context: Context) -> None:
     if stored.change is not None:
         jobs.swap_in(context, state.live, stored.change)
     example = await asyncio.to_thread(example_question, engine, stored.reports, stored.speakers)
-    await reply(message, html_admin.render_stored(stored, example))
+    await reply(message, html_admin.render_stored(stored, example, words=words))
 
 
 async def _record(store: Store | None, stored: Stored, user_id: int, chat_id: int) -> None:

@@ -1,67 +1,102 @@
-"""Every sentence a Telegram user can read, in one place.
+"""Every sentence a Telegram user can read, in English, in one place.
 
-Plain constants are sent as they are; templates are filled with
-`str.format`, and every value put into them is escaped Telegram HTML already
-(the render modules do that: `bot/telegram/html.py`, `html_live.py`).  The
-tags here (<b>, <i>, <code>) are the only markup in the catalogue.  Nothing
-else in `bot/telegram/` spells out a sentence, so rewording or translating the
-bot is an edit of this file alone.
+These English sentences are also the keys (gettext's msgids) of the translations in
+`bot/telegram/locales/<language>/LC_MESSAGES/bot.po`; `bot/telegram/i18n.py` picks
+the user's and gives the render modules a `Words` that translates them.  So
+rewording a sentence here means rewording its entry in every catalogue too
+(tests/telegram/test_catalogues.py fails until they agree).
 
-`COMMANDS` is the one table of commands: the menu (setMyCommands) and /help
-are both built from it.
+Plain constants are sent as they are; templates are filled with `str.format`, and
+every value put into them is escaped Telegram HTML already (the render modules do
+that: `bot/telegram/html.py`, `html_live.py`, `html_admin.py`).  The tags here (<b>,
+<i>, <code>) are the only markup in the catalogue.  A sentence with a number in it
+is a `Plural`, since languages differ in how a number agrees with its noun.
+
+What is not translated: strings with neither a letter nor punctuation (the emoji of
+/sources), and the `EXAMPLE_` constants, which are searches over the reports, so they
+stay in the reports' language, not the user's.
+
+`COMMANDS` is the one table of commands: the menu (setMyCommands, per language) and
+/help are both built from it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.text import LATEST_DEFAULT, LATEST_MAX
+
+@dataclass(frozen=True, slots=True)
+class Plural:
+    """A sentence with a number in it: `one` for 1 and `many` for any other number in
+    English (gettext's msgid and msgid_plural); each catalogue has its language's forms."""
+
+    one: str
+    many: str
 
 
 @dataclass(frozen=True, slots=True)
 class Command:
     """One bot command: `menu` for Telegram's command menu (at most 256 characters),
-    `usage` and `does` for its line in /help."""
+    `does` for its line in /help, after `/name args`."""
 
     name: str
     menu: str
-    usage: str
     does: str
+    args: str = ""
+
+    @property
+    def usage(self) -> str:
+        """In English: "/latest [N] [TOPIC]"."""
+        return f"/{self.name} {self.args}" if self.args else f"/{self.name}"
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("start", "Welcome, and what I know", "/start", "what I know and example questions"),
+    Command("start", "Welcome, and what I know", "what I know and example questions"),
     Command(
         "ask",
         "Ask a question: /ask QUESTION",
-        "/ask QUESTION",
         "ask a question (in groups, or mention me, or reply to me)",
+        "QUESTION",
     ),
     Command(
         "latest",
         "The newest reports: /latest [N] [TOPIC]",
-        "/latest [N] [TOPIC]",
-        f"the N newest reports (default {LATEST_DEFAULT}, at most {LATEST_MAX}), "
-        "on a topic when you name one",
+        "the N newest reports (default {default}, at most {limit}), on a topic when you name one",
+        "[N] [TOPIC]",
     ),
     Command(
         "subscribe",
         "Get new reports on a topic: /subscribe TOPIC",
-        "/subscribe TOPIC",
         "I send you each new report on it as it arrives",
+        "TOPIC",
     ),
-    Command("subscriptions", "The topics you follow", "/subscriptions", "the topics you follow"),
+    Command("subscriptions", "The topics you follow", "the topics you follow"),
     Command(
         "unsubscribe",
         "Stop following: /unsubscribe TOPIC or all",
-        "/unsubscribe TOPIC, N or all",
         "stop following one topic or all of them",
+        "TOPIC, N or all",
     ),
-    Command("help", "How to use me", "/help", "this message"),
+    Command("help", "How to use me", "this message"),
 )
+# What Telegram shows in an empty chat with the bot (setMyDescription, at most 512
+# characters) and on its profile (setMyShortDescription, at most 120).
+DESCRIPTION = (
+    "I answer questions about news reports by quoting the passage that answers them, "
+    "with its title, source and date. When the reports hold no answer, I say so "
+    "instead of guessing."
+)
+SHORT_DESCRIPTION = "Questions about news reports, answered with a quoted passage and its source."
+# Searches over the reports, in their language (see above): not translated.
+EXAMPLE_QUESTION = "Who commands the rebels?"
+EXAMPLE_TOPIC = "refugees Turkey"
 
 # -- answers ------------------------------------------------------------------------------
 QUOTED = "Quoted: <b>{speaker}</b>"
+# In an attribution, for a report without a title, and after a date that is only the
+# file's modification date.
+UNTITLED = "Untitled report"
+FILE_DATE = "{day} (file date)"
 # In the folded context under an answer, where the short quote above it stood.
 CONTEXT_GAP = " […] "
 ANSWER_POSITION = "<i>Answer {position} of {total}</i>"
@@ -74,7 +109,7 @@ NOT_FOUND = (
     "Try rephrasing with the names, places or numbers you are after, "
     "or see what I have with /latest."
 )
-ASK_USAGE = "Ask me like this: <code>/ask Who commands the rebels?</code>"
+ASK_USAGE = "Ask me like this: <code>/ask {example}</code>"
 # Button presses get these as a notification (Telegram shows at most 200 characters).
 EXPIRED = "This answer has expired — please ask again."
 NO_MORE = "There are no more answers to this question."
@@ -104,9 +139,11 @@ INTRO = (
     "the passage that answers them, with where it comes from."
 )
 NOTHING_LOADED = "I have no reports loaded yet, so I cannot answer anything for now."
-KNOW_ONE = "I know 1 report"
-KNOW_MANY = "I know {count} reports"
-NEWEST_FROM = "; the newest is from {day}"
+KNOW_REPORTS = Plural("I know {count} report.", "I know {count} reports.")
+KNOW_REPORTS_NEWEST = Plural(
+    "I know {count} report; the newest is from {day}.",
+    "I know {count} reports; the newest is from {day}.",
+)
 TRY_ASKING = "Try asking:"
 START_FOOTER = "/latest shows the newest reports; /help lists everything I can do."
 HELP_TITLE = "<b>How to use me</b>"
@@ -127,11 +164,8 @@ TOO_LONG = "Your question was long, so I read only its first {limit:,} character
 NOTHING_TO_SEARCH = (
     "There are no words in that for me to search. Ask me a question in words, or see /help."
 )
-SLOW_DOWN = (
-    "Slow down, please: I answer up to {limit} messages a minute from one person. "
-    "Try again in {seconds} {unit}."
-)
-SECOND, SECONDS = "second", "seconds"
+SLOW_DOWN = "Slow down, please: I answer up to {limit} messages a minute from one person."
+TRY_AGAIN_IN = Plural("Try again in {count} second.", "Try again in {count} seconds.")
 SLOW_DOWN_PRESS = "Slow down, please: too many requests in a minute. Try again shortly."
 
 # -- access (bot/telegram/access.py) -----------------------------------------------------------
@@ -150,10 +184,13 @@ GROUP_NOT_ALLOWED_PRESS = (
     "Sorry, I only answer in the groups my owner has allowed. Ask me in a private chat."
 )
 PRIVATE_BOT_INLINE_BUTTON = "This bot is private"
+# Between the ids in ASK_THE_OWNER.
+IDS_SEPARATOR = "; "
 
 # -- subscriptions (bot/telegram/html_live.py) ---------------------------------------------------
-EXAMPLE_TOPIC = "refugees Turkey"
 TOPIC = "“{topic}”"
+# Between the topics of a push's header, and between file suffixes.
+LIST_SEPARATOR = ", "
 SUBSCRIBE_USAGE = (
     "Tell me what to follow, e.g. <code>/subscribe {example}</code>. When a new report on it "
     "arrives I send you the passage that matches, quoted, with where it comes from."
@@ -176,8 +213,7 @@ TOO_MANY_TOPICS = (
 )
 SUBSCRIPTIONS_OFF = "Subscriptions are not available on this bot right now."
 FOLLOW_NOTHING = "You follow no topics. Start with e.g. <code>/subscribe {example}</code>."
-FOLLOWING_ONE = "<b>You follow 1 topic</b>"
-FOLLOWING_MANY = "<b>You follow {count} topics</b>"
+FOLLOWING_TOPICS = Plural("<b>You follow {count} topic</b>", "<b>You follow {count} topics</b>")
 UNSUBSCRIBE_HINT = "/unsubscribe TOPIC (or its number) stops one; /unsubscribe all stops every one."
 NOTHING_TO_STOP = "You follow no topics, so there is nothing to stop."
 UNSUBSCRIBE_USAGE = (
@@ -185,6 +221,7 @@ UNSUBSCRIBE_USAGE = (
     "<code>/unsubscribe all</code>.\n\n{topics}"
 )
 UNSUBSCRIBED_ONE = "🔕 Unsubscribed from {topic}."
+# Only ever said of two topics or more.
 UNSUBSCRIBED_ALL = "🔕 Unsubscribed from all {count} topics."
 NOT_FOLLOWING_ANY = "You don't follow {topic}; you follow no topics at all."
 NOT_FOLLOWING = "You don't follow {topic}. You follow:\n{topics}"
@@ -198,20 +235,18 @@ ADMIN_COMMANDS: tuple[Command, ...] = (
     Command(
         "sources",
         "Admin: reports per folder, feed and channel",
-        "/sources",
         "how many reports come from the folder, each feed and each channel, and the newest",
     ),
     Command(
         "problems",
         "Admin: the files that could not be read",
-        "/problems",
         "the files that could not be read, and why",
     ),
     Command(
         "forget",
         "Admin: remove an uploaded or channel report",
-        "/forget NAME or LINK",
         "remove a report you uploaded (by its file name) or a channel post (by its t.me link)",
+        "NAME or LINK",
     ),
 )
 HELP_ADMIN = "<b>For admins</b> (send me a report file to add it):"
@@ -226,18 +261,22 @@ UPLOAD_NO_SUFFIX = "That file name has no extension; send one of: {suffixes}."
 UPLOAD_TOO_BIG = "That file is too big: I take report files up to {limit}."
 UPLOAD_NOT_A_FOLDER = "I can't add reports: REPORTS_DIR names one file, not a folder."
 UPLOAD_UNREADABLE = "I couldn't read {name}: {reason}. It was not added."
+# The reason in UPLOAD_UNREADABLE when the file was read but held no report.
+NO_REPORT_IN_FILE = "no report"
 UPLOAD_WRITE_FAILED = "I couldn't save {name}: {reason}. It was not added."
 UPLOAD_DOWNLOAD_FAILED = (
     "I couldn't download {name} from Telegram ({reason}); please send it again."
 )
 UPLOAD_ADDED = "📥 Added <b>{title}</b> ({passages}) from {name}."
 UPLOAD_REPLACED = "📥 Replaced {name}: <b>{title}</b> ({passages})."
-UPLOAD_MORE_REPORTS = " and {count} more reports"
-ONE_PASSAGE, PASSAGES = "1 passage", "{count} passages"
+UPLOAD_MORE_REPORTS = Plural(" and {count} more report", " and {count} more reports")
+PASSAGES = Plural("{count} passage", "{count} passages")
+# A size that is not a whole number of KiB, MiB or GiB (those are the same in every language).
+BYTES = Plural("{count:,} byte", "{count:,} bytes")
 UPLOAD_TRY = "Try: <code>{question}</code>"
 UPLOAD_NO_EXAMPLE = "Ask me about it in your own words."
 UPLOAD_FORGET_HINT = "<code>/forget {name}</code> removes it."
-SOURCES_TITLE = "<b>Sources</b> ({total} reports)"
+SOURCES_TITLE = Plural("<b>Sources</b> ({count} report)", "<b>Sources</b> ({count} reports)")
 SOURCE_LINE = "{kind} {label}: {count}, newest {day}"
 # After the uploads' line, when the store recorded who sent the newest upload.
 SOURCE_UPLOADER = " (last upload from admin {user_id}, {day})"
@@ -246,8 +285,9 @@ FOLDER_LABEL, UPLOADS_LABEL = "the reports folder", "uploaded here"
 FEED_LABEL, CHANNEL_LABEL = "a feed without a title", "a channel without a title"
 NO_SOURCES = "I have no reports yet."
 NO_PROBLEMS = "✅ Every file could be read."
-PROBLEMS_TITLE = "<b>{count} files could not be read</b>"
-ONE_PROBLEM_TITLE = "<b>1 file could not be read</b>"
+PROBLEMS_TITLE = Plural(
+    "<b>{count} file could not be read</b>", "<b>{count} files could not be read</b>"
+)
 PROBLEM_LINE = "• <code>{path}</code>: {reason}"
 PROBLEMS_MORE = "<i>… and {count} more (the log lists them all).</i>"
 FORGET_USAGE = (

@@ -311,6 +311,10 @@ class BotAPIClient:
         )
         return result
 
+    def my_description(self, language_code: str = "", short: bool = False) -> str:
+        result: str = self._call("my_description", language_code=language_code, short=short)
+        return result
+
     def calls(self, method: str | None = None) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._call("calls", method=method)
         return result

@@ -14,6 +14,7 @@ from tests.botapi.control_files import FilesAndChannels
 from tests.botapi.faults import FaultConfigError, make_fault
 from tests.botapi.html_check import utf16_len
 from tests.botapi.methods import canonical_method
+from tests.botapi.profile import description_of
 from tests.botapi.state import ControlError, World, command_scope_key
 from tests.botapi.validate import callback_buttons
 from tests.botapi.webhook import WebhookControl
@@ -454,6 +455,13 @@ class Control(FilesAndChannels, WebhookControl):
         with self.world.cond:
             key = command_scope_key(scope, language_code)
             return copy.deepcopy(self.world.commands.get(key, []))
+
+    def my_description(self, language_code: str = "", short: bool = False) -> str:
+        """The description (or short description) a user with `language_code` is shown:
+        their language's, else the one set without a language."""
+        with self.world.cond:
+            kind = "short_description" if short else "description"
+            return description_of(self.world, kind, language_code)
 
     def calls(self, method: str | None = None) -> list[dict[str, Any]]:
         """Every Bot API request (method, params, status, description, fault), oldest first."""

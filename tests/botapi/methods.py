@@ -11,6 +11,13 @@ from typing import Any
 
 from tests.botapi.html_check import BadRequest, message_text
 from tests.botapi.params import Params
+from tests.botapi.profile import (
+    get_my_description,
+    get_my_short_description,
+    language_code,
+    set_my_description,
+    set_my_short_description,
+)
 from tests.botapi.state import DEFAULT_UPDATE_TYPES, World, command_scope_key
 from tests.botapi.validate import (
     CHAT_ACTIONS,
@@ -295,7 +302,7 @@ def _scope(world: World, params: Params) -> str:
             scope = {"type": kind}
         else:
             raise BadRequest("Bad Request: wrong parameter scope of type BotCommandScope")
-    return command_scope_key(scope, params.get_str("language_code"))
+    return command_scope_key(scope, language_code(params))
 
 
 def set_my_commands(world: World, params: Params, generation: int) -> Any:
@@ -361,6 +368,10 @@ METHODS: dict[str, tuple[str, Handler]] = {
         ("setMyCommands", set_my_commands),
         ("getMyCommands", get_my_commands),
         ("deleteMyCommands", delete_my_commands),
+        ("setMyDescription", set_my_description),
+        ("getMyDescription", get_my_description),
+        ("setMyShortDescription", set_my_short_description),
+        ("getMyShortDescription", get_my_short_description),
         ("getFile", get_file),
     )
 }

@@ -180,6 +180,8 @@ class World:
         self.inline_queries: dict[str, dict[str, Any]] = {}
         self.inline_answers: dict[str, dict[str, Any]] = {}
         self.commands: dict[str, list[dict[str, str]]] = {}
+        # setMyDescription / setMyShortDescription: (kind, language_code) → text.
+        self.descriptions: dict[tuple[str, str], str] = {}
         # Files users sent, by file_id (getFile and /file/bot<token>/<path>).
         self.files: dict[str, StoredFile] = {}
         # Users who blocked the bot: sending to their private chat is Forbidden.

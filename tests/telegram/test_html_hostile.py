@@ -1,7 +1,8 @@
 """Arbitrary report text, titles, sources, urls and speakers through bot/telegram/html.py: every
 message is Telegram HTML the strict checker of the test server accepts, at most 4096
 characters, valid UTF-8, without control characters other than newline and tab, with a
-valid keyboard; inline results pass the server's checks.
+valid keyboard; inline results pass the server's checks.  Each in a language drawn from
+every catalogue's (an RTL one's shaping included).
 
 The counts of generated examples are printed at the end of the module (pytest -s).
 """
@@ -18,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.telegram import html as render
-from bot.telegram import html_live
+from bot.telegram import html_live, i18n
 from bot.telegram.access import refusal_html
 from bot.telegram.limits import TOO_LONG_NOTE, with_note
 from bot.text import MAX_ANSWERS
@@ -53,6 +54,7 @@ urls = st.one_of(
     ),
 )
 optional_text = st.one_of(st.none(), hostile_text)
+languages = st.sampled_from(i18n.every_language())
 
 
 @st.composite
@@ -104,21 +106,21 @@ def report_counts() -> Iterator[None]:
 
 
 @HOSTILE
-@given(st.lists(hits(), min_size=1, max_size=6), st.data())
-def test_answers(found: list[Hit], data: st.DataObject) -> None:
+@given(st.lists(hits(), min_size=1, max_size=6), st.data(), languages)
+def test_answers(found: list[Hit], data: st.DataObject, words: i18n.Words) -> None:
     RAN["answers"] += 1
     total = min(len(found), MAX_ANSWERS)
     position = data.draw(st.integers(1, total))
-    answer = render.render_answer(found, position)
+    answer = render.render_answer(found, position, words=words)
     assert_telegram_accepts(answer)
     assert_telegram_accepts(with_note(answer, TOO_LONG_NOTE))
 
 
 @HOSTILE
-@given(st.lists(hits(), max_size=6))
-def test_inline_results(found: list[Hit]) -> None:
+@given(st.lists(hits(), max_size=6), languages)
+def test_inline_results(found: list[Hit], words: i18n.Words) -> None:
     RAN["inline"] += 1
-    results = [r.to_dict() for r in render.inline_results(found)]
+    results = [r.to_dict() for r in render.inline_results(found, words=words)]
     for result in results:
         assert utf8_clean(result["title"]) and utf8_clean(result.get("description", ""))
         assert utf8_clean(result["input_message_content"]["message_text"])
@@ -129,10 +131,10 @@ def test_inline_results(found: list[Hit]) -> None:
 
 
 @HOSTILE
-@given(st.lists(reports(), max_size=25), st.integers(0, 10_000), hostile_text)
-def test_latest(newest: list[Report], extra: int, note: str) -> None:
+@given(st.lists(reports(), max_size=25), st.integers(0, 10_000), hostile_text, languages)
+def test_latest(newest: list[Report], extra: int, note: str, words: i18n.Words) -> None:
     RAN["latest"] += 1
-    assert_telegram_accepts(render.render_latest(newest, len(newest) + extra, note))
+    assert_telegram_accepts(render.render_latest(newest, len(newest) + extra, note, words=words))
 
 
 @HOSTILE
@@ -141,29 +143,36 @@ def test_latest(newest: list[Report], extra: int, note: str) -> None:
     st.one_of(st.none(), st.datetimes(timezones=st.just(UTC))),
     st.lists(hostile_text, max_size=3),
     hostile_text,
+    languages,
 )
-def test_start(count: int, newest: datetime | None, examples: list[str], name: str) -> None:
+def test_start(
+    count: int, newest: datetime | None, examples: list[str], name: str, words: i18n.Words
+) -> None:
     RAN["start"] += 1
-    assert_telegram_accepts(render.render_start(count, newest, examples, name))
+    assert_telegram_accepts(render.render_start(count, newest, examples, name, words=words))
 
 
 @HOSTILE
 @given(
-    hostile_text, st.one_of(st.none(), st.from_regex(r"[A-Za-z][A-Za-z0-9_]{4,31}", fullmatch=True))
+    hostile_text,
+    st.one_of(st.none(), st.from_regex(r"[A-Za-z][A-Za-z0-9_]{4,31}", fullmatch=True)),
+    languages,
 )
-def test_echoes_of_what_the_user_typed(typed: str, username: str | None) -> None:
+def test_echoes_of_what_the_user_typed(typed: str, username: str | None, words: i18n.Words) -> None:
     """What the user typed is hostile; the bot's own username is whatever Telegram allows."""
     RAN["echoes"] += 1
-    assert_telegram_accepts(render.render_unknown_command(typed or "/x"))
-    assert_telegram_accepts(render.render_latest_usage(typed))
-    assert_telegram_accepts(render.render_help(username))
+    assert_telegram_accepts(render.render_unknown_command(typed or "/x", words=words))
+    assert_telegram_accepts(render.render_latest_usage(typed, words=words))
+    assert_telegram_accepts(render.render_help(username, words=words))
+    assert_telegram_accepts(html_live.render_subscribed(typed or "x", new=True, words=words))
+    assert_telegram_accepts(html_live.render_not_subscribed(typed, [typed], words=words))
 
 
 @HOSTILE
-@given(st.one_of(st.none(), st.integers()), st.one_of(st.none(), st.integers()))
-def test_refusals(user_id: int | None, chat_id: int | None) -> None:
+@given(st.one_of(st.none(), st.integers()), st.one_of(st.none(), st.integers()), languages)
+def test_refusals(user_id: int | None, chat_id: int | None, words: i18n.Words) -> None:
     RAN["refusals"] += 1
-    assert_telegram_accepts(render.Rendered(refusal_html(user_id, chat_id)))
+    assert_telegram_accepts(render.Rendered(refusal_html(user_id, chat_id, words=words)))
 
 
 def test_nul_and_other_control_characters_in_every_field_of_a_report_are_dropped() -> None:
