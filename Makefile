@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test test-fast lint chat bench bench-quality bench-reload bench-load bench-restart bench-idle bench-memory bench-replicas container-test
+.PHONY: setup test test-fast lint chat bench bench-quality bench-reload bench-load bench-restart bench-idle bench-memory bench-question bench-replicas container-test
 
 $(BIN)/reports-bot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ bench-idle: setup
 
 bench-memory: setup
 	$(BIN)/python -m benchmarks.bench_memory
+
+bench-question: setup
+	$(BIN)/python -m benchmarks.bench_question
 
 bench-replicas: setup
 	$(BIN)/python -m benchmarks.bench_replicas

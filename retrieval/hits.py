@@ -8,7 +8,11 @@ from collections.abc import Mapping, Sequence
 from retrieval.analyzer import Analyzer
 from retrieval.models import Hit, Report
 from retrieval.passages import widen
+from retrieval.records import maker
 from retrieval.rerank import Query, RerankSettings, Scored
+
+# Hit's own __init__ costs more than the rest of a hit's making (retrieval.records.maker).
+_make_hit = maker(Hit)
 
 
 def make_hits(
@@ -22,22 +26,24 @@ def make_hits(
     """The `top` best distinct windows of `ranked` (best first) as hits ranked from 1;
     `reports` holds every candidate's report by id."""
     hits: list[Hit] = []
-    distinct = distinct_windows(ranked, settings.shared_sentences)[:top]
+    distinct = distinct_windows(ranked, settings.shared_sentences, top)
     for rank, scored in enumerate(distinct, start=1):
         passage = scored.candidate.passage
         report = reports[passage.report_id]
         best = best_sentence(query, scored, analyzer)
         if settings.widen_quotes:
             passage = widen(passage, report)
-        hits.append(
-            Hit(rank=rank, score=scored.score, passage=passage, report=report, best_sentence=best)
-        )
+        hits.append(_make_hit(rank, scored.score, passage, report, best))
     return hits
 
 
-def distinct_windows(ranked: Sequence[Scored], shared: int) -> list[Scored]:
+def distinct_windows(
+    ranked: Sequence[Scored], shared: int, limit: int | None = None
+) -> list[Scored]:
     """Drop windows that mostly repeat one already shown: the reader should not
-    read the same sentences again when pressing "More".
+    read the same sentences again when pressing "More".  The first `limit` of them
+    (all without one): a window is kept or dropped by those before it only, so the
+    rest of the ranking need not be looked at.
 
     A window may share up to `shared` sentences with each window of its report
     shown before it, but may not lie inside one.  Half-overlapping windows often
@@ -48,6 +54,8 @@ def distinct_windows(ranked: Sequence[Scored], shared: int) -> list[Scored]:
     kept: list[Scored] = []
     seen: dict[str, list[set[str]]] = {}
     for scored in ranked:
+        if limit is not None and len(kept) >= limit:
+            break
         passage = scored.candidate.passage
         sentences = set(passage.sentences)
         earlier = seen.setdefault(passage.report_id, [])

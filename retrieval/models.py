@@ -64,6 +64,14 @@ class Passage:
     is one, is position 0).  `text` is exactly as the report has it and is
     never longer than MAX_QUOTE_CHARS.  `page` is the page of a paged document
     (a PDF) the passage's paragraph starts on, counted from 1.
+
+    `quote` is the passage's widened quote (`retrieval.passages.widen`), worked out
+    when the report was cut into passages and packed as a few offsets into the
+    report: b"" when the quote is the passage itself, None when it was never worked
+    out (a passage made by hand), and widen then searches the report.
+
+    Fields are only ever added at the end, with a default: the index cache
+    stores records by field order.
     """
 
     report_id: str
@@ -73,6 +81,7 @@ class Passage:
     speaker: str | None = None
     is_caption: bool = False
     page: int | None = None
+    quote: bytes | None = None
 
     @property
     def id(self) -> str:
