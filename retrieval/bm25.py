@@ -16,28 +16,38 @@ small pair code per posting, and add the looked-up contributions in query
 order.  The results are bit-for-bit rank-bm25's, so even exact ties break the
 same way in both backends.
 
+`top_k` runs a compiled kernel (`retrieval.bm25_kernel`, numba) that skips
+documents whose score bounds cannot reach the k-th best, but computes every
+score it keeps the same way, so its top k is exactly the one cut from
+`get_scores`, the dense reference path.
+
 Edge cases rank-bm25 crashes on (ZeroDivisionError) get a defined answer in
 both backends here: an empty corpus, or one whose documents are all empty,
 scores every query 0 for every document.
 
-Building the posting lists is `retrieval.bm25_build`; the saved index's file
-format, `retrieval.bm25_file`.
+Building the posting lists (and the bounds) is `retrieval.bm25_build`; the
+saved index's file format, `retrieval.bm25_file`.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import sys
-from collections.abc import Collection, Sequence
+import threading
+from collections.abc import Callable, Collection, Sequence
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
 from retrieval.bm25_build import (
+    BLOCK,
     TermIds,
-    best_code_per_term,
+    best_codes,
+    block_offsets_of,
     invert_chunk,
     merge_chunks,
     number_pairs,
@@ -49,11 +59,16 @@ from retrieval.bm25_reference import RankBM25Backend
 from retrieval.errors import IndexCacheError, UnknownBackendError
 from retrieval.scorer import EPSILON, K1, B, Floats, Ints, Scorer, best_of
 
+if TYPE_CHECKING:
+    from retrieval.bm25_kernel import Postings
+
 BACKENDS: Final[tuple[str, ...]] = ("fast", "rank-bm25")
 
-# When the posting lists we would have to merge cover more than this share of
-# the corpus, one dense pass over a score array beats merging candidate sets.
-DENSE_SHARE: Final = 0.25
+# top_k's kernel settings: how many postings of the rarest terms to score first (for
+# an early k-th score), and the rough cost in ns of one essential posting document at a
+# time, which picks that or term at a time; measured in benchmarks/bench_search.py.
+PREFILL: Final = 1024
+DAAT_COST: Final = 20.0
 
 
 def build_scorer(backend: str, corpus: Sequence[Sequence[str]]) -> Scorer:
@@ -84,10 +99,13 @@ class FastBM25(Scorer):
         pair_tf: Ints,
         pair_dl: Ints,
         term_best_code: Ints,
+        block_best_code: npt.NDArray[np.unsignedinteger[Any]],
+        block: int,
     ) -> None:
         # Stored state: the postings of term t are doc_ids and pair_codes over
         # [term_offsets[t], term_offsets[t+1]), doc ids ascending; pair code c
-        # stands for (pair_tf[c], pair_dl[c]).
+        # stands for (pair_tf[c], pair_dl[c]); the best code of each term, and of
+        # each block of `block` postings of a term, bound scores in top_k.
         self.k1, self.b, self.epsilon = k1, b, epsilon
         self.n_docs = len(doc_len)
         self.doc_len = doc_len
@@ -98,14 +116,30 @@ class FastBM25(Scorer):
         self._pair_tf = pair_tf
         self._pair_dl = pair_dl
         self._term_best_code = term_best_code
+        self._block_best_code = block_best_code
+        self._block = block
         # Derived state, recomputed rather than stored so it always matches k1, b, epsilon.
         n_tokens = int(doc_len.sum())
         self.avgdl = n_tokens / self.n_docs if self.n_docs else 0.0
         self._tf_part = okapi_tf_part(pair_tf, pair_dl, k1, b, self.avgdl)
-        self._df = np.diff(term_offsets)
-        self._idf, self.average_idf = okapi_idf(self._df, self.n_docs, epsilon)
-        # Per-occurrence upper bound of a term's contribution, for pruning in top_k.
-        self._bound = np.where(self._idf > 0, self._idf * self._tf_part[term_best_code], 0.0)
+        self._idf, self.average_idf = okapi_idf(np.diff(term_offsets), self.n_docs, epsilon)
+        self._block_offsets = block_offsets_of(term_offsets, block)
+        for array in (self._tf_part, self._idf, self._block_offsets, *self._stored()):
+            # Immutable, so safe to share between threads; and the compiled top-k
+            # is built for read-only arrays, which is what a loaded index holds.
+            array.flags.writeable = False
+
+    def _stored(self) -> tuple[npt.NDArray[Any], ...]:
+        return (
+            self.doc_len,
+            self._term_offsets,
+            self._doc_ids,
+            self._pair_codes,
+            self._pair_tf,
+            self._pair_dl,
+            self._term_best_code,
+            self._block_best_code,
+        )
 
     # ---- building -----------------------------------------------------------------
 
@@ -118,11 +152,13 @@ class FastBM25(Scorer):
         epsilon: float = EPSILON,
         *,
         chunk_docs: int = 1 << 16,
+        block: int = BLOCK,
     ) -> FastBM25:
         """Index tokenized documents.
 
         Documents are inverted `chunk_docs` at a time, which caps the
         temporary memory of the sorts; the chunks are then laid out term-major.
+        Each `block` postings of a term keep their best pair code, for top_k's bounds.
         """
         n_docs = len(corpus)
         if n_docs >= 2**31:
@@ -138,9 +174,9 @@ class FastBM25(Scorer):
         pair_codes, pair_tf, pair_dl = number_pairs(tf, doc_ids, doc_len)
         del tf
         avgdl = int(doc_len.sum()) / n_docs if n_docs else 0.0
-        term_best_code = best_code_per_term(
-            pair_codes, term_offsets, okapi_tf_part(pair_tf, pair_dl, k1, b, avgdl)
-        )
+        tf_part = okapi_tf_part(pair_tf, pair_dl, k1, b, avgdl)
+        block = _positive_int(block)
+        term_best_code, block_best_code = best_codes(pair_codes, term_offsets, tf_part, block)
         return cls(
             k1=k1,
             b=b,
@@ -153,6 +189,8 @@ class FastBM25(Scorer):
             pair_tf=pair_tf,
             pair_dl=pair_dl,
             term_best_code=term_best_code,
+            block_best_code=block_best_code,
+            block=block,
         )
 
     # ---- scoring ------------------------------------------------------------------
@@ -164,19 +202,7 @@ class FastBM25(Scorer):
     @property
     def nbytes(self) -> int:
         """Memory held by the index: its arrays plus the term dictionary and its strings."""
-        arrays = (
-            self.doc_len,
-            self._term_offsets,
-            self._doc_ids,
-            self._pair_codes,
-            self._pair_tf,
-            self._pair_dl,
-            self._term_best_code,
-            self._tf_part,
-            self._df,
-            self._idf,
-            self._bound,
-        )
+        arrays = (*self._stored(), self._tf_part, self._idf, self._block_offsets)
         entries = sum(sys.getsizeof(t) + sys.getsizeof(i) for t, i in self._terms.items())
         return sum(a.nbytes for a in arrays) + sys.getsizeof(self._terms) + entries
 
@@ -191,107 +217,65 @@ class FastBM25(Scorer):
         return self._dense_scores(self._known(query))
 
     def top_k(
-        self, query: Sequence[str], k: int, *, dense_share: float = DENSE_SHARE
+        self, query: Sequence[str], k: int, *, prefill: int = PREFILL, daat_cost: float = DAAT_COST
     ) -> tuple[Ints, Floats]:
-        """Top-k with exact scores, pruned MaxScore-style.
+        """Top-k with exact scores, found by a compiled kernel that skips documents
+        whose score bounds cannot reach the k-th best (`retrieval.bm25_kernel`).
 
-        The documents holding the "essential" terms (the rarest ones, so the
-        fewest postings) are scored exactly.  Every other document lacks all
-        of them, so it scores at most the sum of the other terms' bounds.
-        When the k-th best candidate beats that bound strictly, no other
-        document can enter the top k or tie with it, and we are done;
-        otherwise the next rarest term becomes essential.  Float rounding is
-        monotone, so the bound, summed in query order like the scores, holds
-        for the computed scores too.
-
-        Once the essential postings exceed `dense_share` of the corpus, one
-        dense pass over every document is cheaper (0 always takes it, inf
-        never does; the answer is the same, only the speed differs).
+        The answer is `best_of` over `get_scores`: documents holding a query term,
+        by score then index, only positive scores unless some term's idf is <= 0.
+        `prefill` (postings scored first, for an early threshold) and `daat_cost`
+        (0 scores document at a time only) change the speed, never the answer.
         """
         occurrences = self._known(query)
         if k <= 0 or not occurrences:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        if any(self._idf[t] <= 0 for t in occurrences):
-            # Scores of matching documents may be <= 0: no bound-based pruning,
-            # just every document that holds a query term, exactly scored.
-            candidates = _union_sorted([self._postings(t)[0] for t in set(occurrences)])
-            return best_of(candidates, self._fold(occurrences, candidates), k, positive_only=False)
-        df = self._df
-        by_rarity = sorted(set(occurrences), key=lambda t: (int(df[t]), -float(self._bound[t]), t))
-        essential_postings = 0
-        for n_essential, newest in enumerate(by_rarity, start=1):
-            essential_postings += int(df[newest])
-            if essential_postings > dense_share * self.n_docs:
-                break
-            if essential_postings < k and n_essential < len(by_rarity):
-                continue  # fewer than k candidates cannot settle the top k
-            essential = set(by_rarity[:n_essential])
-            candidates = _union_sorted([self._postings(t)[0] for t in essential])
-            scores = self._fold(occurrences, candidates)
-            outside_bound = 0.0
-            for term_id in occurrences:
-                outside_bound += 0.0 if term_id in essential else float(self._bound[term_id])
-            if outside_bound <= 0:
-                return best_of(candidates, scores, k)
-            positive = scores[scores > 0]
-            if len(positive) >= k:
-                kth = np.partition(positive, len(positive) - k)[len(positive) - k]
-                if kth > outside_bound:
-                    return best_of(candidates, scores, k)
+        top_k = compiled_top_k()
+        if top_k is None:  # numba still compiling in the background: exact, only slower
+            return self._exhaustive_top_k(occurrences, k)
+        query_ids = np.array(occurrences, dtype=np.int64)
+        postings, offsets = self._kernel_arrays
+        # Plain int and float: other types (numpy's) would compile another version.
+        return top_k(
+            postings, offsets, query_ids, int(k), self.n_docs, int(prefill), float(daat_cost)
+        )
+
+    def _exhaustive_top_k(self, occurrences: list[int], k: int) -> tuple[Ints, Floats]:
+        """The kernel's answer the slow way: every document scored, then cut."""
         scores = self._dense_scores(occurrences)
-        if self.n_docs > k:
-            # Only documents at or above the k-th score can make it; skip the rest cheaply.
-            kth = np.partition(scores, self.n_docs - k)[self.n_docs - k]
-            ids = np.flatnonzero(scores >= kth) if kth > 0 else np.flatnonzero(scores > 0)
-        else:
-            ids = np.arange(self.n_docs, dtype=np.int64)
-        return best_of(ids, scores[ids], k)
+        if all(self._idf[t] > 0 for t in occurrences):
+            return best_of(np.arange(self.n_docs, dtype=np.int64), scores, k)
+        # Scores may be <= 0: every document holding a query term counts, whatever its score.
+        offsets = self._term_offsets
+        holding = np.unique(
+            np.concatenate([self._doc_ids[offsets[t] : offsets[t + 1]] for t in occurrences])
+        ).astype(np.int64)
+        return best_of(holding, scores[holding], k, positive_only=False)
+
+    @functools.cached_property
+    def _kernel_arrays(self) -> tuple[Postings, tuple[Ints, Floats, Ints, Ints]]:
+        from retrieval.bm25_kernel import Postings
+
+        codes, best = self._pair_codes, self._block_best_code
+        postings = Postings(self._doc_ids, codes, self._tf_part, best, self._block)
+        offsets = (self._term_offsets, self._idf, self._term_best_code, self._block_offsets)
+        return postings, offsets
 
     def _known(self, query: Sequence[str]) -> list[int]:
         # Unknown terms add exactly 0.0 in rank-bm25, so dropping them changes no score.
         get = self._terms.get
         return [t for t in map(get, query) if t is not None]
 
-    def _postings(self, term_id: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[Any]]:
-        start, end = self._term_offsets[term_id], self._term_offsets[term_id + 1]
-        return self._doc_ids[start:end], self._pair_codes[start:end]
-
-    def _per_code(self, term_id: int) -> Floats:
-        """What one occurrence of the term adds, for each (tf, dl) pair code.
-
-        The same product as rank-bm25's `idf * tf_part`, done once per distinct pair.
-        """
-        per_code: Floats = self._idf[term_id] * self._tf_part
-        return per_code
-
     def _dense_scores(self, occurrences: list[int]) -> Floats:
         """Every document's score, adding each occurrence's contributions in query order."""
         scores = np.zeros(self.n_docs)
+        offsets = self._term_offsets
         for term_id in occurrences:
-            ids, codes = self._postings(term_id)
+            start, end = offsets[term_id], offsets[term_id + 1]
+            # The same product as rank-bm25's `idf * tf_part`, once per distinct pair.
+            per_code = self._idf[term_id] * self._tf_part
             # add.at adds in place, scores[i] + c exactly as `scores += ...` would.
-            np.add.at(scores, ids, np.take(self._per_code(term_id), codes))
-        return scores
-
-    def _fold(self, occurrences: list[int], candidates: Ints) -> Floats:
-        """Exact scores of `candidates` (sorted doc ids), summed in query order."""
-        per_term: dict[int, Floats] = {}
-        for term_id in set(occurrences):
-            ids, codes = self._postings(term_id)
-            column = np.zeros(len(candidates))
-            if len(ids) <= len(candidates):
-                at = np.searchsorted(candidates, ids)
-                found = at < len(candidates)
-                found[found] = candidates[at[found]] == ids[found]
-                column[at[found]] = np.take(self._per_code(term_id), codes[found])
-            else:  # a long posting list: look the few candidates up in it
-                at = np.minimum(np.searchsorted(ids, candidates), len(ids) - 1)
-                found = ids[at] == candidates
-                column[found] = np.take(self._per_code(term_id), codes[at[found]])
-            per_term[term_id] = column
-        scores = np.zeros(len(candidates))
-        for term_id in occurrences:
-            scores += per_term[term_id]
+            np.add.at(scores, self._doc_ids[start:end], per_code[self._pair_codes[start:end]])
         return scores
 
     # ---- persistence --------------------------------------------------------------
@@ -313,8 +297,9 @@ class FastBM25(Scorer):
             "pair_tf": self._pair_tf,
             "pair_dl": self._pair_dl,
             "term_best_code": self._term_best_code,
+            "block_best_code": self._block_best_code,
         }
-        params = {"k1": self.k1, "b": self.b, "epsilon": self.epsilon}
+        params = {"k1": self.k1, "b": self.b, "epsilon": self.epsilon, "block": self._block}
         write_arrays(path, params, arrays)
 
     @classmethod
@@ -351,6 +336,8 @@ class FastBM25(Scorer):
                 pair_tf=arrays["pair_tf"],
                 pair_dl=arrays["pair_dl"],
                 term_best_code=arrays["term_best_code"],
+                block_best_code=arrays["block_best_code"],
+                block=_positive_int(params["block"]),
             )
             index._check_consistent(len(bounds) - 1)
         except (KeyError, TypeError, ValueError, IndexError, UnicodeDecodeError) as error:
@@ -374,6 +361,9 @@ class FastBM25(Scorer):
             (n_postings > 0 and int(self._doc_ids.min()) < 0, "negative doc id"),
             (n_postings > 0 and int(self._pair_codes.max()) >= len(self._pair_tf), "bad code"),
             (bool(np.any(self._term_best_code >= max(len(self._pair_tf), 1))), "bad bound"),
+            (len(self._block_best_code) != self._block_offsets[-1], "blocks do not match"),
+            (self._block_best_code.dtype != self._pair_codes.dtype, "block codes' type differs"),
+            (bool(np.any(self._block_best_code >= max(len(self._pair_tf), 1))), "bad block"),
             (bool(np.any(self.doc_len < 0)), "negative document length"),
         ]
         for failed, what in problems:
@@ -381,10 +371,50 @@ class FastBM25(Scorer):
                 raise ValueError(what)
 
 
-def _union_sorted(id_lists: list[npt.NDArray[np.int32]]) -> Ints:
-    """Sorted distinct ids of several sorted id arrays (np.unique is slow here)."""
-    if len(id_lists) == 1:
-        return id_lists[0].astype(np.int64)
-    merged: Ints = np.sort(np.concatenate(id_lists)).astype(np.int64)
-    distinct: Ints = merged[np.diff(merged, prepend=-1) != 0]
-    return distinct
+log = logging.getLogger(__name__)
+
+_kernel: Callable[..., tuple[Ints, Floats]] | None = None
+_kernel_done = threading.Event()
+_kernel_start = threading.Lock()
+_kernel_started = False
+
+
+def compiled_top_k(*, wait: bool = False) -> Callable[..., tuple[Ints, Floats]] | None:
+    """The compiled kernel's top_k, or None while numba is still compiling it.
+
+    The first call starts the compile in a background thread: loading it from numba's
+    on-disk cache takes about a second, compiling it afresh (a new machine, a new
+    container) about a minute on two cores, and no question should wait for that:
+    `top_k` answers exactly, only slower, until the kernel is ready.  Imported on first
+    use, since nothing else (`reports-bot --help`, the tests of other modules) should
+    pay for numba.  `wait` blocks until the compile is over (benchmarks, tests); the
+    result is None for good when it failed (logged once).
+    """
+    global _kernel_started
+    if _kernel is None and not _kernel_done.is_set():
+        with _kernel_start:
+            if not _kernel_started:
+                _kernel_started = True
+                threading.Thread(target=_compile, name="bm25-kernel-compile", daemon=True).start()
+        if wait:
+            _kernel_done.wait()
+    return _kernel
+
+
+def _compile() -> None:
+    global _kernel
+    try:
+        from retrieval.bm25_kernel import top_k, warm_up
+
+        warm_up()
+        _kernel = top_k
+    except Exception:  # the numpy path stays exact; only speed is lost
+        log.exception("cannot compile the BM25 kernel (numba); searching without it, slower")
+    finally:
+        _kernel_done.set()
+
+
+def _positive_int(value: object) -> int:
+    if not isinstance(value, int | float) or value != int(value) or value < 1:
+        raise ValueError(f"block size {value!r}: it must be a whole number of postings, 1 or more")
+    return int(value)

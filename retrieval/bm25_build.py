@@ -4,7 +4,9 @@ done in rank-bm25's operation order (see retrieval.bm25 for why that order matte
 Postings are laid out term-major: the postings of term t are `doc_ids` and
 `pair_codes` over [term_offsets[t], term_offsets[t+1]), doc ids ascending, and
 pair code c stands for (pair_tf[c], pair_dl[c]), one code per distinct
-(term frequency, document length) pair.
+(term frequency, document length) pair.  For score bounds, each term keeps the
+code of its best posting, and so does each block of `BLOCK` consecutive
+postings of a term.
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from itertools import chain
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
 from retrieval.scorer import Floats, Ints
+
+# Postings per block of the block bounds: smaller blocks bound tighter but cost more
+# checks per posting skipped (retrieval.bm25_kernel), and 2 bytes each in the index.
+BLOCK: Final = 64
 
 
 class TermIds(dict[str, int]):
@@ -155,15 +161,32 @@ def number_pairs(
     return codes, pair_tf.astype(np.int64), pair_dl.astype(np.int64)
 
 
-def best_code_per_term(
-    codes: npt.NDArray[np.unsignedinteger[Any]], term_offsets: Ints, tf_part: Floats
-) -> Ints:
-    """For each term, the code of its posting with the largest tf part (for score bounds)."""
+def block_offsets_of(term_offsets: Ints, block: int) -> Ints:
+    """Where each term's blocks start in the block arrays: block j of term t (its
+    postings j*block onwards) is entry block_offsets[t] + j; the last entry is the count."""
+    n_blocks = -(-np.diff(term_offsets) // block)
+    offsets = np.zeros(len(term_offsets), dtype=np.int64)
+    np.cumsum(n_blocks, out=offsets[1:])
+    return offsets
+
+
+def best_codes(
+    codes: npt.NDArray[np.unsignedinteger[Any]], term_offsets: Ints, tf_part: Floats, block: int
+) -> tuple[Ints, npt.NDArray[np.unsignedinteger[Any]]]:
+    """The code of the posting with the largest tf part, for each term and for each block
+    of `block` postings of a term (what top-k's score bounds are made of)."""
     if len(term_offsets) <= 1:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=codes.dtype)
     # Reduce over small integer ranks rather than a float64 copy of every posting.
     by_value = np.argsort(tf_part, kind="stable")
     rank = np.empty(len(tf_part), dtype=codes.dtype)
     rank[by_value] = np.arange(len(tf_part))
-    best_rank = np.maximum.reduceat(rank[codes], term_offsets[:-1])
-    return by_value[best_rank].astype(np.int64)
+    block_offsets = block_offsets_of(term_offsets, block)
+    n_blocks = np.diff(block_offsets)
+    first_posting = np.repeat(term_offsets[:-1], n_blocks)
+    first_posting += (
+        np.arange(block_offsets[-1]) - np.repeat(block_offsets[:-1], n_blocks)
+    ) * block
+    block_rank = np.maximum.reduceat(rank[codes], first_posting)
+    term_rank = np.maximum.reduceat(block_rank, block_offsets[:-1])
+    return by_value[term_rank].astype(np.int64), by_value[block_rank].astype(codes.dtype)

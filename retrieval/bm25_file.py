@@ -19,7 +19,7 @@ from retrieval.errors import IndexCacheError
 
 _MAGIC: Final = b"RBOTBM25"
 _FORMAT: Final = "reports-bot/bm25"
-_FORMAT_VERSION: Final = 1
+_FORMAT_VERSION: Final = 2  # 2: block bounds (block_best_code, "block")
 _ALIGN: Final = 64
 _DTYPES: Final = frozenset({"<i4", "<i8", "<u2", "<u4", "<f8", "|u1"})
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import PROJECT_SEEDS
+from retrieval.bm25 import compiled_top_k
 from retrieval.models import Hit, Passage, Report
 from retrieval.search import SearchEngine
 from retrieval.sentences import split_sentences
@@ -83,6 +84,16 @@ def make_hit(
         speaker=speaker,
     )
     return Hit(rank=rank, score=10.0 / rank, passage=passage, report=report, best_sentence=best)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bm25_kernel_compiled() -> None:
+    """numba's cache of the first-stage kernel filled once, before any test starts a bot.
+
+    On a fresh checkout each `python -m bot` would otherwise compile it (about a minute
+    of CPU) in the background, all of them at once on a small machine.
+    """
+    assert compiled_top_k(wait=True) is not None
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,17 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
 
-from retrieval.bm25 import BACKENDS, FastBM25, build_scorer
+from retrieval.bm25 import BACKENDS, FastBM25, build_scorer, compiled_top_k
 from retrieval.bm25_reference import RankBM25Backend
 from retrieval.errors import IndexCacheError, UnknownBackendError
 from retrieval.scorer import EPSILON
+
+
+@pytest.fixture(autouse=True, scope="module")
+def compiled_kernel() -> None:
+    # top_k answers with numpy until the kernel is compiled: test the kernel itself.
+    assert compiled_top_k(wait=True) is not None
+
 
 # A tiny alphabet makes terms recur, so many appear in more than half the
 # documents (negative idf, the epsilon floor) and average idf can go negative.
@@ -50,8 +57,10 @@ def test_scores_and_top_k_match_rank_bm25(
 
     reference = RankBM25Backend.build(corpus)
     want_ids, want_scores = reference.top_k(query, k)
-    for dense_share in (0.0, 0.25, math.inf):  # always dense, the default, always pruned
-        ids, top = fast.top_k(query, k, dense_share=dense_share)
+    # The default; no prefill, document at a time only; a little prefill, always term
+    # at a time: the kernel's paths, which must all give rank-bm25's answer.
+    for prefill, daat_cost in ((1024, 20.0), (0, 0.0), (2, math.inf)):
+        ids, top = fast.top_k(query, k, prefill=prefill, daat_cost=daat_cost)
         assert ids.dtype == np.int64 and top.dtype == np.float64
         assert ids.tolist() == want_ids.tolist()
         assert top.tolist() == want_scores.tolist()
@@ -178,7 +187,9 @@ def test_damaged_files_raise_index_cache_error(tmp_path: Path) -> None:
         "not an index": b"hello world" * 20,
         "truncated": data[:-1],
         "header cut": data[:30],
-        "other version": data.replace(b'"version": 1', b'"version": 9'),
+        "other version": data.replace(b'"version": 2', b'"version": 9'),
+        "version 1 (no block bounds)": data.replace(b'"version": 2', b'"version": 1'),
+        "blocks of no postings": data.replace(b'"block": 64', b'"block": 0'),
     }
     for what, content in damaged.items():
         path.write_bytes(content)
