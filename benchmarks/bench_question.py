@@ -48,7 +48,7 @@ import numpy as np
 
 from benchmarks.bench_question_stages import STAGES, staged_search
 from benchmarks.corpus import CorpusSpec, default_corpus_dir, ensure_corpus
-from retrieval.bm25 import compiled_top_k
+from retrieval.bm25_compiled import compiled_top_k
 from retrieval.loader import load_reports
 from retrieval.search import SearchEngine, SearchSettings
 

@@ -54,7 +54,8 @@ import numpy as np
 import numpy.typing as npt
 
 from benchmarks.bench_peers import Search, build_peers, latency_rounds, speed_table, table
-from retrieval.bm25 import FastBM25, compiled_top_k
+from retrieval.bm25 import FastBM25
+from retrieval.bm25_compiled import compiled_top_k
 from retrieval.bm25_reference import RankBM25Backend
 from retrieval.index_store import IndexStore
 from retrieval.scorer import Scorer, best_of

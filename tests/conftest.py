@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import PROJECT_SEEDS
-from retrieval.bm25 import compiled_top_k
+from retrieval.bm25_compiled import compiled_top_k
 from retrieval.models import Hit, Passage, Report
 from retrieval.search import SearchEngine
 from retrieval.sentences import split_sentences

@@ -11,7 +11,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
 
-from retrieval.bm25 import BACKENDS, FastBM25, build_scorer, compiled_top_k
+from retrieval.bm25 import BACKENDS, FastBM25, build_scorer
+from retrieval.bm25_compiled import compiled_top_k
 from retrieval.bm25_reference import RankBM25Backend
 from retrieval.errors import IndexCacheError, UnknownBackendError
 from retrieval.scorer import EPSILON

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
 
 from retrieval import bm25_kernel
-from retrieval.bm25 import FastBM25, compiled_top_k
+from retrieval.bm25 import FastBM25
+from retrieval.bm25_compiled import compiled_top_k
 from retrieval.scorer import best_of
 
 
