@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from importlib import resources
@@ -38,8 +38,23 @@ _TOKEN = re.compile(
 )
 _NUMBER = re.compile(r"\d+(?:\.\d+)*")
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+# The same characters as str.isspace().
+_SPACES = re.compile(r"\s*")
+# Faster forms of _TOKEN for tokens(), finding the same matches.  Without groups: a
+# match is a number exactly when it has a number's shape (_NUMBER_MATCH), since where a
+# word would be all digits the number branch matches first.  For lowercased ASCII text:
+# [^\W_] is [a-z0-9] there, and no combining mark or ’ occurs.
+_TOKEN_MATCH = re.compile(
+    r"\d+(?:,\d{3})*(?:\.\d+)*(?![^\W_]|['’][^\W_])" rf"|{_LETTERS}(?:['’]{_LETTERS})*"
+)
+_ASCII_TOKEN_MATCH = re.compile(
+    r"[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)*(?![a-z0-9]|'[a-z0-9])|[a-z0-9]+(?:'[a-z0-9]+)*"
+)
+_NUMBER_MATCH = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)*")
 
 _STOPWORD_FILES = {"english": "stopwords_en.txt"}
+# Distinct matches an analyzer remembers the term of before it starts again (~50 MB).
+_MAX_MEMO = 500_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +82,36 @@ def _make_stemmer(language: str) -> Stemmer.Stemmer:
         known = ", ".join(sorted(Stemmer.algorithms()))
         raise ValueError(f"no Snowball stemmer for language {language!r}; known: {known}")
     return Stemmer.Stemmer(language)
+
+
+def space_separated(text: str, candidates: Iterable[str]) -> list[str] | None:
+    """The candidates that make up `text`, in order, with whitespace between them;
+    None when they do not make it up.
+
+    A candidate is taken when it comes next in `text`, after at least one whitespace
+    character (any amount before the first); one that does not come next is passed
+    over (the overlap of two windows), and `text` must hold nothing else but
+    whitespace.  Then `tokens(text)` is the taken candidates' tokens one after
+    another, so a caller that analyzed them need not analyze `text`: no term holds
+    whitespace, and NFKC and casefolding never join whitespace with the character
+    next to it (tests/retrieval/test_corpus_build.py checks each whitespace character).
+    """
+    taken: list[str] = []
+    position = _after_spaces(text, 0)
+    at_boundary = True
+    for candidate in candidates:
+        if at_boundary and candidate and text.startswith(candidate, position):
+            taken.append(candidate)
+            end = position + len(candidate)
+            position = _after_spaces(text, end)
+            # Two pieces with nothing between them could hold one word together.
+            at_boundary = position > end
+    return taken if position == len(text) else None
+
+
+def _after_spaces(text: str, position: int) -> int:
+    match = _SPACES.match(text, position)
+    return match.end() if match else position
 
 
 def _nfkc_casefold(text: str) -> str:
@@ -120,6 +165,18 @@ def _normalize(text: str) -> tuple[str, list[int] | None, list[int] | None]:
     return "".join(parts), starts, ends
 
 
+class _Terms(dict[str, str | None]):
+    """match -> its term (None: a stopword), each worked out on first use."""
+
+    def __init__(self, term: Callable[[str], str | None]) -> None:
+        super().__init__()
+        self._term = term
+
+    def __missing__(self, match: str) -> str | None:
+        term = self[match] = self._term(match)
+        return term
+
+
 class Analyzer:
     """Turns text into index terms; one instance serves documents and queries."""
 
@@ -129,28 +186,34 @@ class Analyzer:
         self._stopwords = _load_stopwords(settings.language) if needs_list else frozenset()
         self._stemmer = _make_stemmer(settings.language) if settings.stem else None
         self._stems: dict[str, str] = {}
+        # What each match of the tokenizer becomes; matches recur (Zipf), so index
+        # building mostly looks them up here.
+        self._matches = _Terms(self._match_term)
 
     def tokens(self, text: str) -> list[str]:
         """Index terms of a document: stopwords removed (if set), stemmed (if set)."""
         # The hot path of index building: same rules as _terms(), no offsets.
-        normalized = text.lower() if text.isascii() else _normalize(text)[0]
-        drop_stopwords = self.settings.remove_stopwords
-        stopwords = self._stopwords
-        stems = self._stems
-        terms: list[str] = []
-        for number, word in _TOKEN.findall(normalized):
-            if number:
-                terms.append(number.replace(",", ""))
-                continue
-            word = word.replace("’", "'")
-            if word.endswith("'s"):
-                word = word[:-2]
-            if _NUMBER.fullmatch(word):
-                terms.append(word)
-            elif not (drop_stopwords and word in stopwords):
-                stem = stems.get(word)
-                terms.append(stem if stem is not None else self._stem(word))
-        return terms
+        if text.isascii():
+            matches = _ASCII_TOKEN_MATCH.findall(text.lower())
+        else:
+            matches = _TOKEN_MATCH.findall(_normalize(text)[0])
+        terms = self._matches
+        if len(terms) > _MAX_MEMO:
+            terms.clear()  # a stream of one-off words must not grow it forever
+        return [term for term in map(terms.__getitem__, matches) if term is not None]
+
+    def _match_term(self, match: str) -> str | None:
+        """The term of one match of the tokenizer, None for a stopword (as in _terms)."""
+        if _NUMBER_MATCH.fullmatch(match):
+            return match.replace(",", "")
+        word = match.replace("’", "'")
+        if word.endswith("'s"):
+            word = word[:-2]
+        if _NUMBER.fullmatch(word):
+            return word
+        if self.settings.remove_stopwords and word in self._stopwords:
+            return None
+        return self._stemmer.stemWord(word) if self._stemmer is not None else word
 
     def query_tokens(self, text: str) -> list[str]:
         """Like tokens(), but a query made only of stopwords keeps them.

@@ -107,6 +107,22 @@ _WORD: Final = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?[^\W_]*|[^\W_](?:[\w'’.-]*
 _YEAR: Final = re.compile(r"(?:1[5-9]|20)\d\ds?")
 
 
+# What a word can be, worked out once per distinct word (`_kind`): bits of a mask.
+_DIGIT: Final = 1  # starts with a digit: a number
+_YEAR_LIKE: Final = 2  # and reads as a year: a date too
+_NUMBER_WORD: Final = 4
+_DATE_WORD: Final = 8  # a relative day, or a capitalised month or weekday
+_CAPITALISED: Final = 16  # capitalised and not a date nor a word in _NOT_NAMES: a name?
+_KINDS: dict[str, int] = {}
+_MAX_KINDS: Final = 200_000  # distinct words remembered before starting again
+# _WORD with its match captured, so split() gives each word and what lies between; and
+# the same for ASCII text, where it is faster ([^\W_] is [a-zA-Z0-9], no ’ can occur).
+_WORD_SPLIT: Final = re.compile(f"({_WORD.pattern})")
+_ASCII_WORD_SPLIT: Final = re.compile(
+    r"([0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?[a-zA-Z0-9]*|[a-zA-Z0-9](?:[a-zA-Z0-9_'.-]*[a-zA-Z0-9])?)"
+)
+
+
 def sentence_cues(
     sentence: str, analyzer: Analyzer, memo: dict[str, list[str]] | None = None
 ) -> Cues:
@@ -123,43 +139,71 @@ def sentence_cues(
             terms = memo[word] = _terms(word, analyzer)
         return terms
 
-    matches = list(_WORD.finditer(sentence))
-    if not matches:
+    # [before, word, between, word, ..., word, after]: at index 2k, what lies between
+    # words k-1 and k.
+    parts = (_ASCII_WORD_SPLIT if sentence.isascii() else _WORD_SPLIT).split(sentence)
+    if len(parts) == 1:
         return NO_CUES
-    words = [match.group() for match in matches]
-    # joined[k]: only spaces between words k-1 and k, so they can be one name.
-    joined = [False] + [
-        sentence[a.end() : b.start()].isspace() for a, b in itertools.pairwise(matches)
-    ]
+    words = parts[1::2]
+    if len(_KINDS) > _MAX_KINDS:
+        _KINDS.clear()
+    kinds: list[int | None] = list(map(_KINDS.get, words))
+    if None in kinds:
+        kinds = [
+            _kind(word) if kind is None else kind for word, kind in zip(words, kinds, strict=True)
+        ]
     numbers: set[str] = set()
     dates: set[str] = set()
     names: set[str] = set()
     places: set[str] = set()
-    for position, word in enumerate(words):
-        lowered = word.casefold().rstrip(".")
-        if word[0].isdigit():
+    # Most words are none of these: only the others are looked at.
+    for position in itertools.compress(range(len(words)), kinds):
+        word, kind = words[position], kinds[position] or 0
+        if kind & _DIGIT:
             terms = terms_of(word)
             numbers.update(terms)
-            if _YEAR.fullmatch(lowered):
+            if kind & _YEAR_LIKE:
                 dates.update(terms)
             continue
-        if lowered in _NUMBER_WORDS:
+        if kind & _NUMBER_WORD:
             numbers.update(terms_of(word))
-        if lowered in _RELATIVE_DAYS or (word[0].isupper() and lowered in _CALENDAR_NAMES):
+        if kind & _DATE_WORD:
             dates.update(terms_of(word))
             continue
-        if not word[0].isupper() or lowered in _NOT_NAMES:
+        if not kind & _CAPITALISED:
             continue
-        following = words[position + 1] if position + 1 < len(words) else ""
         # A sentence's first word is capitalised anyway: a name only when a
         # capitalised word follows ("Barack Obama said…", not "Police said…").
-        if position == 0 and not following[:1].isupper():
+        if position == 0 and not (len(words) > 1 and words[1][:1].isupper()):
             continue
         terms = terms_of(word)
         names.update(terms)
-        if _in_place_phrase(words, joined, position):
+        if _in_place_phrase(words, parts, position):
             places.update(terms)
-    return (frozenset(numbers), frozenset(dates), frozenset(names), frozenset(places))
+    if not (numbers or dates or names or places):
+        return NO_CUES
+    # One empty set for all: over a million sentences, a new one each is hundreds of MB.
+    return (_frozen(numbers), _frozen(dates), _frozen(names), _frozen(places))
+
+
+def _frozen(terms: set[str]) -> frozenset[str]:
+    return frozenset(terms) if terms else _NONE
+
+
+def _kind(word: str) -> int:
+    """`word`'s bits of _DIGIT … _CAPITALISED, remembered in _KINDS."""
+    lowered = word.casefold().rstrip(".")
+    if word[0].isdigit():
+        kind = _DIGIT | (_YEAR_LIKE if _YEAR.fullmatch(lowered) else 0)
+    else:
+        upper = word[0].isupper()
+        kind = _NUMBER_WORD if lowered in _NUMBER_WORDS else 0
+        if lowered in _RELATIVE_DAYS or (upper and lowered in _CALENDAR_NAMES):
+            kind |= _DATE_WORD
+        elif upper and lowered not in _NOT_NAMES:
+            kind |= _CAPITALISED
+    _KINDS[word] = kind
+    return kind
 
 
 def _terms(word: str, analyzer: Analyzer) -> list[str]:
@@ -167,15 +211,20 @@ def _terms(word: str, analyzer: Analyzer) -> list[str]:
     return analyzer.tokens(word) or [word.casefold()]
 
 
-def _in_place_phrase(words: list[str], joined: list[bool], position: int) -> bool:
+def _in_place_phrase(words: list[str], parts: list[str], position: int) -> bool:
     """Is words[position] in a capitalised run ("Sri Lanka") right after a place
-    preposition?  Punctuation ends a run: in "in Colombo, Chase said" Chase is no place."""
+    preposition?  Punctuation ends a run: in "in Colombo, Chase said" Chase is no place.
+    `parts` is the sentence split at its words: parts[2k] lies between words k-1 and k."""
+
+    def joined(k: int) -> bool:  # only spaces between words k-1 and k: they can be one name
+        return k > 0 and parts[2 * k].isspace()
+
     before = position - 1
     while (
         before >= 0
-        and joined[before + 1]
+        and joined(before + 1)
         and words[before][:1].isupper()
         and words[before].casefold() not in _NOT_NAMES
     ):
         before -= 1
-    return before >= 0 and joined[before + 1] and words[before].casefold() in _PLACE_PREPOSITIONS
+    return before >= 0 and joined(before + 1) and words[before].casefold() in _PLACE_PREPOSITIONS

@@ -4,17 +4,25 @@ passages, their tokens and stage two's profiles, and each report's tokens.
 `make_corpus` analyzes reports; a corpus can be cut into one part per report and
 parts merged back (`index_reports`, `merge_parts`, `split_parts`), so a live
 reload (retrieval.library) re-analyzes only the reports that changed.  The index
-cache (retrieval.corpus_cache) pickles a `Corpus` whole.
+cache (retrieval.corpus_cache) pickles a `Corpus` whole; retrieval.corpus_pool runs
+`make_corpus` on several cores.
+
+Each sentence is analyzed once: a passage's tokens and its report's are its
+sentences' tokens one after another whenever its text is those sentences with
+whitespace between (`analyzer.space_separated`), and the text is analyzed whole only
+where it is not (a window cut inside a word).  The tokens are the same either way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 
 from retrieval import rerank
-from retrieval.analyzer import Analyzer
+from retrieval.analyzer import Analyzer, space_separated
 from retrieval.loader import LoadProblem
 from retrieval.models import Passage, Report
 from retrieval.passages import make_passages
@@ -42,24 +50,112 @@ class Corpus:
 CorpusPart = Corpus
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off meanwhile, back as it was after.
+
+    Analysis makes millions of objects that live as long as the engine (tuples,
+    records, strings) and no reference cycles; with the collector on, it walks that
+    growing heap again and again, a sixth of a build's time.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def make_corpus(
     reports: Sequence[Report], analyzer: Analyzer, problems: Sequence[LoadProblem]
 ) -> Corpus:
     """`reports` analyzed, in order: passages, tokens, profiles and report tokens."""
-    passages: list[Passage] = []
-    for report in reports:
-        passages.extend(make_passages(report))
-    tokens = tuple(tuple(analyzer.tokens(rerank.indexed_text(p))) for p in passages)
+    with collector_paused():
+        return _make_corpus(reports, analyzer, problems)
+
+
+def _make_corpus(
+    reports: Sequence[Report], analyzer: Analyzer, problems: Sequence[LoadProblem]
+) -> Corpus:
+    passages_of = [make_passages(report) for report in reports]
+    passages = tuple(chain.from_iterable(passages_of))
+    tokens: list[tuple[str, ...]] = []
+    profiles: list[rerank.PassageProfile] = []
+    report_tokens: list[tuple[str, ...]] = [()] * len(reports)
+    word_terms: dict[str, list[str]] = {}
+    for group in _report_groups(reports, passages_of):
+        group_passages = [passage for i in group for passage in passages_of[i]]
+        sentences = rerank.analyze_sentences(group_passages, analyzer)
+        group_tokens = [passage_tokens(p, sentences, analyzer) for p in group_passages]
+        pairs = list(zip(group_passages, group_tokens, strict=True))
+        profiles.extend(rerank.profile_report(pairs, sentences, analyzer, word_terms))
+        tokens.extend(group_tokens)
+        for i in group:
+            report_tokens[i] = report_tokens_of(reports[i], passages_of[i], sentences, analyzer)
+    for i, report in enumerate(reports):
+        if not passages_of[i]:
+            report_tokens[i] = report_tokens_of(report, (), {}, analyzer)
     report_index = {report.id: i for i, report in enumerate(reports)}
     return Corpus(
         reports=tuple(reports),
-        passages=tuple(passages),
-        passage_tokens=tokens,
+        passages=passages,
+        passage_tokens=tuple(tokens),
         problems=tuple(problems),
-        profiles=rerank.profile_passages(passages, tokens, analyzer),
+        profiles=tuple(profiles),
         passage_reports=tuple(report_index[p.report_id] for p in passages),
-        report_tokens=tuple(tuple(analyzer.tokens(rerank.report_text(r))) for r in reports),
+        report_tokens=tuple(report_tokens),
     )
+
+
+def _report_groups(
+    reports: Sequence[Report], passages_of: Sequence[Sequence[Passage]]
+) -> list[list[int]]:
+    """The reports whose passages are profiled together: one each, except that reports of
+    one id whose passages follow one another are one report to the profile (as they
+    are to rerank.profile_passages, which groups the passages by report id)."""
+    groups: list[list[int]] = []
+    for i, report in enumerate(reports):
+        if not passages_of[i]:
+            continue
+        if groups and reports[groups[-1][-1]].id == report.id:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def passage_tokens(
+    passage: Passage, sentence_tokens: Mapping[str, Sequence[str]], analyzer: Analyzer
+) -> tuple[str, ...]:
+    """`analyzer.tokens` of the passage's indexed text, from its sentences' tokens when
+    the text is those sentences with whitespace between (analyzer.space_separated)."""
+    text = rerank.indexed_text(passage)
+    pieces = space_separated(text, passage.sentences)
+    if pieces is None:  # e.g. a sentence cut inside a word
+        return tuple(analyzer.tokens(text))
+    return tuple(chain.from_iterable(map(sentence_tokens.__getitem__, pieces)))
+
+
+def report_tokens_of(
+    report: Report,
+    passages: Sequence[Passage],
+    sentence_tokens: Mapping[str, Sequence[str]],
+    analyzer: Analyzer,
+) -> tuple[str, ...]:
+    """`analyzer.tokens` of the report-level index's text: the title's tokens, then its
+    passages' sentences' (each once: windows overlap), when that text is made of them."""
+    text = rerank.report_text(report)
+    title = report.title.strip()
+    sentences = chain.from_iterable(passage.sentences for passage in passages)
+    pieces = space_separated(text, chain((title,), sentences))
+    if pieces is None:
+        return tuple(analyzer.tokens(text))
+    tokens: list[str] = []
+    for piece in pieces:
+        known = sentence_tokens.get(piece)
+        tokens.extend(known if known is not None else analyzer.tokens(piece))
+    return tuple(tokens)
 
 
 def index_reports(reports: Sequence[Report], analyzer: Analyzer) -> list[CorpusPart]:

@@ -34,8 +34,9 @@ from retrieval.analyzer import Analyzer
 from retrieval.changes import DUPLICATE_REASON, Change, Pending, diff, duplicate, holds
 from retrieval.corpus import CorpusPart, index_reports
 from retrieval.corpus_cache import source_id
+from retrieval.corpus_pool import PooledFolder
 from retrieval.errors import ReportsNotFoundError
-from retrieval.folder import UNKNOWN, FileContent, FolderFiles
+from retrieval.folder import UNKNOWN, FileContent
 from retrieval.listing import Signature, Walk
 from retrieval.loader import LoadProblem
 from retrieval.models import Report
@@ -73,9 +74,10 @@ class Library:
         self.follow_outside_links = follow_outside_links
         # Our own analyzer: the engine's serves questions on other threads.
         self._analyzer = Analyzer(self.settings.analyzer)
-        self.folder = FolderFiles(
+        self.folder = PooledFolder(
             self.root,
             self._analyzer,
+            workers=self.settings.build_workers,
             settle_seconds=settle_seconds,
             follow_outside_links=follow_outside_links,
             wall_clock=wall_clock,

@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -178,38 +178,63 @@ def profile_passages(
     pairs = list(zip(passages, tokens, strict=True))
     word_terms: dict[str, list[str]] = {}
     for _, group in itertools.groupby(pairs, key=lambda pair: pair[0].report_id):
-        profiles.extend(_profile_report(list(group), analyzer, word_terms))
+        pairs_of_report = list(group)
+        sentences = analyze_sentences((passage for passage, _ in pairs_of_report), analyzer)
+        profiles.extend(profile_report(pairs_of_report, sentences, analyzer, word_terms))
     return tuple(profiles)
 
 
-def _profile_report(
+def analyze_sentences(passages: Iterable[Passage], analyzer: Analyzer) -> dict[str, list[str]]:
+    """Each distinct sentence of one report's passages, in order of first appearance,
+    and its tokens (windows overlap: a sentence is analyzed once)."""
+    tokens: dict[str, list[str]] = {}
+    for passage in passages:
+        for sentence in passage.sentences:
+            if sentence not in tokens:
+                tokens[sentence] = analyzer.tokens(sentence)
+    return tokens
+
+
+def profile_report(
     pairs: Sequence[tuple[Passage, Sequence[str]]],
+    sentence_tokens: Mapping[str, Sequence[str]],
     analyzer: Analyzer,
     word_terms: dict[str, list[str]],
 ) -> list[PassageProfile]:
-    """Profiles of one report's passages.  Windows overlap, so the report's
-    sentences are counted once each, in order of first appearance."""
-    sentence_tokens: dict[str, list[str]] = {}
-    sentence_cues_of: dict[str, Cues] = {}
-    for passage, _ in pairs:
-        for sentence in passage.sentences:
-            if sentence not in sentence_tokens:
-                sentence_tokens[sentence] = analyzer.tokens(sentence)
-                sentence_cues_of[sentence] = sentence_cues(sentence, analyzer, word_terms)
+    """Profiles of one report's passages, with `analyze_sentences` of them.
+
+    The report's sentences are counted once each, in order of first appearance;
+    `word_terms` is sentence_cues' memo, shared by the reports of one build.
+    """
+    cues_of: dict[str, Cues] = {}
     ordinals = {sentence: i for i, sentence in enumerate(sentence_tokens)}
     counts = Counter(itertools.chain.from_iterable(sentence_tokens.values()))
+    # Each token's bit of `recurring`, as a digit; a token the sentences lack has 0.
+    bit_of = {token: "1" if count > 1 else "0" for token, count in counts.items()}
     profiles = []
     for passage, passage_tokens in pairs:
         first = ordinals[passage.sentences[0]] if passage.sentences else 0
-        recurring = sum(1 << p for p, token in enumerate(passage_tokens) if counts[token] > 1)
-        ends = list(itertools.accumulate(len(sentence_tokens[s]) for s in passage.sentences))
+        recurring = _recurring(passage_tokens, bit_of)
+        lengths = map(len, map(sentence_tokens.__getitem__, passage.sentences))
+        ends = list(itertools.accumulate(lengths))
         if not ends or ends[-1] != len(passage_tokens):
             cues = sentence_cues(passage.text, analyzer, word_terms)
             profiles.append(PassageProfile((), first, (cues,), recurring))
-        else:
-            cues_each = tuple(sentence_cues_of[sentence] for sentence in passage.sentences)
-            profiles.append(PassageProfile(tuple(ends), first, cues_each, recurring))
+            continue
+        for sentence in passage.sentences:
+            if sentence not in cues_of:
+                cues_of[sentence] = sentence_cues(sentence, analyzer, word_terms)
+        cues_each = tuple(cues_of[sentence] for sentence in passage.sentences)
+        profiles.append(PassageProfile(tuple(ends), first, cues_each, recurring))
     return profiles
+
+
+def _recurring(tokens: Sequence[str], bit_of: Mapping[str, str]) -> int:
+    """Bit p set when token p occurs more than once in the report."""
+    # Read as a binary numeral, the last token's bit first: one int() instead of a
+    # big integer added to once per token.
+    bits = "".join(map(bit_of.get, reversed(tokens), itertools.repeat("0")))
+    return int(bits, 2) if bits else 0
 
 
 def rank(

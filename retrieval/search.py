@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval import rerank, speakers
+from retrieval import corpus_pool, rerank, speakers
 from retrieval.analyzer import Analyzer, AnalyzerSettings
 from retrieval.answer_types import question_kind
 from retrieval.bm25 import BACKENDS, FastBM25, build_scorer
-from retrieval.corpus import Corpus, CorpusPart, make_corpus, merge_parts, split_parts
+from retrieval.corpus import Corpus, CorpusPart, merge_parts, split_parts
 from retrieval.corpus_cache import (
     code_version,
     file_signatures,
@@ -59,6 +59,7 @@ class SearchSettings:
     # How many BM25 candidates stage two looks at; more costs time, not quality.
     candidates: int = 100
     rerank: RerankSettings = field(default_factory=RerankSettings)
+    build_workers: int = 2  # processes a big build analyzes in, at most (retrieval.corpus_pool)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -102,7 +103,7 @@ class SearchEngine:
     ) -> SearchEngine:
         settings = settings or SearchSettings()
         analyzer = Analyzer(settings.analyzer)
-        corpus = make_corpus(reports, analyzer, problems)
+        corpus = corpus_pool.make_corpus_pooled(reports, analyzer, problems, settings.build_workers)
         scorer = build_scorer(settings.backend, corpus.passage_tokens)
         report_scorer = build_scorer(settings.backend, corpus.report_tokens)
         return cls(corpus, scorer, analyzer, settings, report_scorer)
