@@ -131,6 +131,38 @@ def test_a_migrated_group_takes_its_subscriptions_along(store: Store) -> None:
     assert moved == [("barley", 2), ("wheat", 1)]  # the new chat's own barley stays its own
 
 
+def test_a_chats_subscriptions_take_the_language_of_whoever_subscribed_last(
+    backend: Backend,
+) -> None:
+    store = backend.open()
+    assert store.subscribe(5, "dams", user_id=5)  # no language_code: English
+    assert [s.language for s in store.subscriptions(5)] == [None]
+    assert store.subscribe(-7, "wheat", user_id=1, language="de")
+    assert store.subscribe(-7, "barley", user_id=2, language="ru")  # another member
+    # One language for the whole group, its last subscriber's; other chats keep theirs.
+    assert {s.topic: s.language for s in store.subscriptions(-7)} == {
+        "wheat": "ru",
+        "barley": "ru",
+    }
+    assert [s.language for s in store.subscriptions(5)] == [None]
+    # Subscribing again to a topic the chat follows changes nothing but the language.
+    assert not store.subscribe(-7, "WHEAT", user_id=3, language="de-AT")
+    assert {(s.topic, s.user_id, s.language) for s in store.subscriptions(-7)} == {
+        ("wheat", 1, "de-AT"),
+        ("barley", 2, "de-AT"),
+    }
+    assert not store.subscribe(5, "dams", user_id=5, language="pt-br")
+    store.close()
+
+    again = backend.open()  # a restart, or another replica
+    assert [s.language for s in again.subscriptions(5)] == ["pt-br"]
+    again.move_chat(-7, -1007)  # the language follows the group into its supergroup
+    assert {s.language for s in again.subscriptions(-1007)} == {"de-AT"}
+    # A NUL is kept (SQLite) or dropped (PostgreSQL's text), never a failure.
+    assert again.subscribe(9, "dams", user_id=9, language="d\x00e")
+    assert [(s.language or "").replace("\x00", "") for s in again.subscriptions(9)] == ["de"]
+
+
 def test_threads_share_one_store(store: Store) -> None:
     def subscribe(chat: int) -> None:
         for n in range(50):

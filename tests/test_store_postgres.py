@@ -113,7 +113,42 @@ def test_a_version_1_database_gets_an_empty_uploads_table_keeping_its_rows(
         assert state is not None and state.etag == "e"
         store.record_upload("glacier.txt", 8, 8, 10, "c" * 64)
         assert [r.name for r in store.uploads()] == ["glacier.txt"]
-    assert versions(database_url) == [1, 2] == list(range(1, SCHEMA_VERSION + 1))
+    assert versions(database_url) == [1, 2, 3] == list(range(1, SCHEMA_VERSION + 1))
+
+
+def test_a_version_2_database_gets_subscription_languages_keeping_its_rows(
+    database_url: str,
+) -> None:
+    with psycopg.connect(database_url, autocommit=True) as db:  # as reports-bot left it
+        db.execute(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
+            "applied_at DOUBLE PRECISION NOT NULL)"
+        )
+        for version, statements in enumerate(MIGRATIONS[:2], 1):
+            for statement in statements:
+                db.execute(statement)
+            db.execute("INSERT INTO schema_version VALUES (%s, 0)", (version,))
+        db.execute(
+            "INSERT INTO subscriptions VALUES (5, 'dams', 'Dams', 5, 1700000000.0), "
+            "(-100, 'wheat', 'wheat', 1, 1700000001.0), (-100, 'barley', 'barley', 2, "
+            "1700000002.0)"
+        )
+        db.execute("INSERT INTO uploads VALUES ('glacier.txt', 8, 8, 10, 'c', 1.0)")
+    with PostgresStore.open(database_url) as store:
+        # Every subscription is kept, in English until someone in its chat subscribes.
+        assert [(s.chat_id, s.topic, s.user_id, s.language) for s in store.subscriptions()] == [
+            (5, "Dams", 5, None),
+            (-100, "wheat", 1, None),
+            (-100, "barley", 2, None),
+        ]
+        assert [r.name for r in store.uploads()] == ["glacier.txt"]
+        assert not store.subscribe(-100, "Wheat", 3, language="de")  # subscribing again
+        assert [s.language for s in store.subscriptions(-100)] == ["de", "de"]
+        assert [s.language for s in store.subscriptions(5)] == [None]
+    assert versions(database_url) == [1, 2, 3] == list(range(1, SCHEMA_VERSION + 1))
+    with PostgresStore.open(database_url) as again:  # opening again changes nothing
+        assert [s.language for s in again.subscriptions(-100)] == ["de", "de"]
+    assert versions(database_url) == [1, 2, 3]
 
 
 def test_replicas_starting_together_all_open_and_migrate_once(database_url: str) -> None:

@@ -90,13 +90,15 @@ def test_a_version_3_file_gets_the_budgets_table_keeping_its_rows(path: Path) ->
         store.subscribe(5, "dams", 5)
     with sqlite3.connect(path) as db:
         db.execute("DROP TABLE budgets")
+        db.execute("DROP TABLE uploads")
+        db.execute("ALTER TABLE subscriptions DROP COLUMN language")
         db.execute("PRAGMA user_version=3")
     with SqliteStore.open(path) as store:
         assert [s.topic for s in store.subscriptions(5)] == ["dams"]
         assert store.spend("questions:5", 1, 60.0, 100.0).allowed
         assert not store.spend("questions:5", 1, 60.0, 101.0).allowed
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
 
 
 # The uploads table as schema 5 made it; version 4 had none.
@@ -111,8 +113,8 @@ UPLOADS_COLUMNS = [
 
 
 def write_v4(path: Path) -> None:
-    """A file as reports-bot wrote it at schema 4 (no uploads table), with a row in every
-    table."""
+    """A file as reports-bot wrote it at schema 4 (no uploads table, subscriptions without
+    a language), with a row in every table."""
     with SqliteStore.open(path) as store:
         store.save_feed_state(A, "Coast News", '"v7"', None)
         store.save_entries(A, [("g1", report(1), "d1")])
@@ -121,6 +123,7 @@ def write_v4(path: Path) -> None:
         assert store.spend("questions:5", 2, 60.0, 100.0).allowed
     with sqlite3.connect(path) as db:
         db.execute("DROP TABLE uploads")
+        db.execute("ALTER TABLE subscriptions DROP COLUMN language")
         db.execute("PRAGMA user_version=4")
 
 
@@ -146,7 +149,7 @@ def test_a_version_4_file_gets_an_empty_uploads_table_keeping_every_other_row(
         assert not store.spend("questions:5", 2, 60.0, 102.0).allowed
         store.record_upload("glacier.txt", 8, 8, 10, "c" * 64)
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
         columns = [(c[1], c[2], c[5]) for c in db.execute("PRAGMA table_info(uploads)")]
         assert columns == UPLOADS_COLUMNS
         assert db.execute("SELECT name, user_id, size FROM uploads").fetchall() == [
@@ -159,6 +162,62 @@ def test_a_fresh_file_gets_the_uploads_table_the_migration_makes(path: Path) -> 
     with sqlite3.connect(path) as db:
         columns = [(c[1], c[2], c[5]) for c in db.execute("PRAGMA table_info(uploads)")]
     assert columns == UPLOADS_COLUMNS
+
+
+# The subscriptions table as schema 6 made it (version 5 had no language).
+SUBSCRIPTIONS_COLUMNS = [
+    ("chat_id", "INTEGER", 1),
+    ("topic_key", "TEXT", 2),
+    ("topic", "TEXT", 0),
+    ("user_id", "INTEGER", 0),
+    ("created_at", "REAL", 0),
+    ("language", "TEXT", 0),
+]
+
+
+def write_v5(path: Path) -> None:
+    """A file as reports-bot wrote it at schema 5 (subscriptions without a language), with
+    a subscription in a private chat and two in a group, and a row in every other table."""
+    write_v4(path)
+    with SqliteStore.open(path) as store:
+        store.record_upload("glacier.txt", 8, 8, 10, "c" * 64)
+        store.subscribe(-100, "wheat", 1)
+        store.subscribe(-100, "barley", 2)
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE subscriptions DROP COLUMN language")
+        db.execute("PRAGMA user_version=5")
+
+
+def test_a_version_5_file_gets_subscription_languages_keeping_every_row(path: Path) -> None:
+    write_v5(path)
+    with sqlite3.connect(path) as db:
+        assert "language" not in [c[1] for c in db.execute("PRAGMA table_info(subscriptions)")]
+    with SqliteStore.open(path) as store:
+        # Every subscription is kept, in English until someone in its chat subscribes.
+        assert [(s.chat_id, s.topic, s.user_id, s.language) for s in store.subscriptions()] == [
+            (5, "dams", 5, None),
+            (-100, "wheat", 1, None),
+            (-100, "barley", 2, None),
+        ]
+        assert [r.name for r in store.uploads()] == ["glacier.txt"]
+        assert [(e.key, e.report) for e in store.entries([A])] == [("g1", report(1))]
+        assert store.channel_posts({-1001}) == [report(2)]
+        assert not store.subscribe(-100, "Wheat", 3, language="de")  # subscribing again
+        assert [s.language for s in store.subscriptions(-100)] == ["de", "de"]
+        assert [s.language for s in store.subscriptions(5)] == [None]
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+        columns = [(c[1], c[2], c[5]) for c in db.execute("PRAGMA table_info(subscriptions)")]
+        assert columns == SUBSCRIPTIONS_COLUMNS
+    with SqliteStore.open(path) as again:  # opening again changes nothing
+        assert [s.language for s in again.subscriptions(-100)] == ["de", "de"]
+
+
+def test_a_fresh_file_gets_the_subscriptions_table_the_migration_makes(path: Path) -> None:
+    SqliteStore.open(path).close()
+    with sqlite3.connect(path) as db:
+        columns = [(c[1], c[2], c[5]) for c in db.execute("PRAGMA table_info(subscriptions)")]
+    assert columns == SUBSCRIPTIONS_COLUMNS
 
 
 # -- the migration from version 1 ----------------------------------------------------------
@@ -207,7 +266,7 @@ def test_a_version_1_file_is_migrated_keeping_every_row(path: Path) -> None:
     write_v1(path)
     store = SqliteStore.open(path)
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
         columns = [row[1] for row in db.execute("PRAGMA table_info(entries)")]
         assert db.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == 6
     assert {"feed_url", "key", "arrival"} <= set(columns)

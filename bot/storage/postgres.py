@@ -270,23 +270,28 @@ class PostgresStore:
 
     # -- subscriptions ----------------------------------------------------------
 
-    def subscribe(self, chat_id: int, topic: str, user_id: int | None) -> bool:
+    def subscribe(
+        self, chat_id: int, topic: str, user_id: int | None, language: str | None = None
+    ) -> bool:
         # PostgreSQL's text cannot hold NUL (SQLite's can): one must not fail the command.
         topic = topic.replace("\x00", "")
-        return (
-            self._write(
+        language = language.replace("\x00", "") if language is not None else None
+        with self._db() as db, db.transaction():
+            added = db.execute(
                 "INSERT INTO subscriptions (chat_id, topic_key, topic, user_id, created_at) "
                 "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 (chat_id, topic_key(topic), " ".join(topic.split()), user_id, time.time()),
+            ).rowcount
+            db.execute(  # the new row's language too
+                "UPDATE subscriptions SET language = %s WHERE chat_id = %s", (language, chat_id)
             )
-            == 1
-        )
+        return added == 1
 
     def subscriptions(self, chat_id: int | None = None) -> list[Subscription]:
         where, params = ("WHERE chat_id = %s", (chat_id,)) if chat_id is not None else ("", ())
         # COLLATE "C": the byte order SQLite uses, whatever the database's locale.
         rows = self._rows(
-            f"SELECT chat_id, topic, user_id, created_at FROM subscriptions {where} "
+            f"SELECT chat_id, topic, user_id, created_at, language FROM subscriptions {where} "
             'ORDER BY created_at, chat_id, topic_key COLLATE "C"',
             params,
         )
@@ -308,9 +313,9 @@ class PostgresStore:
         # SQLite's UPDATE OR IGNORE: a topic the new chat already has stays as it is.
         with self._db() as db, db.transaction():
             db.execute(
-                "INSERT INTO subscriptions (chat_id, topic_key, topic, user_id, created_at) "
-                "SELECT %s, topic_key, topic, user_id, created_at FROM subscriptions "
-                "WHERE chat_id = %s ON CONFLICT DO NOTHING",
+                "INSERT INTO subscriptions (chat_id, topic_key, topic, user_id, created_at, "
+                "language) SELECT %s, topic_key, topic, user_id, created_at, language "
+                "FROM subscriptions WHERE chat_id = %s ON CONFLICT DO NOTHING",
                 (new_chat_id, old_chat_id),
             )
             db.execute("DELETE FROM subscriptions WHERE chat_id = %s", (old_chat_id,))

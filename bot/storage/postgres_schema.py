@@ -101,6 +101,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             uploaded_at DOUBLE PRECISION NOT NULL
         )""",
     ),
+    # 3: SQLite's schema 6: the language_code a chat's pushes are written in (NULL,
+    # English, for the rows already there).
+    ("ALTER TABLE subscriptions ADD COLUMN language TEXT",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -48,6 +48,10 @@ class Subscription:
     topic: str
     user_id: int | None
     created_at: float
+    # The Telegram language_code of whoever last ran /subscribe in the chat, as their app
+    # sent it ("de", "pt-br"): the chat's pushes are in it.  None: not known (a row older
+    # than schema 6, or a user without one), English.
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,8 +224,13 @@ class Store(Protocol):
         """The kept posts of these channels, oldest first (by chat, then message)."""
         ...
 
-    def subscribe(self, chat_id: int, topic: str, user_id: int | None) -> bool:
-        """Add a subscription; False when the chat already has this topic."""
+    def subscribe(
+        self, chat_id: int, topic: str, user_id: int | None, language: str | None = None
+    ) -> bool:
+        """Add a subscription; False when the chat already has this topic.  Either way
+        `language` (the subscriber's language_code) becomes the language of every
+        subscription of the chat: its pushes come in the language of whoever last
+        subscribed there."""
         ...
 
     def subscriptions(self, chat_id: int | None = None) -> list[Subscription]:

@@ -6,7 +6,8 @@
   with the report made from it, a digest of its content (to notice an updated
   entry) and the order they were first seen in; each feed keeps only its newest
   (`save_entries` prunes the rest in the same transaction);
-* `subscriptions`: (chat, topic) pairs, with the user who subscribed;
+* `subscriptions`: (chat, topic) pairs, with the user who subscribed and the
+  language_code of whoever last subscribed in the chat (its pushes' language);
 * `channel_posts`: the posts of CHANNEL_IDS, as reports, by (chat, message);
 * `uploads`: per file kept in REPORTS_DIR/uploads/, the admin and chat it came
   from, its size, its sha256 and when;
@@ -299,22 +300,27 @@ class SqliteStore:
 
     # -- subscriptions ----------------------------------------------------------
 
-    def subscribe(self, chat_id: int, topic: str, user_id: int | None) -> bool:
-        """Add a subscription; False when the chat already has this topic."""
-        return (
-            self._write(
+    def subscribe(
+        self, chat_id: int, topic: str, user_id: int | None, language: str | None = None
+    ) -> bool:
+        """Add a subscription; False when the chat already has this topic.  Either way
+        `language` becomes the language of every subscription of the chat."""
+        with self._lock, transaction(self._db, immediate=True):
+            added = self._db.execute(
                 "INSERT OR IGNORE INTO subscriptions (chat_id, topic_key, topic, user_id, "
                 "created_at) VALUES (?, ?, ?, ?, ?)",
                 (chat_id, topic_key(topic), " ".join(topic.split()), user_id, time.time()),
+            ).rowcount
+            self._db.execute(  # the new row's language too
+                "UPDATE subscriptions SET language = ? WHERE chat_id = ?", (language, chat_id)
             )
-            == 1
-        )
+        return added == 1
 
     def subscriptions(self, chat_id: int | None = None) -> list[Subscription]:
         """One chat's subscriptions (or everyone's), oldest first."""
         where, params = ("WHERE chat_id = ?", (chat_id,)) if chat_id is not None else ("", ())
         rows = self._rows(
-            f"SELECT chat_id, topic, user_id, created_at FROM subscriptions {where} "
+            f"SELECT chat_id, topic, user_id, created_at, language FROM subscriptions {where} "
             "ORDER BY created_at, chat_id, topic_key",
             params,
         )

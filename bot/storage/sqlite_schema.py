@@ -3,7 +3,7 @@
 The version is SQLite's `user_version`.  `migrate` upgrades a file written by an
 older reports-bot in place, in one transaction, keeping its rows; `SqliteStore.open`
 refuses a file newer than SCHEMA_VERSION.  Version 3 added `channel_posts`, 4 `budgets`,
-5 `uploads`.
+5 `uploads`, 6 the language of a chat's subscriptions.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from retrieval.feed_format import report_id
 # 3: channel_posts, the posts of CHANNEL_IDS kept as reports.
 # 4: budgets, the requests each rate budget counted (`SqliteStore.spend`).
 # 5: uploads, who uploaded each report file kept in REPORTS_DIR/uploads/.
-SCHEMA_VERSION = 5
+# 6: subscriptions.language, the language_code a chat's pushes are written in.
+SCHEMA_VERSION = 6
 
 _ENTRIES = """
 CREATE TABLE {name} (
@@ -79,6 +80,8 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     topic TEXT NOT NULL,
     user_id INTEGER,
     created_at REAL NOT NULL,
+    -- Last, where the 5 → 6 migration's ALTER TABLE puts it.
+    language TEXT,
     PRIMARY KEY (chat_id, topic_key)
 );
 {_CHANNEL_POSTS.format(name="IF NOT EXISTS channel_posts")};
@@ -165,5 +168,19 @@ def _uploads(db: sqlite3.Connection) -> None:
     db.execute(_UPLOADS.format(name="IF NOT EXISTS uploads"))
 
 
+def _subscription_language(db: sqlite3.Connection) -> None:
+    """5 → 6: the language of a subscription (none was kept before: NULL, English, until
+    someone in the chat subscribes again).  Like the steps before it, a no-op where the
+    change is already there."""
+    if "language" not in {column[1] for column in db.execute("PRAGMA table_info(subscriptions)")}:
+        db.execute("ALTER TABLE subscriptions ADD COLUMN language TEXT")
+
+
 # From version N to N + 1.
-_MIGRATIONS = {1: _entries_by_feed, 2: _channel_posts, 3: _budgets, 4: _uploads}
+_MIGRATIONS = {
+    1: _entries_by_feed,
+    2: _channel_posts,
+    3: _budgets,
+    4: _uploads,
+    5: _subscription_language,
+}

@@ -14,7 +14,9 @@ into them as `pybabel update` would.
 The language is Telegram's `language_code` of the user an update comes from (an IETF
 tag: "ru", "ru-RU", "pt-br"), cut to its language; a language without a catalogue,
 or an update without a user (a channel post), gets English, the msgids themselves.
-Pushes go out in English too: a subscription records its chat, not a language.
+Pushes go out in the language of whoever last subscribed in the chat (a group's
+too): the store keeps their `language_code` with the chat's subscriptions, and
+`words_for` reads it when a push is rendered (`subscriptions.py`, `pushes.py`).
 """
 
 from __future__ import annotations

@@ -9,8 +9,10 @@ per matching report: the best passage, quoted and attributed like an answer.
 Sending goes through the bot's rate limiter (Telegram's flood limits); a chat
 that blocked the bot or no longer exists is unsubscribed, not retried.  Access
 is checked again at push time: a user removed from ALLOWED_USER_IDS stops
-getting pushes.  Pushes are in English: a subscription records its chat, not the
-language of whoever made it (`i18n.py`).
+getting pushes.  Each chat's pushes (and its pointers to /latest) are in the
+language kept with its subscriptions: that of whoever last subscribed in the
+chat, a group's too (`subscriptions.py`); English for rows from before it was
+kept.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from bot.state import BotState
 from bot.storage.records import Store, Subscription, topic_key
 from bot.telegram import html_live
 from bot.telegram.html import Rendered
+from bot.telegram.i18n import Words, words_for
 from bot.telegram.replies import send
 from retrieval import topics
 from retrieval.models import Hit, Report
@@ -78,6 +81,14 @@ def plan_pushes(
     return list(pushes.values()), list(overflows)
 
 
+def chat_words(subscriptions: Sequence[Subscription]) -> dict[int, Words]:
+    """The wording each chat's pushes are in.  Every subscription of a chat has the
+    language of whoever last subscribed there; should two differ (a group migrated into a
+    supergroup that had subscriptions of its own), the newest subscription's wins."""
+    codes = {s.chat_id: s.language for s in subscriptions}  # oldest first: the newest stays
+    return {chat: words_for(code) for chat, code in codes.items()}
+
+
 async def push_new_reports(
     state: BotState, bot: Bot, engine: SearchEngine, reports: Sequence[Report]
 ) -> int:
@@ -105,13 +116,15 @@ async def push_new_reports(
     pushes, overflows = plan_pushes(
         subscriptions, matched, lambda s: state.access.allows(s.user_id, s.chat_id)
     )
+    words = chat_words(subscriptions)
     sent = 0
     gone: set[int] = set()
     for push in pushes:
-        rendered = html_live.render_push(push.hit, push.topics)
+        rendered = html_live.render_push(push.hit, push.topics, words=words[push.chat_id])
         sent += await _send(bot, store, push.chat_id, rendered, gone)
     for chat_id, topic in overflows:
-        sent += await _send(bot, store, chat_id, html_live.render_more_new_reports(topic), gone)
+        rendered = html_live.render_more_new_reports(topic, words=words[chat_id])
+        sent += await _send(bot, store, chat_id, rendered, gone)
     state.metrics.pushed(sent)
     log.info(
         "%d new reports: %d pushes to %d chats",

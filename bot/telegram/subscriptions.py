@@ -3,6 +3,15 @@
 Subscriptions belong to a chat (a private chat, or a group where anyone may
 manage them) and live in the store, so they survive restarts.  What a chat is
 sent when a report on one of its topics arrives is `bot/telegram/pushes.py`.
+
+A chat's pushes come in one language: that of whoever last subscribed there (to
+a new topic or to one the chat already follows), so subscribing again is how a
+user changes it.  In a private chat that is its user; in a group, the member
+who subscribed last, for every topic of the group, since one push may name
+topics several members chose.  The store keeps the user's Telegram
+`language_code` as their app sent it ("de-AT", "pt-br"), not the catalogue it
+picks today: `i18n.words_for` reads it when a push is rendered, exactly as it
+reads a reply's, so a catalogue added later reaches existing subscribers too.
 """
 
 from __future__ import annotations
@@ -10,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from telegram import Update
+from telegram import Update, User
 
 from bot.state import Context
 from bot.storage.records import Subscription, topic_key
@@ -24,6 +33,9 @@ from retrieval import topics
 log = logging.getLogger(__name__)
 
 MAX_SUBSCRIPTIONS_PER_CHAT = 20
+# A language tag kept with a subscription is cut to this (RFC 5646's 35 characters, what
+# a tag's reader should hold); Telegram's are a few characters.
+MAX_LANGUAGE_CODE_CHARS = 35
 
 
 # -- pure decisions ------------------------------------------------------------------------
@@ -38,6 +50,13 @@ def pick_subscription(topic_or_number: str, current: Sequence[Subscription]) -> 
     if number is not None and 1 <= number <= len(current):
         return [current[number - 1]]
     return [s for s in current if topic_key(s.topic) == topic_key(arg)]
+
+
+def subscriber_language(user: User | None) -> str | None:
+    """The language_code kept with a chat's subscriptions: the subscriber's, as sent (None:
+    none, English)."""
+    code = (user.language_code or "").strip() if user is not None else ""
+    return code[:MAX_LANGUAGE_CODE_CHARS] or None
 
 
 # -- handlers --------------------------------------------------------------------------------
@@ -66,7 +85,7 @@ async def subscribe(update: Update, context: Context) -> None:
     ):
         rendered = html_live.render_too_many_subscriptions(MAX_SUBSCRIPTIONS_PER_CHAT, words=words)
     else:
-        new = store.subscribe(chat.id, topic, user.id if user else None)
+        new = store.subscribe(chat.id, topic, user.id if user else None, subscriber_language(user))
         if new:
             log.info("chat %s subscribed to a topic of %d chars", chat.id, len(topic))
         rendered = html_live.render_subscribed(topic, new=new, words=words)

@@ -109,7 +109,7 @@ def test_a_version_2_file_gets_the_channel_posts_table_keeping_its_rows(tmp_path
         store.save_channel_post(-1001, 1, made)
         assert store.channel_posts({-1001}) == [made]
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
 
 
 def test_a_damaged_post_row_costs_only_itself(tmp_path: Path) -> None:

@@ -6,12 +6,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from telegram import User
 
 from bot.storage.records import Subscription
 from bot.telegram import html_live as render_live
+from bot.telegram import wording
 from bot.telegram.html import fits_message, visible_text
-from bot.telegram.pushes import MAX_PUSHES_PER_BATCH, plan_pushes
-from bot.telegram.subscriptions import pick_subscription
+from bot.telegram.i18n import words_for
+from bot.telegram.pushes import MAX_PUSHES_PER_BATCH, chat_words, plan_pushes
+from bot.telegram.subscriptions import (
+    MAX_LANGUAGE_CODE_CHARS,
+    pick_subscription,
+    subscriber_language,
+)
 from retrieval import topics
 from retrieval.models import Hit, Report
 from retrieval.search import SearchEngine
@@ -85,8 +92,10 @@ def test_a_topic_of_stopwords_has_nothing_to_search(engine: SearchEngine) -> Non
     assert topics.has_search_terms(engine, "the harvest")
 
 
-def sub(chat: int, topic: str, user: int | None = None, at: float = 0.0) -> Subscription:
-    return Subscription(chat, topic, user if user is not None else chat, at)
+def sub(
+    chat: int, topic: str, user: int | None = None, at: float = 0.0, language: str | None = None
+) -> Subscription:
+    return Subscription(chat, topic, user if user is not None else chat, at, language)
 
 
 def test_pick_subscription_by_name_number_or_all() -> None:
@@ -140,6 +149,47 @@ def test_subscribers_no_longer_allowed_get_nothing() -> None:
         subscriptions, {"refugees": [hit(REPORTS[0])]}, allowed=lambda s: s.user_id == 20
     )
     assert [p.chat_id for p in pushes] == [2]
+
+
+def test_each_chat_is_pushed_in_its_subscriptions_language_english_when_unknown() -> None:
+    subscriptions = [
+        sub(1, "refugees", language="de-AT"),
+        sub(2, "refugees", at=1),  # a row from before languages were kept
+        sub(3, "wheat", at=2, language="xx"),  # a language without a catalogue
+        sub(-5, "wheat", at=3, language="ru"),  # a merged group's older row
+        sub(-5, "barley", at=4, language="es"),
+    ]
+    assert {chat: w.language for chat, w in chat_words(subscriptions).items()} == {
+        1: "de",
+        2: "en",
+        3: "en",
+        -5: "es",  # the newest subscription's
+    }
+
+
+def test_the_language_kept_is_the_subscribers_code_as_sent() -> None:
+    def user(code: str | None) -> User:
+        return User(1, "Tester", is_bot=False, language_code=code)
+
+    assert subscriber_language(user("pt-br")) == "pt-br"  # no catalogue yet: kept for one
+    assert subscriber_language(user(" de ")) == "de"
+    assert subscriber_language(user("")) is None
+    assert subscriber_language(user(None)) is None
+    assert subscriber_language(None) is None
+    assert subscriber_language(user("x" * 500)) == "x" * MAX_LANGUAGE_CODE_CHARS
+
+
+def test_a_push_and_its_overflow_read_in_the_words_they_are_handed() -> None:
+    german = words_for("de")
+    shown = render_live.render_push(hit(REPORTS[0]), ["refugees"], words=german)
+    header = german(wording.PUSH_HEADER).format(
+        topics=german(wording.TOPIC).format(topic="refugees"), more=""
+    )
+    assert shown.text.startswith(header) and header.startswith("🔔 <b>Neuer Bericht</b>")
+    overflow = render_live.render_more_new_reports("refugees", words=german)
+    assert overflow.text == german(wording.PUSH_OVERFLOW).format(
+        topic=german(wording.TOPIC).format(topic="refugees"), command="refugees"
+    )
 
 
 # -- rendering ----------------------------------------------------------------------------------
