@@ -167,8 +167,40 @@ def _eval(args: argparse.Namespace) -> int:
         if not _write_output(output, rows):
             return EXIT_USAGE
     summary = summarize(outcomes, passages=len(engine.passages), build_seconds=build_seconds)
-    print(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2), flush=True)
+    by_language = summary.get("by_language")
+    if isinstance(by_language, dict):
+        # On stderr, so stdout stays the one JSON document that tools read.
+        print("\n".join(_language_table(by_language)), file=sys.stderr)
     return 0
+
+
+# The per-language table's columns: heading, then the key in summarize's "by_language".
+_LANGUAGE_COLUMNS = (
+    ("answerable", "answerable"),
+    ("recall@1", "recall_at_1"),
+    ("recall@5", "recall_at_5"),
+    ("refused", "refused_answerable"),
+    ("unanswerable", "unanswerable"),
+    ("refused", "refused_unanswerable"),
+)
+
+
+def _language_table(by_language: dict[str, dict[str, object]]) -> list[str]:
+    """summarize's "by_language" as aligned lines: a heading, then one row per language
+    (shares to 3 decimals, "-" for an empty group)."""
+    width = max(len("language"), *map(len, by_language))
+    lines = ["language".ljust(width) + "".join(f"  {h}" for h, _ in _LANGUAGE_COLUMNS)]
+    for language, figures in by_language.items():
+        cells = []
+        for heading, key in _LANGUAGE_COLUMNS:
+            value = figures.get(key)
+            text = (
+                "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+            )
+            cells.append(f"  {text:>{len(heading)}}")
+        lines.append(language.ljust(width) + "".join(cells))
+    return lines
 
 
 def _write_output(path: Path, text: str | None) -> bool:

@@ -3,7 +3,8 @@
 A question counts as answered at rank k when the k-th quote contains one of its
 answer strings (case-insensitively); `bold_sentence_at_1` counts the questions whose
 top hit's best sentence (shown in bold) contains one.  Questions with no answers
-should be refused (no hits at all).
+should be refused (no hits at all).  A question may name its `language` (a short tag
+such as "de"); when any does, the summary breaks the figures down by language as well.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from retrieval.models import Hit, hit_as_dict
 from retrieval.search import SearchEngine
 
 RECALL_DEPTH = 5
+# A question's "language": a short tag ("de", "zh", "pt-BR"), at most this long.
+MAX_LANGUAGE_CHARS = 16
+# The `by_language` group of the questions that name no language, in a file where others do.
+NO_LANGUAGE = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +34,7 @@ class Question:
     id: str
     question: str
     answers: tuple[str, ...]
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +90,12 @@ def read_questions(path: Path) -> list[Question]:
             if not isinstance(row["question"], str) or not isinstance(answers, list):
                 raise TypeError("question must be a string and answers a list")
             questions.append(
-                Question(str(row.get("id", number)), row["question"], tuple(map(str, answers)))
+                Question(
+                    str(row.get("id", number)),
+                    row["question"],
+                    tuple(map(str, answers)),
+                    _language(row.get("language")),
+                )
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise QuestionsFileError(
@@ -92,6 +103,23 @@ def read_questions(path: Path) -> list[Question]:
                 'object like {"id": "q1", "question": "...", "answers": ["..."]}.'
             ) from exc
     return questions
+
+
+def _language(value: object) -> str | None:
+    """A questions file's "language" field: absent (or null), else a short tag."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) > MAX_LANGUAGE_CHARS
+        or any(c.isspace() for c in value)
+    ):
+        raise ValueError(
+            f'"language" must be a short tag such as "de" (at most {MAX_LANGUAGE_CHARS} '
+            f"characters, no spaces), got {value!r}"
+        )
+    return value
 
 
 # The split of every questions file, fixed for good: a question is *tune* (weights and
@@ -134,7 +162,7 @@ def summarize(
     unanswerable = [o for o in outcomes if not o.question.answers]
     ranks = [o.answer_rank for o in answerable]
     times_ms = sorted(o.seconds * 1000 for o in outcomes)
-    return {
+    summary: dict[str, object] = {
         "questions": len(outcomes),
         "passages": passages,
         "recall_at_1": _share(sum(1 for r in ranks if r == 1), len(answerable)),
@@ -152,6 +180,38 @@ def summarize(
         "build_seconds": round(build_seconds, 3),
         "query_ms_median": round(statistics.median(times_ms), 3) if times_ms else None,
         "query_ms_p99": round(_percentile(times_ms, 0.99), 3) if times_ms else None,
+    }
+    if any(o.question.language is not None for o in outcomes):
+        summary["by_language"] = by_language(outcomes)
+    return summary
+
+
+def by_language(outcomes: Sequence[Outcome]) -> dict[str, dict[str, object]]:
+    """The figures of each question language, languages in alphabetical order (questions
+    that name none under NO_LANGUAGE): how many answerable questions, their recall at 1
+    and at RECALL_DEPTH and the share refused, and how many unanswerable ones and the
+    share of those refused.  A share is None when its group is empty."""
+    groups: dict[str, list[Outcome]] = {}
+    for outcome in outcomes:
+        groups.setdefault(outcome.question.language or NO_LANGUAGE, []).append(outcome)
+    return {language: _language_figures(groups[language]) for language in sorted(groups)}
+
+
+def _language_figures(outcomes: Sequence[Outcome]) -> dict[str, object]:
+    answerable = [o for o in outcomes if o.question.answers]
+    unanswerable = [o for o in outcomes if not o.question.answers]
+    ranks = [o.answer_rank for o in answerable]
+    return {
+        "answerable": len(answerable),
+        "recall_at_1": _share(sum(1 for r in ranks if r == 1), len(answerable)),
+        "recall_at_5": _share(
+            sum(1 for r in ranks if r is not None and r <= RECALL_DEPTH), len(answerable)
+        ),
+        "refused_answerable": _share(sum(1 for o in answerable if not o.hits), len(answerable)),
+        "unanswerable": len(unanswerable),
+        "refused_unanswerable": _share(
+            sum(1 for o in unanswerable if not o.hits), len(unanswerable)
+        ),
     }
 
 
