@@ -16,22 +16,26 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from importlib import resources
+from importlib import metadata, resources
 
 import Stemmer
 
+from retrieval import languages
+from retrieval.scripts import BIGRAM_RUN, MARKS, piece_spans, pieces
+
 # Bump when tokenisation changes in a way that changes the terms of a text:
 # it is part of the fingerprint that keys the index cache.
-ANALYZER_VERSION = 1
+ANALYZER_VERSION = 2
+
 
 # Numbers first: digits with thousands separators and decimal parts.  The
 # look-ahead keeps "18th" or "1990's" a word rather than a number plus a stub.
 # Words may carry combining diacritics that NFKC leaves separate ("İ" casefolds
 # to "i" + U+0307).
-_LETTERS = r"[^\W_](?:[^\W_]|[\u0300-\u036f])*"
+_LETTERS = rf"[^\W_](?:[^\W_]|[{MARKS}])*"
 _TOKEN = re.compile(
     r"(?P<num>\d+(?:,\d{3})*(?:\.\d+)*)(?![^\W_]|['’][^\W_])"
     rf"|(?P<word>{_LETTERS}(?:['’]{_LETTERS})*)"
@@ -53,15 +57,23 @@ _ASCII_TOKEN_MATCH = re.compile(
 _NUMBER_MATCH = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)*")
 
 _STOPWORD_FILES = {"english": "stopwords_en.txt"}
+# Snowball name → ISO code, for the default language.
+_CODES = {name: code for code, name in languages.SNOWBALL.items()}
 # Distinct matches an analyzer remembers the term of before it starts again (~50 MB).
 _MAX_MEMO = 500_000
 
 
 @dataclass(frozen=True, slots=True)
 class AnalyzerSettings:
+    """`language` (a Snowball name) is the default one: reports and questions in it get
+    plain terms; every other language's terms carry its code ("de:flucht"), so a
+    question only ever matches reports in its own language.  `language_model` is a
+    py3langid model file of one's own (None: the pinned one, retrieval.languages)."""
+
     language: str = "english"
     remove_stopwords: bool = True
     stem: bool = True
+    language_model: str | None = None
 
 
 @lru_cache(maxsize=8)
@@ -75,6 +87,26 @@ def _load_stopwords(language: str) -> frozenset[str]:
     text = resources.files("retrieval").joinpath("data", file_name).read_text(encoding="utf-8")
     words = (line.strip() for line in text.splitlines())
     return frozenset(word for word in words if word and not word.startswith("#"))
+
+
+@lru_cache(maxsize=64)
+def _package_stopwords(code: str) -> frozenset[str]:
+    """The stop-words package's list for a language (empty when it has none), folded
+    the way the analyzer folds words."""
+    import stop_words
+
+    try:
+        words = stop_words.get_stop_words(code)
+    except stop_words.StopWordError:
+        return frozenset()
+    return frozenset(_nfkc_casefold(word).replace("’", "'") for word in words)
+
+
+def _package_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _make_stemmer(language: str) -> Stemmer.Stemmer:
@@ -178,17 +210,59 @@ class _Terms(dict[str, str | None]):
 
 
 class Analyzer:
-    """Turns text into index terms; one instance serves documents and queries."""
+    """Turns text into index terms; one instance serves documents and queries.
 
-    def __init__(self, settings: AnalyzerSettings = AnalyzerSettings()) -> None:
+    An analyzer is its settings' default language; `for_language` gives the one of
+    another language (its stemmer and stopwords, its terms prefixed with its code)."""
+
+    def __init__(
+        self, settings: AnalyzerSettings = AnalyzerSettings(), language: str | None = None
+    ) -> None:
         self.settings = settings
-        needs_list = settings.remove_stopwords or settings.language in _STOPWORD_FILES
-        self._stopwords = _load_stopwords(settings.language) if needs_list else frozenset()
-        self._stemmer = _make_stemmer(settings.language) if settings.stem else None
+        self.default_language = _CODES.get(settings.language, settings.language)
+        self.language = language or self.default_language
+        if self.language == self.default_language:
+            needs_list = settings.remove_stopwords or settings.language in _STOPWORD_FILES
+            self._stopwords = _load_stopwords(settings.language) if needs_list else frozenset()
+            self._stemmer = _make_stemmer(settings.language) if settings.stem else None
+            self._prefix = ""
+        else:
+            bigrams = self.language in languages.BIGRAM_LANGUAGES
+            self._stopwords = frozenset() if bigrams else _package_stopwords(self.language)
+            snowball = languages.SNOWBALL.get(self.language)
+            stem = settings.stem and snowball is not None and not bigrams
+            self._stemmer = _make_stemmer(snowball) if stem and snowball else None
+            self._prefix = f"{self.language}:"
         self._stems: dict[str, str] = {}
         # What each match of the tokenizer becomes; matches recur (Zipf), so index
         # building mostly looks them up here.
         self._matches = _Terms(self._match_term)
+        self._family: dict[str, Analyzer] = {self.language: self}
+
+    def for_language(self, language: str | None) -> Analyzer:
+        """The analyzer of reports and questions in `language` (None: the default)."""
+        code = language or self.default_language
+        analyzer = self._family.get(code)
+        if analyzer is None:
+            analyzer = Analyzer(self.settings, code)
+            analyzer._family = self._family
+            analyzer = self._family.setdefault(code, analyzer)
+        return analyzer
+
+    def detect(self, text: str) -> str | None:
+        """The language `text` is in, None when it cannot be told (retrieval.languages)."""
+        detector = languages.detector(self.settings.language_model)
+        return None if detector is None else detector.detect(text)
+
+    def question_languages(
+        self, question: str, present: Collection[str]
+    ) -> languages.QuestionLanguages:
+        """The languages of `present` to look for `question` in (Detector.question_languages);
+        every one of them, in order, when there is no detector."""
+        detector = languages.detector(self.settings.language_model)
+        if detector is None or not present:
+            return languages.QuestionLanguages(tuple(sorted(present)) or (self.default_language,))
+        return detector.question_languages(question, present)
 
     def tokens(self, text: str) -> list[str]:
         """Index terms of a document: stopwords removed (if set), stemmed (if set)."""
@@ -196,7 +270,10 @@ class Analyzer:
         if text.isascii():
             matches = _ASCII_TOKEN_MATCH.findall(text.lower())
         else:
-            matches = _TOKEN_MATCH.findall(_normalize(text)[0])
+            normalized = _normalize(text)[0]
+            matches = _TOKEN_MATCH.findall(normalized)
+            if BIGRAM_RUN.search(normalized):
+                matches = [piece for match in matches for piece in pieces(match)]
         terms = self._matches
         if len(terms) > _MAX_MEMO:
             terms.clear()  # a stream of one-off words must not grow it forever
@@ -204,16 +281,17 @@ class Analyzer:
 
     def _match_term(self, match: str) -> str | None:
         """The term of one match of the tokenizer, None for a stopword (as in _terms)."""
+        prefix = self._prefix
         if _NUMBER_MATCH.fullmatch(match):
-            return match.replace(",", "")
+            return prefix + match.replace(",", "")
         word = match.replace("’", "'")
         if word.endswith("'s"):
             word = word[:-2]
         if _NUMBER.fullmatch(word):
-            return word
+            return prefix + word
         if self.settings.remove_stopwords and word in self._stopwords:
             return None
-        return self._stemmer.stemWord(word) if self._stemmer is not None else word
+        return prefix + (self._stemmer.stemWord(word) if self._stemmer is not None else word)
 
     def query_tokens(self, text: str) -> list[str]:
         """Like tokens(), but a query made only of stopwords keeps them.
@@ -241,6 +319,9 @@ class Analyzer:
             "stopwords": sorted(self._stopwords) if self.settings.remove_stopwords else [],
             "stemmer": f"pystemmer {Stemmer.version()}" if self.settings.stem else None,
             "unicode": unicodedata.unidata_version,
+            # Other languages' stopwords, and the detector that picks each report's.
+            "stop_words": _package_version("stop-words"),
+            "detector": languages.model_identity(self.settings.language_model),
         }
         encoded = json.dumps(recipe, sort_keys=True).encode("utf-8")
         return hashlib.sha256(encoded).hexdigest()[:16]
@@ -255,23 +336,30 @@ class Analyzer:
     def _terms(self, text: str, *, keep_stopwords: bool) -> Iterator[tuple[str, int, int]]:
         normalized, starts, ends = _normalize(text)
         drop_stopwords = self.settings.remove_stopwords and not keep_stopwords
+        prefix = self._prefix
         for match in _TOKEN.finditer(normalized):
-            begin, finish = match.span()
             number = match.group("num")
             if number is not None:
-                term = number.replace(",", "")
+                words = [(number, *match.span())]
             else:
-                word = match.group("word").replace("’", "'")
-                if word.endswith("'s"):
-                    word = word[:-2]
-                    finish -= 2
-                if _NUMBER.fullmatch(word):  # "1990's" → the number 1990
-                    term = word
-                elif drop_stopwords and word in self._stopwords:
-                    continue
+                begin = match.start()
+                whole = match.group("word")
+                words = [(whole[s:e], begin + s, begin + e) for s, e in piece_spans(whole)]
+            for word, begin, finish in words:
+                if number is not None:
+                    term = word.replace(",", "")
                 else:
-                    term = self._stem(word)
-            if starts is None or ends is None:
-                yield term, begin, finish
-            else:
-                yield term, starts[begin], ends[finish - 1]
+                    word = word.replace("’", "'")
+                    if word.endswith("'s"):
+                        word = word[:-2]
+                        finish -= 2
+                    if _NUMBER.fullmatch(word):  # "1990's" → the number 1990
+                        term = word
+                    elif drop_stopwords and word in self._stopwords:
+                        continue
+                    else:
+                        term = self._stem(word)
+                if starts is None or ends is None:
+                    yield prefix + term, begin, finish
+                else:
+                    yield prefix + term, starts[begin], ends[finish - 1]

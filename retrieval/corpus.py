@@ -18,10 +18,10 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 
-from retrieval import rerank
+from retrieval import languages, rerank
 from retrieval.analyzer import Analyzer, space_separated
 from retrieval.loader import LoadProblem
 from retrieval.models import Passage, Report
@@ -78,24 +78,30 @@ def make_corpus(
 def _make_corpus(
     reports: Sequence[Report], analyzer: Analyzer, problems: Sequence[LoadProblem]
 ) -> Corpus:
+    reports = [with_language(report, analyzer) for report in reports]
     passages_of = [make_passages(report) for report in reports]
     passages = tuple(chain.from_iterable(passages_of))
     tokens: list[tuple[str, ...]] = []
     profiles: list[rerank.PassageProfile] = []
     report_tokens: list[tuple[str, ...]] = [()] * len(reports)
-    word_terms: dict[str, list[str]] = {}
+    # Each language's memo of word -> cue terms (rerank.profile_report).
+    word_terms: dict[str, dict[str, list[str]]] = {}
     for group in _report_groups(reports, passages_of):
+        language = reports[group[0]].language
+        own = analyzer.for_language(language)
         group_passages = [passage for i in group for passage in passages_of[i]]
-        sentences = rerank.analyze_sentences(group_passages, analyzer)
-        group_tokens = [passage_tokens(p, sentences, analyzer) for p in group_passages]
+        sentences = rerank.analyze_sentences(group_passages, own)
+        group_tokens = [passage_tokens(p, sentences, own) for p in group_passages]
         pairs = list(zip(group_passages, group_tokens, strict=True))
-        profiles.extend(rerank.profile_report(pairs, sentences, analyzer, word_terms))
+        memo = word_terms.setdefault(own.language, {})
+        profiles.extend(rerank.profile_report(pairs, sentences, own, memo))
         tokens.extend(group_tokens)
         for i in group:
-            report_tokens[i] = report_tokens_of(reports[i], passages_of[i], sentences, analyzer)
+            report_tokens[i] = report_tokens_of(reports[i], passages_of[i], sentences, own)
     for i, report in enumerate(reports):
         if not passages_of[i]:
-            report_tokens[i] = report_tokens_of(report, (), {}, analyzer)
+            own = analyzer.for_language(report.language)
+            report_tokens[i] = report_tokens_of(report, (), {}, own)
     report_index = {report.id: i for i, report in enumerate(reports)}
     return Corpus(
         reports=tuple(reports),
@@ -106,6 +112,27 @@ def _make_corpus(
         passage_reports=tuple(report_index[p.report_id] for p in passages),
         report_tokens=tuple(report_tokens),
     )
+
+
+def with_language(report: Report, analyzer: Analyzer) -> Report:
+    """`report` with its language: its metadata's, else the detected one (None when
+    it cannot be told: then it is analyzed as the default language)."""
+    if report.language is not None:
+        return report
+    language = analyzer.detect(language_sample(report))
+    return report if language is None else replace(report, language=language)
+
+
+def language_sample(report: Report) -> str:
+    """What the detector reads of a report: its title and first paragraphs."""
+    sample = [report.title]
+    length = len(report.title)
+    for paragraph in report.paragraphs:
+        if length >= languages.REPORT_SAMPLE_CHARS:
+            break
+        sample.append(paragraph)
+        length += len(paragraph) + 1
+    return "\n".join(sample)[: languages.REPORT_SAMPLE_CHARS]
 
 
 def _report_groups(

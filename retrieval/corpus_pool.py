@@ -43,12 +43,11 @@ from retrieval.corpus import (
     merge_parts,
     split_parts,
 )
+from retrieval.corpus_rows import Packed, pack, records_of, rows_of, unpack
 from retrieval.folder import FileContent, FolderFiles
 from retrieval.listing import Signature, Walk, signature_of
 from retrieval.loader import LoadProblem, load_file
-from retrieval.models import Passage, Report
-from retrieval.records import init_fields, maker
-from retrieval.rerank import PassageProfile
+from retrieval.models import Report
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +93,13 @@ def make_corpus_pooled(
         return make_corpus(reports, analyzer, problems)
     chunks = [tuple(reports[start:end]) for start, end in _chunks(sizes, processes)]
     # As rows of field values, which pickle in a third of the time records take.
-    tasks = [_rows(chunk, Report) for chunk in chunks]
+    tasks = [rows_of(chunk, Report) for chunk in chunks]
     with (
         collector_paused(),
         closing(_Shared(_analyze_reports, tasks, analyzer, processes)) as shared,
     ):
         parts = [
-            _unpack(packed, chunk)
+            unpack(packed, chunk)
             if (packed := shared.take(i))
             else make_corpus(chunk, analyzer, ())
             for i, chunk in enumerate(chunks)
@@ -113,11 +112,11 @@ def _report_chars(report: Report) -> int:
     return len(report.title) + len(report.caption or "") + sum(map(len, report.paragraphs))
 
 
-def _analyze_reports(rows: tuple[tuple[Any, ...], ...]) -> _Packed | None:
+def _analyze_reports(rows: tuple[tuple[Any, ...], ...]) -> Packed | None:
     try:
         with collector_paused():
-            reports = _records(rows, Report)
-            return _pack(make_corpus(reports, _worker_analyzer(), ()), with_reports=False)
+            reports = records_of(rows, Report)
+            return pack(make_corpus(reports, _worker_analyzer(), ()), with_reports=False)
     except Exception:  # done again in the parent, which raises it there
         return None
 
@@ -205,7 +204,7 @@ class PooledFolder(FolderFiles):
         if index in self._untaken and self._shared is not None:
             self._untaken.discard(index)
             for name, walked, packed, problems, records in self._shared.take(index) or ():
-                parts = tuple(split_parts(_unpack(packed, None)))
+                parts = tuple(split_parts(unpack(packed, None)))
                 self._taken[name] = LoadedFile(walked, parts, problems, records)
         loaded = self._taken.pop(path, None)
         if loaded is None or loaded.signature != signature:
@@ -216,7 +215,7 @@ class PooledFolder(FolderFiles):
 
 _FileTask = tuple[str, bool, tuple[tuple[str, Signature], ...]]
 _FileResult = tuple[
-    str, Signature, "_Packed", tuple[LoadProblem, ...], tuple[logging.LogRecord, ...]
+    str, Signature, "Packed", tuple[LoadProblem, ...], tuple[logging.LogRecord, ...]
 ]
 
 
@@ -237,7 +236,7 @@ def _load_files(task: _FileTask) -> list[_FileResult]:
                     if signature_of(path) != signature:
                         continue  # changed while read: the parent makes it wait to settle
                     parts = index_reports(loaded.reports, _worker_analyzer())
-                    packed = _pack(merge_parts(parts, ()), with_reports=True)
+                    packed = pack(merge_parts(parts, ()), with_reports=True)
                 except Exception:  # read again by the parent, which logs it as a problem
                     continue
             results.append((path, signature, packed, loaded.problems, tuple(records)))
@@ -350,51 +349,3 @@ def _captured_log() -> Iterator[list[logging.LogRecord]]:
         yield records
     finally:
         _RECORDS = None
-
-
-# ---- a corpus as rows of field values, which pickle in a third of the time ----------------
-
-# Rows of reports (None: the parent has them), passages, tokens, profiles and so on.
-_Packed = tuple[
-    tuple[tuple[Any, ...], ...] | None,
-    tuple[tuple[Any, ...], ...],
-    tuple[tuple[str, ...], ...],
-    tuple[tuple[Any, ...], ...],
-    tuple[int, ...],
-    tuple[tuple[str, ...], ...],
-]
-
-
-def _pack(corpus: Corpus, *, with_reports: bool) -> _Packed:
-    return (
-        _rows(corpus.reports, Report) if with_reports else None,
-        _rows(corpus.passages, Passage),
-        tuple(corpus.passage_tokens),
-        _rows(corpus.profiles, PassageProfile),
-        tuple(corpus.passage_reports),
-        tuple(corpus.report_tokens),
-    )
-
-
-def _unpack(packed: _Packed, reports: tuple[Report, ...] | None) -> Corpus:
-    report_rows, passage_rows, tokens, profile_rows, passage_reports, report_tokens = packed
-    return Corpus(
-        reports=reports if reports is not None else _records(report_rows or (), Report),
-        passages=_records(passage_rows, Passage),
-        passage_tokens=tokens,
-        problems=(),
-        profiles=_records(profile_rows, PassageProfile),
-        passage_reports=passage_reports,
-        report_tokens=report_tokens,
-    )
-
-
-def _rows(records: Sequence[Any], cls: type) -> tuple[tuple[Any, ...], ...]:
-    names = init_fields(cls)
-    assert names is not None, f"{cls.__name__} is made from its fields in order"
-    return tuple([tuple([getattr(record, name) for name in names]) for record in records])
-
-
-def _records(rows: Sequence[tuple[Any, ...]], cls: type[T]) -> tuple[T, ...]:
-    make = maker(cls)
-    return tuple([make(*row) for row in rows])

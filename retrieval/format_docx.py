@@ -47,6 +47,7 @@ def parse_docx(data: bytes, *, report_id: str, path: str, mtime: datetime) -> Re
         title = _clean(properties.title)
         author = _clean(properties.author)
         dated = properties.created or properties.modified
+        language = properties.language
     except Exception as error:  # python-docx and lxml raise many kinds on broken parts
         detail = " ".join(str(error).split())[:160]
         raise _Unusable(
@@ -70,6 +71,7 @@ def parse_docx(data: bytes, *, report_id: str, path: str, mtime: datetime) -> Re
         title=title,
         published=published,
         author=author,
+        language=language,
     )
 
 

@@ -10,6 +10,7 @@ an empty report would only ever be a wrong answer.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -78,7 +79,19 @@ def parse_html(data: bytes, *, report_id: str, path: str, mtime: datetime) -> Re
         source=_meta(fields, "sitename") or _meta(fields, "hostname"),
         url=_url(_meta(fields, "url")),
         author=_meta(fields, "author"),
+        language=_meta(fields, "language") or _html_lang(data),
     )
+
+
+# <html lang="de-AT">, in the page's first bytes.
+_HTML_LANG = re.compile(
+    rb"<html\b[^>]*?\blang\s*=\s*[\"']?\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)*)", re.I
+)
+
+
+def _html_lang(data: bytes) -> str | None:
+    match = _HTML_LANG.search(data[:8192])
+    return match.group(1).decode("ascii") if match else None
 
 
 def _lines(text: str) -> list[str]:

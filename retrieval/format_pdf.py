@@ -112,6 +112,7 @@ def parse_pdf(data: bytes, *, report_id: str, path: str, mtime: datetime) -> Rep
         published=published,
         author=_clean(info.get("/Author")),
         pages=starts,
+        language=info.get("/Lang"),
     )
 
 
@@ -152,12 +153,20 @@ def _read(data: bytes) -> tuple[list[list[_Line]], dict[str, object]]:
 
 
 def _metadata(reader: Any) -> dict[str, object]:
-    """The document information dictionary; a broken one costs the title and date only."""
+    """The document information dictionary, and the catalog's /Lang; a broken one costs
+    the title, date and language only."""
     try:
         info = reader.metadata
-        return {str(key): info[key] for key in info} if info is not None else {}
+        fields = {str(key): info[key] for key in info} if info is not None else {}
     except Exception:
-        return {}
+        fields = {}
+    try:  # the catalog's /Lang, the document's natural language
+        language = reader.trailer["/Root"].get("/Lang")
+        if language is not None:
+            fields["/Lang"] = str(language)
+    except Exception:
+        pass
+    return fields
 
 
 def _page_lines(page: Any) -> list[_Line]:

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time
 
 import yaml
 
+from retrieval.languages import normalize_code
 from retrieval.models import Report
 from retrieval.sentences import split_sentences
 
@@ -113,7 +114,8 @@ def split_caption_credit(line: str) -> tuple[str, str | None]:
 
 
 def parse_markdown(text: str, *, report_id: str, path: str, mtime: datetime) -> Report:
-    """Optional YAML front matter (title, source, published, url, id), then the body."""
+    """Optional YAML front matter (title, source, published, url, id, language), then
+    the body."""
     text = clean_text(_normalize_newlines(text))
     meta, body = _split_front_matter(text)
     lines = body.strip().split("\n")
@@ -135,6 +137,7 @@ def parse_markdown(text: str, *, report_id: str, path: str, mtime: datetime) -> 
         source=_optional_str(meta, "source"),
         url=_optional_str(meta, "url"),
         path=path,
+        language=normalize_code(meta.get("language", meta.get("lang"))),
     )
 
 
@@ -172,7 +175,7 @@ def _split_front_matter(text: str) -> tuple[Mapping[str, object], str]:
 
 
 def parse_jsonl_line(line: str, *, default_id: str, path: str, mtime: datetime) -> Report:
-    """One JSON object: text (required), id, title, source, published, url."""
+    """One JSON object: text (required), id, title, source, published, url, lang."""
     return report_from_record(_load_json(line), default_id=default_id, path=path, mtime=mtime)
 
 
@@ -224,6 +227,7 @@ def report_from_record(record: object, *, default_id: str, path: str, mtime: dat
         source=_optional_str(record, "source"),
         url=_optional_str(record, "url"),
         path=path,
+        language=normalize_code(record.get("lang", record.get("language"))),
     )
 
 
@@ -239,6 +243,7 @@ def document_report(
     url: str | None = None,
     author: str | None = None,
     pages: Sequence[int] = (),
+    language: object = None,
 ) -> Report:
     """The report of a document (a web page, a PDF, a Word file): titled by its first
     paragraph when it names no title, dated by the file when it carries no date."""
@@ -253,6 +258,7 @@ def document_report(
         path=path,
         author=author,
         pages=tuple(pages),
+        language=normalize_code(language),
     )
 
 

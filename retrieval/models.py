@@ -25,6 +25,8 @@ class Report:
     modification time and set `published_from_mtime` so the UI can say so.
     `pages` is, for a paged document (a PDF), the page each paragraph starts on,
     parallel to `paragraphs`; empty for reports without pages.
+    `language` is an ISO 639 code ("de"): from the report's metadata, else detected
+    when the report is indexed (retrieval.corpus); None when it cannot be told.
 
     Fields are only ever added at the end, with a default: the index cache
     stores records by field order.
@@ -42,6 +44,7 @@ class Report:
     path: str | None = None
     author: str | None = None
     pages: tuple[int, ...] = ()
+    language: str | None = None
 
     @property
     def text(self) -> str:

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
-import numpy as np
-
-from retrieval import corpus_pool, rerank, speakers
+from retrieval import corpus_pool
 from retrieval.analyzer import Analyzer, AnalyzerSettings
-from retrieval.answer_types import question_kind
+from retrieval.answering import Question, answer, first_stage_among
 from retrieval.bm25 import BACKENDS, FastBM25, build_scorer
 from retrieval.corpus import Corpus, CorpusPart, merge_parts, split_parts
 from retrieval.corpus_cache import (
@@ -36,13 +35,13 @@ from retrieval.corpus_cache import (
     unpickle_listing,
 )
 from retrieval.errors import UnknownBackendError
-from retrieval.hits import make_hits
 from retrieval.index_store import CachedIndex, IndexStore, fingerprint
+from retrieval.languages import QuestionLanguages
 from retrieval.loader import LoadProblem, LoadResult, load_reports
 from retrieval.models import Hit, Passage, Report
 from retrieval.records import Keyed, column
 from retrieval.rerank import RerankSettings
-from retrieval.scorer import Floats, Ints, Scorer, best_of
+from retrieval.scorer import Floats, Ints, Scorer
 from retrieval.spelling import SpellingCorrector
 
 log = logging.getLogger(__name__)
@@ -313,69 +312,67 @@ class SearchEngine:
         `within` (report ids) keeps only those reports' passages as candidates,
         scored with the whole collection's statistics: "does this new report
         answer the question?" gets the same answer the full search would give.
+
+        A question is looked for in reports of its own language only
+        (`question_languages`): in each plausible one, the likeliest first.
         """
-        terms = self._analyzer.tokens(question)
+        for language in self.question_languages(question).search:
+            hits = self._search_in(self._analyzer.for_language(language), question, top, within)
+            if hits:
+                return hits
+        return []
+
+    def question_languages(self, question: str) -> QuestionLanguages:
+        """The reports' languages `question` is looked for in, and the language it is
+        surely in when no report is (`missing`: the bot says so)."""
+        return self._analyzer.question_languages(question, self._languages.keys())
+
+    @cached_property
+    def _languages(self) -> dict[str, int]:
+        default = self._analyzer.default_language
+        codes = column(self._corpus.reports, "language")
+        return dict(Counter(code or default for code in codes).most_common())
+
+    def languages(self) -> dict[str, int]:
+        """How many reports there are in each language, the most first."""
+        return dict(self._languages)
+
+    def _search_in(
+        self, analyzer: Analyzer, question: str, top: int, within: Collection[str] | None
+    ) -> list[Hit]:
+        terms = analyzer.tokens(question)
         # "What happened in Aleppo?" asks what the reports say of Aleppo: the words
         # that only ask are not looked for (unless nothing else is left).
         terms = [t for t in terms if t not in _ASKING_WORDS] or terms
         if terms and self._spelling is not None:
             terms = self._spelling.correct(terms)
         elif not terms:  # only stopwords: kept as they are, never "corrected"
-            terms = self._analyzer.query_tokens(question)
+            terms = analyzer.query_tokens(question)
         if not terms or top <= 0 or not self._corpus.passages:
             return []
         indices, scores = self._first_stage(terms, within)
         if len(indices) == 0:
             return []
-        corpus = self._corpus
-        report_scores = self._report_scorer.get_scores(terms)
-        candidates = [
-            rerank.Candidate(
-                index=int(i),
-                bm25=float(s),
-                passage=corpus.passages[int(i)],
-                tokens=corpus.passage_tokens[int(i)],
-                profile=corpus.profiles[int(i)],
-                report_score=float(report_scores[corpus.passage_reports[int(i)]]),
-            )
-            for i, s in zip(indices, scores, strict=True)
-        ]
-        query = rerank.Query(
-            text=question,
-            terms=tuple(terms),
-            idf=self._idf_of(terms),
-            n_docs=self._scorer.n_docs,
-            kind=question_kind(question),
+        return answer(
+            Question(question, tuple(terms), self._idf_of(terms), self._scorer.n_docs),
+            (indices, scores),
+            self._corpus,
+            self._report_scorer.get_scores(terms),
+            self._reports_by_id,
+            analyzer,
+            self.settings.rerank,
+            top,
         )
-        settings = self.settings.rerank
-        ranked = rerank.rank(query, candidates, settings)
-        # "What did X say?" is answered from a passage where X speaks, or not at all.
-        speaking = speakers.only_where_speaks(question, ranked, lambda r: r.candidate.passage)
-        ranked = ranked if speaking is None else speaking
-        if not ranked or rerank.is_not_found(query, ranked, settings):
-            return []
-        hits = make_hits(query, ranked, top, self._reports_by_id, self._analyzer, settings)
-        return speakers.attributed(question, hits)
 
     def _first_stage(
         self, terms: Sequence[str], within: Collection[str] | None
     ) -> tuple[Ints, Floats]:
         if within is None:
             return self._scorer.top_k(terms, self.settings.candidates)
-        # As top_k: the passages holding at least one query term, whatever their score.
-        wanted = set(terms)
-        tokens = self._corpus.passage_tokens
-        ids = [
-            i
-            for report_id in within
-            for i in self._passage_ids.get(report_id, ())
-            if not wanted.isdisjoint(tokens[i])
-        ]
-        if not ids:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-        chosen = np.array(ids, dtype=np.int64)
-        scores = self._scorer.get_scores(terms)[chosen]
-        return best_of(chosen, scores, self.settings.candidates, positive_only=False)
+        ids = (i for report_id in within for i in self._passage_ids.get(report_id, ()))
+        return first_stage_among(
+            terms, ids, self._corpus.passage_tokens, self._scorer, self.settings.candidates
+        )
 
     @cached_property
     def _passage_ids(self) -> dict[str, list[int]]:

@@ -11,8 +11,10 @@ def word_set(words: str) -> frozenset[str]:
     return frozenset(words.split())
 
 
-# A run of terminators, then any closing quotes or brackets.
-_TERMINATOR = re.compile(r"(?:[.!?]+|…)[\"”’')\]]*")
+# A run of terminators, then any closing quotes or brackets.  Besides the Latin ones:
+# Arabic's question mark and full stop (؟ ۔), Devanagari's danda (।), and the full-width
+# terminators of Chinese and Japanese (。！？), which no space follows.
+_TERMINATOR = re.compile(r"(?:[.!?]+|…|[؟۔।]+|(?P<wide>[。！？]+))[\"”’')\]」』）]*")
 _OPENERS = "\"“‘'([«"
 
 # Titles written before a name: a period after them never ends a sentence.
@@ -44,7 +46,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     start = 0
     for match in _TERMINATOR.finditer(text):
         end = match.end()
-        if _ends_sentence(text, match.start(), end):
+        wide = match.group("wide") is not None and end < len(text)
+        if wide or _ends_sentence(text, match.start(), end):
             spans.append(strip_span(text, start, end))
             start = end
     spans.append(strip_span(text, start, len(text)))
@@ -72,8 +75,11 @@ def _ends_sentence(text: str, term_start: int, term_end: int) -> bool:
     if following >= len(text):
         return False
     first = text[following]
-    if not (first.isupper() or first.isdigit()):
+    caseless = first.isalpha() and not first.islower() and not first.isupper()
+    if not (first.isupper() or first.isdigit() or caseless):
         return False  # '"Why?" he asked' or a lowercase continuation
+    if caseless:
+        return True  # Arabic, Hebrew, Devanagari…: no capital marks the next sentence
     if text[term_start:term_end] != ".":
         return True  # "!", "?", "...", '."' all end a sentence before a capital
     word = _word_before(text, term_start)

@@ -152,6 +152,8 @@ class SpellingCorrector:
 
     def _keeps_ends(self, term: str, word: str) -> bool:
         limits = self.limits
+        if _language_of(word) != _language_of(term):
+            return False  # "de:haus" is never corrected into English, nor the other way
         if limits.same_first_letter and word[0] != term[0]:
             return False
         return not limits.same_last_letter or word[-1] == term[-1]
@@ -172,3 +174,9 @@ class SpellingCorrector:
                     words.sort()
                     self._by_length_and_first[key] = (words, _codes(words, key[0]))
             return self._by_length_and_first
+
+
+def _language_of(term: str) -> str:
+    """The language prefix of an analyzer term ("de:" of "de:haus"; "" for the default
+    language's terms, which hold no colon)."""
+    return term[: term.find(":") + 1]

@@ -36,7 +36,7 @@ from retrieval.answer_types import (
     _terms,
     sentence_cues,
 )
-from retrieval.corpus import Corpus, index_reports, make_corpus
+from retrieval.corpus import Corpus, index_reports, make_corpus, with_language
 from retrieval.loader import load_reports
 from retrieval.models import Passage, Report
 from retrieval.passages import make_passages
@@ -95,17 +95,19 @@ def reference_cues(sentence: str, analyzer: Analyzer) -> Cues:
 
 
 def reference_profiles(
-    passages: Sequence[Passage], tokens: Sequence[Sequence[str]]
+    passages: Sequence[Passage], tokens: Sequence[Sequence[str]], languages: dict[str, Analyzer]
 ) -> list[rerank.PassageProfile]:
-    """rerank's profiles as they were worked out, report by report."""
+    """rerank's profiles as they were worked out, report by report (`languages`: each
+    report id's analyzer)."""
     profiles = []
     pairs = list(zip(passages, tokens, strict=True))
-    for _, group in itertools.groupby(pairs, key=lambda pair: pair[0].report_id):
+    for report_id, group in itertools.groupby(pairs, key=lambda pair: pair[0].report_id):
+        analyzer = languages[report_id]
         of_report = list(group)
         sentence_tokens: dict[str, list[str]] = {}
         for passage, _ in of_report:
             for sentence in passage.sentences:
-                sentence_tokens.setdefault(sentence, ANALYZER.tokens(sentence))
+                sentence_tokens.setdefault(sentence, analyzer.tokens(sentence))
         ordinals = {sentence: i for i, sentence in enumerate(sentence_tokens)}
         counts = Counter(itertools.chain.from_iterable(sentence_tokens.values()))
         for passage, passage_tokens in of_report:
@@ -113,26 +115,29 @@ def reference_profiles(
             recurring = sum(1 << p for p, t in enumerate(passage_tokens) if counts[t] > 1)
             ends = list(itertools.accumulate(len(sentence_tokens[s]) for s in passage.sentences))
             if not ends or ends[-1] != len(passage_tokens):
-                whole = (reference_cues(passage.text, ANALYZER),)
+                whole = (reference_cues(passage.text, analyzer),)
                 profiles.append(rerank.PassageProfile((), first, whole, recurring))
             else:
-                each = tuple(reference_cues(s, ANALYZER) for s in passage.sentences)
+                each = tuple(reference_cues(s, analyzer) for s in passage.sentences)
                 profiles.append(rerank.PassageProfile(tuple(ends), first, each, recurring))
     return profiles
 
 
 def reference_corpus(reports: Sequence[Report]) -> Corpus:
+    reports = [with_language(report, ANALYZER) for report in reports]
+    # Reports of one id are in one language here.
+    languages = {report.id: ANALYZER.for_language(report.language) for report in reports}
     passages = [passage for report in reports for passage in make_passages(report)]
-    tokens = tuple(tuple(ANALYZER.tokens(passage.text)) for passage in passages)
+    tokens = tuple(tuple(languages[passage.report_id].tokens(passage.text)) for passage in passages)
     index = {report.id: i for i, report in enumerate(reports)}
     return Corpus(
         reports=tuple(reports),
         passages=tuple(passages),
         passage_tokens=tokens,
         problems=(),
-        profiles=tuple(reference_profiles(passages, tokens)),
+        profiles=tuple(reference_profiles(passages, tokens, languages)),
         passage_reports=tuple(index[passage.report_id] for passage in passages),
-        report_tokens=tuple(tuple(ANALYZER.tokens(rerank.report_text(r))) for r in reports),
+        report_tokens=tuple(tuple(languages[r.id].tokens(rerank.report_text(r))) for r in reports),
     )
 
 
@@ -162,6 +167,17 @@ def tricky_reports() -> list[Report]:
         report("twice", "Police said Ann Varga from Colombo left today."),
         report("twice", "A third report of that id."),
         report("lead", "Zero. One two three four five six seven eight nine ten eleven."),
+        report(
+            "german",
+            "Mehr als 40.000 Flüchtlinge sind in den Lagern angekommen, sagte der Minister. "
+            "Die Behörden rechnen mit weiteren Ankünften in den nächsten Tagen.",
+            title="Flüchtlinge erreichen die Türkei",
+        ),
+        report(
+            "chinese",
+            "据报道，已有两万名难民抵达土耳其的营地。官员说，营地已经人满为患。",
+            title="难民抵达土耳其",
+        ),
     ]
 
 

@@ -22,6 +22,7 @@ from retrieval.loader import load_reports
 from retrieval.models import Report
 from retrieval.search import SearchEngine, SearchSettings
 from tests.conftest import make_report
+from tests.retrieval.indexed import as_indexed
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
 QUESTIONS = (
@@ -324,7 +325,7 @@ def test_open_takes_the_newest_cache_and_rereads_only_what_changed_since(
     assert [r.id for r in change.updated] == ["port"]
     assert any("Antwerp" in p.text for p in library.engine.passages)
     assert not any("Zeebrugge" in p.text for p in library.engine.passages)
-    assert library.engine.reports == load_reports(folder).reports
+    assert library.engine.reports == as_indexed(load_reports(folder).reports)
 
 
 def test_a_saved_cache_spares_the_next_start_the_analysis(
@@ -344,7 +345,7 @@ def test_a_saved_cache_spares_the_next_start_the_analysis(
         cached = SearchEngine.from_path(folder, cache_dir=cache)
     assert "loaded cached index" in caplog.text
     # The folder's reports, and not those put in from outside.
-    assert cached.reports == load_reports(folder).reports
+    assert cached.reports == as_indexed(load_reports(folder).reports)
     assert cached.report("feed-5") is None
     assert Library.open(folder, cache_dir=cache).refresh() is None
 

@@ -17,6 +17,7 @@ import pytest
 from retrieval.changes import Change
 from retrieval.library import Library
 from retrieval.loader import load_reports
+from tests.retrieval.indexed import as_indexed
 from tests.retrieval.test_library import PORT, WHEAT, write
 
 DEADLINE = 10.0
@@ -128,7 +129,7 @@ def test_a_folder_moved_in_brings_its_files_and_one_moved_out_takes_them(
     refresh_until(library, lacks(*(f"area2/n{n}" for n in range(20))))
     (folder / "batch").rename(folder / "renamed")
     refresh_until(library, lambda lib: holds("renamed/m0")(lib) and lacks("batch/m0")(lib))
-    assert library.engine.reports == load_reports(folder).reports
+    assert library.engine.reports == as_indexed(load_reports(folder).reports)
 
 
 def test_a_folder_deleted_with_everything_in_it_is_forgotten(
@@ -136,7 +137,7 @@ def test_a_folder_deleted_with_everything_in_it_is_forgotten(
 ) -> None:
     shutil.rmtree(folder / "area0")
     refresh_until(library, lacks(*(f"area0/n{n}" for n in range(20))))
-    assert library.engine.reports == load_reports(folder).reports
+    assert library.engine.reports == as_indexed(load_reports(folder).reports)
 
 
 def test_a_folder_made_again_between_two_refreshes_is_read_again(
@@ -145,7 +146,7 @@ def test_a_folder_made_again_between_two_refreshes_is_read_again(
     shutil.rmtree(folder / "area1")
     write(folder / "area1" / "fresh.txt", "Fresh\n\nA new area one.\n")
     refresh_until(library, lambda lib: holds("area1/fresh")(lib) and lacks("area1/n0")(lib))
-    assert library.engine.reports == load_reports(folder).reports
+    assert library.engine.reports == as_indexed(load_reports(folder).reports)
 
 
 def test_a_fresh_file_waits_and_is_read_once_settled_without_another_event(

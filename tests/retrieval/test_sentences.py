@@ -48,3 +48,29 @@ def test_split_sentences_of_empty_text() -> None:
     assert split_sentences("") == []
     assert split_sentences("  \n ") == []
     assert split_sentences("no terminator at all") == ["no terminator at all"]
+
+
+def test_chinese_and_japanese_sentences_end_at_full_width_terminators() -> None:
+    text = "土耳其有多少难民？据报道，已有两万人抵达。“我们需要帮助。”他说。"
+    assert split_sentences(text) == [
+        "土耳其有多少难民？",
+        "据报道，已有两万人抵达。",
+        "“我们需要帮助。”",
+        "他说。",
+    ]
+    assert split_sentences("難民が到着しました。避難所は満員です！") == [
+        "難民が到着しました。",
+        "避難所は満員です！",
+    ]
+
+
+def test_scripts_without_capitals_still_split() -> None:
+    arabic = "قال الوزير إن ألف لاجئ وصلوا. وأضاف أن المخيمات ممتلئة؟ نعم."
+    assert split_sentences(arabic) == [
+        "قال الوزير إن ألف لاجئ وصلوا.",
+        "وأضاف أن المخيمات ممتلئة؟",
+        "نعم.",
+    ]
+    assert split_sentences("सरकार ने कहा। राहत पहुँची।") == ["सरकार ने कहा।", "राहत पहुँची।"]
+    # A lowercase word after a period still goes on, as in English.
+    assert split_sentences("Он сказал т. е. нет.") == ["Он сказал т. е. нет."]
