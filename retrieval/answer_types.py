@@ -37,8 +37,10 @@ Cues = tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]
 _NONE: Final[frozenset[str]] = frozenset()
 NO_CUES: Final[Cues] = (_NONE, _NONE, _NONE, _NONE)
 
+_Rules = tuple[tuple["AnswerKind", re.Pattern[str]], ...]
+
 # First matching rule wins: "how many people died when…" asks for a number.
-_QUESTION_RULES: Final[tuple[tuple[AnswerKind, re.Pattern[str]], ...]] = (
+_QUESTION_RULES: Final[_Rules] = (
     (
         AnswerKind.NUMBER,
         re.compile(
@@ -68,13 +70,60 @@ _QUESTION_RULES: Final[tuple[tuple[AnswerKind, re.Pattern[str]], ...]] = (
 )
 
 
-def question_kind(question: str) -> AnswerKind | None:
-    """The kind of answer `question` asks for, or None when its wh-phrase does not say."""
+def _rules(number: str, date: str, name: str, place: str) -> _Rules:
+    kinds = (AnswerKind.NUMBER, AnswerKind.DATE, AnswerKind.NAME, AnswerKind.PLACE)
+    words = (number, date, name, place)
+    return tuple((kind, re.compile(w)) for kind, w in zip(kinds, words, strict=True) if w)
+
+
+# The question words of other languages, for questions in them (the cues are the same
+# everywhere: digits, capitals).  Chinese and Japanese have no spaces: no \b there.
+_OTHER_RULES: Final[dict[str, _Rules]] = {
+    "de": _rules(
+        r"\bwie (?:viele?|lange|alt|weit|hoch|oft|groß|teuer)\b|\bwieviele?\b",
+        r"\bwann\b|\bseit wann\b",
+        r"\bwer\b|\bwen\b|\bwem\b|\bwessen\b",
+        r"\bwo(?:hin|her)?\b",
+    ),
+    "es": _rules(r"\bcu[aá]nt[oa]s?\b", r"\bcu[aá]ndo\b", r"\bqui[eé]n(?:es)?\b", r"\bd[oó]nde\b"),
+    "pt": _rules(r"\bquant[oa]s?\b", r"\bquando\b", r"\bquem\b", r"\bonde\b"),
+    "fr": _rules(r"\bcombien\b", r"\bquand\b", r"^\W*qui\b|\bqui est\b", r"\boù\b"),
+    "it": _rules(r"\bquant[oiae]\b", r"\bquando\b", r"\bchi\b", r"\bdove\b"),
+    "ru": _rules(r"\bсколько\b", r"\bкогда\b", r"\bкто\b|\bкого\b|\bкому\b", r"\bгде\b|\bкуда\b"),
+    "ar": _rules(
+        r"(?:^|\s)كم(?:\s|$)", r"(?:^|\s)متى(?:\s|$)", r"^\W*من(?:\s|$)", r"(?:^|\s)أين(?:\s|$)"
+    ),
+    "zh": _rules(
+        r"多少|几[个名人天年次位]|多久|多长|多大|多高",
+        r"什么时候|何时|哪一?年|哪天",
+        r"谁",
+        r"哪里|哪儿|在哪",
+    ),
+    "ja": _rules(
+        r"何人|いくつ|いくら|何[件台回]|どのくらい", r"いつ|何年|何日", r"誰|だれ", r"どこ"
+    ),
+}
+
+
+def question_kind(question: str, language: str = "en") -> AnswerKind | None:
+    """The kind of answer `question` (in `language`, an ISO code) asks for, or None when
+    its question words do not say."""
     lowered = question.casefold()
-    for kind, pattern in _QUESTION_RULES:
+    rules = _QUESTION_RULES if language == "en" else _OTHER_RULES.get(language, ())
+    for kind, pattern in rules:
         if pattern.search(lowered):
             return kind
     return None
+
+
+def without_question_words(question: str, language: str) -> str:
+    """`question` without the question words of `language`'s rules ("Wie viele", "多少"):
+    they ask, and a report rarely holds them.  English's stay: its stopwords already
+    leave out "how" and "many", and its rules' nouns ("what price") say what is asked."""
+    rules = _OTHER_RULES.get(language, ())
+    for _, pattern in rules:
+        question = pattern.sub(" ", question.casefold())
+    return question
 
 
 def _words(text: str) -> frozenset[str]:

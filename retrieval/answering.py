@@ -59,7 +59,7 @@ def answer(
         terms=question.terms,
         idf=question.idf,
         n_docs=question.n_docs,
-        kind=question_kind(question.text),
+        kind=question_kind(question.text, analyzer.language),
     )
     ranked = rerank.rank(query, candidates, settings)
     # "What did X say?" is answered from a passage where X speaks, or not at all.

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from retrieval import corpus_pool
 from retrieval.analyzer import Analyzer, AnalyzerSettings
+from retrieval.answer_types import without_question_words
 from retrieval.answering import Question, answer, first_stage_among
 from retrieval.bm25 import BACKENDS, FastBM25, build_scorer
 from retrieval.corpus import Corpus, CorpusPart, merge_parts, split_parts
@@ -340,7 +341,9 @@ class SearchEngine:
     def _search_in(
         self, analyzer: Analyzer, question: str, top: int, within: Collection[str] | None
     ) -> list[Hit]:
-        terms = analyzer.tokens(question)
+        # "Wie viele Flüchtlinge…?": the words that only ask are not looked for.
+        terms = analyzer.tokens(without_question_words(question, analyzer.language))
+        terms = terms or analyzer.tokens(question)
         # "What happened in Aleppo?" asks what the reports say of Aleppo: the words
         # that only ask are not looked for (unless nothing else is left).
         terms = [t for t in terms if t not in _ASKING_WORDS] or terms

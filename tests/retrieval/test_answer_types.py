@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from retrieval.analyzer import Analyzer
-from retrieval.answer_types import NO_CUES, AnswerKind, question_kind, sentence_cues
+from retrieval.answer_types import (
+    NO_CUES,
+    AnswerKind,
+    question_kind,
+    sentence_cues,
+    without_question_words,
+)
 
 ANALYZER = Analyzer()
 
@@ -68,3 +74,32 @@ def test_places_follow_a_place_preposition() -> None:
 
 def test_a_sentence_without_words_has_no_cues() -> None:
     assert sentence_cues("…", ANALYZER) == NO_CUES
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "kind"),
+    [
+        ("Wie viele Flüchtlinge sind angekommen?", "de", AnswerKind.NUMBER),
+        ("¿Cuándo abrió la fábrica?", "es", AnswerKind.DATE),
+        ("Qui a gagné la finale ?", "fr", AnswerKind.NAME),
+        ("Где начались пожары?", "ru", AnswerKind.PLACE),
+        ("كم عدد اللاجئين؟", "ar", AnswerKind.NUMBER),
+        ("有多少难民抵达土耳其？", "zh", AnswerKind.NUMBER),
+        ("誰が選ばれましたか？", "ja", AnswerKind.NAME),
+        # Other languages' words mean nothing in an English question, and the other way.
+        ("What about Qui Nhon?", "en", None),
+        ("Where is Wer?", "en", AnswerKind.PLACE),
+        ("How many?", "de", None),
+    ],
+)
+def test_question_kind_in_other_languages(
+    question: str, language: str, kind: AnswerKind | None
+) -> None:
+    assert question_kind(question, language) == kind
+
+
+def test_the_words_that_only_ask_are_dropped_in_other_languages() -> None:
+    assert without_question_words("Wie viele Flüchtlinge?", "de").split() == ["flüchtlinge?"]
+    assert without_question_words("渝昆高铁全长多少公里？", "zh") == "渝昆高铁全长 公里？"
+    english = "How many refugees?"
+    assert without_question_words(english, "en") == english
