@@ -96,7 +96,8 @@ def _package_stopwords(code: str) -> frozenset[str]:
     import stop_words
 
     try:
-        words = stop_words.get_stop_words(code)
+        # Norwegian is "no" to the detector and Snowball, Bokmål's "nb" to stop-words.
+        words = stop_words.get_stop_words("nb" if code == "no" else code)
     except stop_words.StopWordError:
         return frozenset()
     return frozenset(_nfkc_casefold(word).replace("’", "'") for word in words)

@@ -269,3 +269,8 @@ def test_a_name_alone_is_looked_for_in_every_plausible_language(found: Detector)
     chosen = found.question_languages("Merkel?", {"en", "de"})
     assert chosen.missing is None
     assert set(chosen.search) == {"en", "de"}
+
+
+def test_norwegian_stopwords_come_from_bokmal_s_list() -> None:
+    norwegian = Analyzer().for_language("no")
+    assert norwegian.tokens("og det er flyktningene") == ["no:flyktning"]
