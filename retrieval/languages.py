@@ -243,3 +243,16 @@ def model_identity(model: str | None) -> str:
     except LanguageModelError:
         return "none"
     return PINNED_SHA256
+
+
+def warm_up(model: str | None = None) -> None:
+    """Load the detector in the background (about a second), so that the first question
+    after a start from the index cache, which needs it, does not wait for all of it."""
+    with _LOCK:
+        if model in _WARMED:
+            return
+        _WARMED.add(model)
+    threading.Thread(target=detector, args=(model,), name="language-model", daemon=True).start()
+
+
+_WARMED: set[str | None] = set()

@@ -20,7 +20,7 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
-from retrieval import corpus_pool
+from retrieval import corpus_pool, languages
 from retrieval.analyzer import Analyzer, AnalyzerSettings
 from retrieval.answer_types import without_question_words
 from retrieval.answering import Question, answer, first_stage_among
@@ -63,9 +63,8 @@ class SearchSettings:
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
-            raise UnknownBackendError(
-                f"unknown backend {self.backend!r}: choose one of {', '.join(BACKENDS)}"
-            )
+            known = ", ".join(BACKENDS)
+            raise UnknownBackendError(f"unknown backend {self.backend!r}: choose one of {known}")
 
 
 class SearchEngine:
@@ -82,10 +81,11 @@ class SearchEngine:
     ) -> None:
         self._corpus = corpus
         self._scorer = scorer
-        # The index cache keeps it too: over 100,000 small reports it takes half a second.
+        # The index cache keeps it too (over 100,000 small reports: half a second to build).
         self._report_scorer = report_scorer or build_scorer(settings.backend, corpus.report_tokens)
         self._analyzer = analyzer
         self.settings = settings
+        languages.warm_up(analyzer.settings.language_model)
         # From the id column: a cached corpus makes its reports only when asked for.
         report_ids = column(corpus.reports, "id")
         self._reports_by_id = Keyed(
