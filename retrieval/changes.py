@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from retrieval.corpus import CorpusPart
+from retrieval.corpus import CorpusPart, is_indexed_as
 from retrieval.loader import LoadProblem
 from retrieval.models import Report
 from retrieval.search import SearchEngine
@@ -89,7 +89,7 @@ def diff(previous: SearchEngine | None, engine: SearchEngine, quiet: set[str]) -
 
 
 def holds(part: CorpusPart | None, report: Report) -> bool:
-    return part is not None and part.reports[0] == report
+    return part is not None and is_indexed_as(part.reports[0], report)
 
 
 def duplicate(path: str, report_id: str, first: str) -> LoadProblem:

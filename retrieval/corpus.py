@@ -123,6 +123,14 @@ def with_language(report: Report, analyzer: Analyzer) -> Report:
     return report if language is None else replace(report, language=language)
 
 
+def is_indexed_as(indexed: Report, report: Report) -> bool:
+    """Whether `indexed` (an engine's) is what indexing `report` gives: the same record,
+    but for the language indexing detected when `report` named none."""
+    if indexed == report:
+        return True
+    return report.language is None and replace(report, language=indexed.language) == indexed
+
+
 def language_sample(report: Report) -> str:
     """What the detector reads of a report: its title and first paragraphs."""
     sample = [report.title]

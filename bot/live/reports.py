@@ -19,6 +19,7 @@ from typing import Any
 from bot.config import Settings
 from bot.live.feeds import FeedPoller
 from bot.storage.records import Store
+from retrieval.corpus import is_indexed_as
 from retrieval.library import Library
 from retrieval.models import Report
 from retrieval.search import SearchEngine
@@ -54,6 +55,9 @@ def open_library(settings: Settings) -> Library:
     """
     return Library.open(
         settings.reports_dir,
+        # The same search settings as `reports-bot chat/search/eval` (LANGUAGE_MODEL), so
+        # they share the index cache.
+        settings.search_settings(),
         cache_dir=settings.index_cache_dir,
         follow_outside_links=settings.reports_follow_outside_links,
         # Watched from the first rescan on (retrieval/watch.py), not at start-up: setting
@@ -113,7 +117,7 @@ def shared_changes(
         current = engine.report(report.id)
         if current is None:
             new.append(report)
-        elif current != report:
+        elif not is_indexed_as(current, report):
             changed.append(report)
     gone = sorted(known - {report.id for report in stored})
     return new, changed, gone

@@ -274,3 +274,14 @@ def test_a_name_alone_is_looked_for_in_every_plausible_language(found: Detector)
 def test_norwegian_stopwords_come_from_bokmal_s_list() -> None:
     norwegian = Analyzer().for_language("no")
     assert norwegian.tokens("og det er flyktningene") == ["no:flyktning"]
+
+
+def test_an_indexed_report_is_the_loaded_one_with_its_language() -> None:
+    from retrieval.corpus import is_indexed_as
+
+    loaded = report("de", GERMAN, "Flüchtlinge")
+    indexed = with_language(loaded, Analyzer())
+    assert indexed != loaded and indexed.language == "de"
+    assert is_indexed_as(indexed, loaded)
+    assert not is_indexed_as(indexed, report("de", GERMAN + " Neu.", "Flüchtlinge"))
+    assert not is_indexed_as(indexed, report("de", GERMAN, "Flüchtlinge", language="en"))
