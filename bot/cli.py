@@ -20,7 +20,7 @@ from retrieval.bm25 import BACKENDS
 from retrieval.errors import RetrievalError
 from retrieval.evaluation import PARTS, in_part, read_questions, run_questions, summarize
 from retrieval.models import hit_as_dict
-from retrieval.search import SearchEngine, SearchSettings
+from retrieval.search import SearchEngine
 
 # A mistake the user can fix: a bad argument or path, or no report to answer from.
 EXIT_USAGE = 2
@@ -108,13 +108,18 @@ def _add_reports_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _engine(args: argparse.Namespace, settings: SearchSettings) -> SearchEngine:
-    """The engine over --reports (else REPORTS_DIR), through the index cache that the bot
-    and every command share (`bot.terminal.load_engine`); raises RetrievalError."""
+def _engine(args: argparse.Namespace) -> SearchEngine:
+    """The engine over --reports (else REPORTS_DIR) with --backend and the search settings
+    the environment implies (`Settings.search_settings`), through the index cache that the
+    bot and every command share (`bot.terminal.load_engine`); raises RetrievalError."""
     from bot.terminal import load_engine
 
+    settings = Settings.from_env()
     return load_engine(
-        Settings.from_env(), args.reports, use_cache=not args.no_cache, search=settings
+        settings,
+        args.reports,
+        use_cache=not args.no_cache,
+        search=settings.search_settings(args.backend),
     )
 
 
@@ -138,7 +143,7 @@ def _positive_int(text: str) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    engine = _engine(args, SearchSettings(backend=args.backend))
+    engine = _engine(args)
     hits = engine.search(args.question, top=args.top)
     if args.json:
         print(json.dumps([hit_as_dict(hit) for hit in hits], ensure_ascii=False, indent=2))
@@ -159,7 +164,7 @@ def _eval(args: argparse.Namespace) -> int:
     if output is not None and not _write_output(output, None):
         return EXIT_USAGE
     started = time.perf_counter()
-    engine = _engine(args, SearchSettings(backend=args.backend))
+    engine = _engine(args)
     build_seconds = time.perf_counter() - started
     outcomes = run_questions(engine, questions, top=args.top)
     if output is not None:

@@ -12,14 +12,16 @@ document it in `.env.example`.
 from __future__ import annotations
 
 import ipaddress
-import logging
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from retrieval.search import SearchSettings
 
 # Telegram's own Bot API root, in python-telegram-bot's `base_url` form.
 TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
@@ -107,6 +109,15 @@ class Settings:
     metrics_listen: str = DEFAULT_METRICS_LISTEN
     # Shared state in PostgreSQL when set (bot/storage/postgres.py); else SQLite in DATA_DIR.
     database_url: str | None = field(default=None, repr=False)
+    language_model: Path | None = None  # a py3langid model file; None: py3langid's own
+
+    def search_settings(self, backend: str = "fast") -> SearchSettings:
+        """The bot's and `chat`/`search`/`eval`'s, alike: they share the index cache keyed by it."""
+        from retrieval.analyzer import AnalyzerSettings
+        from retrieval.search import SearchSettings
+
+        model = str(self.language_model) if self.language_model is not None else None
+        return SearchSettings(backend=backend, analyzer=AnalyzerSettings(language_model=model))
 
     @property
     def store_path(self) -> Path:
@@ -169,23 +180,8 @@ class Settings:
             metrics_port=_port(env, "METRICS_PORT"),
             metrics_listen=_listen_address(env, "METRICS_LISTEN", DEFAULT_METRICS_LISTEN),
             database_url=_database_url(env),
+            language_model=_language_model(env),
         )
-
-
-def configure_logging(level: str) -> None:
-    """One log format on stderr for the whole program.
-
-    httpx logs every request URL, and a Bot API URL contains the token, so it
-    stays at WARNING whatever LOG_LEVEL says; apscheduler would log every
-    heartbeat run.
-    """
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
-    for noisy in ("httpx", "httpcore", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _text(env: Mapping[str, str], name: str) -> str | None:
@@ -277,14 +273,12 @@ def _positive_int(env: Mapping[str, str], name: str, default: int, unit: str) ->
     return int(value)
 
 
-def _port(env: Mapping[str, str], name: str) -> int | None:
+def _port(env: Mapping[str, str], name: str, hint: str = "e.g. 9464, or unset (off)") -> int | None:
     value = _text(env, name)
     if value is None:
         return None
     if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 65535:
-        raise ConfigError(
-            f"{name}={value!r} must be a TCP port from 1 to 65535, e.g. 9464, or unset (off)"
-        )
+        raise ConfigError(f"{name}={value!r} must be a TCP port from 1 to 65535, {hint}")
     return int(value)
 
 
@@ -315,6 +309,17 @@ def _database_url(env: Mapping[str, str]) -> str | None:
             "or unset it to keep the state in DATA_DIR (SQLite)"
         )
     return url
+
+
+def _language_model(env: Mapping[str, str]) -> Path | None:
+    """Made absolute: the bot and the commands, run anywhere, must name the same file."""
+    path = _path(env, "LANGUAGE_MODEL")
+    if path is not None and not path.is_file():
+        raise ConfigError(
+            f"LANGUAGE_MODEL={str(path)!r} is not a file: set it to a py3langid model file "
+            "(model.npz.xz), or unset it to use the one bundled with py3langid 0.4.0"
+        )
+    return Path(os.path.abspath(path)) if path is not None else None
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -386,15 +391,10 @@ def _webhook(env: Mapping[str, str]) -> _Webhook:
             f"WEBHOOK_SECRET {what}: webhook mode (WEBHOOK_URL) needs a secret of 1-256 "
             "characters A-Z a-z 0-9 _ -, e.g. from `openssl rand -hex 32`"
         )
-    port = _text(env, "WEBHOOK_PORT")
-    if port is not None and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
-        raise ConfigError(
-            f"WEBHOOK_PORT={port!r} must be a TCP port from 1 to 65535, "
-            f"e.g. {DEFAULT_WEBHOOK_PORT} (the default)"
-        )
+    port = _port(env, "WEBHOOK_PORT", f"e.g. {DEFAULT_WEBHOOK_PORT} (the default)")
     return {
         "webhook_url": url,
         "webhook_listen": _listen_address(env, "WEBHOOK_LISTEN", DEFAULT_WEBHOOK_LISTEN),
-        "webhook_port": int(port) if port is not None else DEFAULT_WEBHOOK_PORT,
+        "webhook_port": port if port is not None else DEFAULT_WEBHOOK_PORT,
         "webhook_secret": secret,
     }

@@ -24,7 +24,7 @@ from telegram.error import BadRequest, InvalidToken, NetworkError
 from telegram.request import HTTPXRequest
 
 from bot.app import ALLOWED_UPDATES, BotApplication, build_application
-from bot.config import ConfigError, Settings, configure_logging
+from bot.config import ConfigError, Settings
 from bot.live.reports import open_library, open_live
 from bot.reliability.delivery import connect, tls_kwargs, wait_for_bot_api
 from bot.reliability.journal import JournalError
@@ -41,6 +41,22 @@ EXIT_UNAVAILABLE = 1
 EXIT_CONFIG = 2
 # Retries of the first getMe when the Bot API cannot be reached (1 s apart).
 BOOTSTRAP_RETRIES = 5
+
+
+def configure_logging(level: str) -> None:
+    """One log format on stderr for the whole program.
+
+    httpx logs every request URL, and a Bot API URL contains the token, so it
+    stays at WARNING whatever LOG_LEVEL says; apscheduler would log every
+    heartbeat run.
+    """
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    for noisy in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _fail(message: str, status: int) -> int:

@@ -237,7 +237,8 @@ def load_engine(
     search: SearchSettings | None = None,
 ) -> SearchEngine:
     """The engine `chat`, `search` and `eval` answer from: `reports` (else REPORTS_DIR),
-    through the one index cache in DATA_DIR that the bot shares.
+    through the one index cache in DATA_DIR that the bot shares.  `search` defaults to
+    `settings.search_settings()`, what the bot builds its library with (LANGUAGE_MODEL).
 
     Raises RetrievalError; ReportsNotFoundError when nothing could be loaded, since an
     answer from an empty collection would look like "not found" while the real fault is
@@ -245,7 +246,7 @@ def load_engine(
     path = Path(reports) if reports else settings.reports_dir
     engine = SearchEngine.from_path(
         path,
-        search,
+        search if search is not None else settings.search_settings(),
         cache_dir=settings.index_cache_dir if use_cache else None,
         follow_outside_links=settings.reports_follow_outside_links,
     )

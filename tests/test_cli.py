@@ -310,3 +310,15 @@ def test_eval_part_keeps_the_tune_or_the_held_out_questions(
     rows = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
     # The split is fixed for good: sha256 of the id, mod 10, below 7 is tune.
     assert [row["id"] for row in rows] == ids
+
+
+def test_a_missing_language_model_is_a_message_not_a_traceback(
+    reports: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("LANGUAGE_MODEL", str(tmp_path / "nope.npz.xz"))
+    assert main(["search", "wheat harvest?", "--reports", str(reports)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("reports-bot: LANGUAGE_MODEL=") and "is not a file" in err

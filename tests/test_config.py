@@ -261,3 +261,44 @@ def test_a_database_url_that_is_not_postgres_says_so_without_the_password(url: s
     message = str(raised.value)
     assert "DATABASE_URL" in message and "postgresql://" in message
     assert "pw-9x" not in message
+
+
+# -- the language model (retrieval/languages.py) -------------------------------------------
+
+
+def test_language_model_is_read_and_reaches_the_search_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = tmp_path / "model.npz.xz"
+    model.write_bytes(b"a model")
+    settings = Settings.from_env({"LANGUAGE_MODEL": f" {model} "})
+    assert settings.language_model == model
+    search = settings.search_settings("rank-bm25")
+    assert search.backend == "rank-bm25"
+    assert search.analyzer.language_model == str(model)
+
+    # Relative to the folder it was started in, made absolute: the bot and the commands
+    # must name the same file, since the index cache's key includes it.
+    monkeypatch.chdir(tmp_path)
+    assert Settings.from_env({"LANGUAGE_MODEL": "model.npz.xz"}).language_model == model
+
+
+def test_without_language_model_the_bundled_one_is_used() -> None:
+    for env in ({}, {"LANGUAGE_MODEL": "  "}):
+        settings = Settings.from_env(env)
+        assert settings.language_model is None
+        assert settings.search_settings().analyzer.language_model is None
+        assert settings.search_settings().backend == "fast"
+
+
+@pytest.mark.parametrize("what", ["missing", "folder"])
+def test_a_language_model_that_is_not_a_file_is_refused(tmp_path: Path, what: str) -> None:
+    path = tmp_path / "model.npz.xz"
+    if what == "folder":
+        path.mkdir()
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"LANGUAGE_MODEL": str(path)})
+    message = str(raised.value)
+    assert message.startswith(f"LANGUAGE_MODEL={str(path)!r}")
+    assert "is not a file" in message
+    assert "py3langid model file" in message and "unset it" in message

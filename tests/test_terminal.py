@@ -281,3 +281,32 @@ def test_latest_n_on_a_topic(engine: SearchEngine) -> None:
         "**Newest reports on “refugees Turkey” (1 of 1)**"
     )
     assert "Syria Battle" in shown
+
+
+def test_the_engines_of_the_commands_and_the_bot_use_language_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LANGUAGE_MODEL reaches `chat`, `search`/`eval` (bot/cli.py) and the bot's library
+    alike, so they agree on the index cache's key and share the cache."""
+    from bot import cli
+    from bot.config import Settings
+    from bot.live.reports import open_library
+    from retrieval import languages
+
+    model = tmp_path / "model.npz.xz"
+    shutil.copyfile(languages.default_model_path(), model)
+    env = {"LANGUAGE_MODEL": str(model), "DATA_DIR": str(tmp_path / "state")}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings.from_env()
+
+    chat = terminal.load_engine(settings, PROJECT_SEEDS)
+    assert chat.settings.analyzer.language_model == str(model)
+    args = cli._parser().parse_args(["search", "harvest", "--reports", str(PROJECT_SEEDS)])
+    assert cli._engine(args).settings == chat.settings
+    library = open_library(replace(settings, reports_dir=PROJECT_SEEDS))
+    try:
+        assert library.engine.settings == chat.settings
+    finally:
+        library.close()
+    assert len(list(settings.index_cache_dir.glob("index-*"))) == 1  # one entry, shared
