@@ -45,6 +45,7 @@ def test_reports_round_trip_through_json_exactly() -> None:
         path="/r/x.txt",
         author="Jane Doe",
         pages=(1, 1, 2),
+        language="de",
     )
     # Every field: a field added to Report and forgotten here would be lost on a restart.
     assert {f.name for f in fields(Report)} <= json.loads(report_to_json(original)).keys()

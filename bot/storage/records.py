@@ -94,6 +94,7 @@ def report_to_json(report: Report) -> str:
             "path": report.path,
             "author": report.author,
             "pages": list(report.pages),
+            "language": report.language,
         },
         ensure_ascii=False,
     )
@@ -114,6 +115,7 @@ def report_from_json(text: str) -> Report:
         path=record.get("path"),
         author=record.get("author"),
         pages=tuple(int(page) for page in record.get("pages") or ()),
+        language=record.get("language"),
     )
 
 
