@@ -1,19 +1,22 @@
 """Text shaping shared by every surface (Telegram and the terminal), without Telegram.
 
 What is here is the *shape* of what users read, not its markup: one-line
-fields cut at a word with "…", dates as "22 Jul 2012", a passage cut around
-its best sentence (`excerpt`), and what a user typed after /latest.  Telegram
-HTML is built on top of it in `bot/telegram/html.py`, the terminal's plain
-text in `bot/terminal.py`; neither needs the other, and importing this module
-never imports python-telegram-bot.
+fields cut at a word with "…", dates as "22 Jul 2012", the names of languages, a
+passage cut around its best sentence (`excerpt`), and what a user typed after
+/latest.  Telegram HTML is built on top of it in `bot/telegram/html.py`, the
+terminal's plain text in `bot/terminal.py`; neither needs the other, and importing
+this module never imports python-telegram-bot.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+from babel import Locale
 
 from retrieval import topics
 from retrieval.models import Report
@@ -26,6 +29,9 @@ NAME_MAX_CHARS = 120
 MAX_ANSWERS = 5
 LATEST_DEFAULT = 5
 LATEST_MAX = 20
+# A reply for a question in a language no report is in names at most this many of the
+# reports' languages, most reports first.
+NAMED_LANGUAGES = 5
 # Shown when a report has no title (a JSONL line with only text has its first sentence).
 UNTITLED = "Untitled report"
 FILE_DATE_MARK = "(file date)"
@@ -56,6 +62,18 @@ def shorten(text: str, limit: int) -> str:
 def day(moment: datetime) -> str:
     """ "22 Jul 2012": the same in every locale, and unambiguous, unlike 07/22."""
     return f"{moment.day} {_MONTHS[moment.month - 1]} {moment.year}"
+
+
+def language_name(code: str, locale: str = "en") -> str:
+    """The name of the language `code` (ISO 639, as `Report.language`) in the language
+    `locale`: CLDR's, through Babel ("German"; "Deutsch" in German, "немецкий" in
+    Russian), else its English name, else the code itself."""
+    return _locale(locale).languages.get(code) or _locale("en").languages.get(code) or code
+
+
+@functools.cache
+def _locale(code: str) -> Locale:
+    return Locale.parse(code)
 
 
 def format_date(report: Report) -> str:

@@ -1,5 +1,5 @@
-"""The Telegram-free text shaping both surfaces share: what /latest's words ask for, and
-one-line fields cut between words."""
+"""The Telegram-free text shaping both surfaces share: what /latest's words ask for,
+one-line fields cut between words, and the names of languages."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from bot.text import (
     LATEST_MAX,
     SHORT_QUOTE_CHARS,
     LatestRequest,
+    language_name,
     parse_count,
     parse_latest,
     shorten,
@@ -113,3 +114,11 @@ def test_the_short_quote_and_the_context_stay_within_their_limits() -> None:
     assert len(before) + len(short) + len(after) <= 700
     assert text.index(before) + len(before) + 1 == text.index(best)  # cut at a word
     assert not text.startswith(before) and after in text  # both sides cut to fit
+
+
+def test_a_language_is_named_in_english_or_in_the_language_asked_for() -> None:
+    assert language_name("de") == "German" and language_name("ar") == "Arabic"
+    assert language_name("en", "de") == "Englisch"
+    assert language_name("de", "ru") == "немецкий"
+    # A code CLDR has no name for in a language is named in English, else shown as it is.
+    assert language_name("zz") == language_name("zz", "de") == "zz"

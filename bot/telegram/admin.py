@@ -10,8 +10,9 @@ default scope's in the admin's, so each language needs its own) at start-up, and
 when an admin first writes, since Telegram refuses a chat scope for a user who has not
 started the bot yet; everyone else keeps the default.
 
-The store's upload records say who sent the newest upload (/sources); /forget of an
-upload drops its record too.  A store that fails costs only that, in one warning line.
+/sources also counts the reports in each language.  The store's upload records say who
+sent the newest upload (/sources); /forget of an upload drops its record too.  A store
+that fails costs only that, in one warning line.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ async def sources_command(update: Update, context: Context) -> None:
     if message is None:
         return
     state = context.bot_data
-    reports, root = state.engine.reports, state.settings.reports_dir
+    engine = state.engine  # once: a rescan swapping it meanwhile never mixes two
+    reports, root = engine.reports, state.settings.reports_dir
     found = sources(reports, root)
     newest: UploadRecord | None = None
     if state.store is not None and any(s.origin is Origin.UPLOAD for s in found):
@@ -100,7 +102,7 @@ async def sources_command(update: Update, context: Context) -> None:
             newest = newest_upload(reports, root, await asyncio.to_thread(state.store.uploads))
         except StoreError as error:
             log.warning("/sources without the upload records: %s", error)
-    rendered = html_admin.render_sources(found, newest, words=words_of(update))
+    rendered = html_admin.render_sources(found, newest, engine.languages(), words=words_of(update))
     await reply(message, rendered, quote=False)
 
 

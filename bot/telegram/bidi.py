@@ -81,6 +81,13 @@ def _isolate_pieces(text: str) -> str:
     return _PIECE.sub(isolate, text)
 
 
+def isolate(value: str) -> str:
+    """`value` in a first-strong isolate, as `shape_rtl` puts a placeholder: for each
+    item of a list that fills one placeholder (the language names of an Arabic
+    sentence), so an item in another script keeps the list's order."""
+    return FSI + value + PDI
+
+
 def unshaped(text: str) -> str:
     """`text` without the controls `shape_rtl` adds (what a reader sees, in tests)."""
     return "".join(ch for ch in text if ch not in CONTROLS)

@@ -375,7 +375,7 @@ def inline_results(
         results.append(
             InlineQueryResultArticle(
                 id=f"{position}-{digest}",
-                title=plain(shorten(hit.report.title, INLINE_TITLE_MAX_CHARS))
+                title=plain(shorten(hit.report.title, INLINE_TITLE_MAX_CHARS)).strip()
                 or visible_text(words(wording.UNTITLED)),
                 description=plain(
                     shorten(hit.best_sentence or hit.quote, INLINE_DESCRIPTION_MAX_CHARS)

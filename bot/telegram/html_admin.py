@@ -1,10 +1,11 @@
-"""Pure: what admins read, as Telegram HTML: an upload's outcome, /sources, /problems,
-/forget and the admins' /help lines.  Built on `html.py`; every sentence is in
-`wording.py`, translated by the `Words` each function is handed."""
+"""Pure: what admins read, as Telegram HTML: an upload's outcome, /sources (with the
+reports' languages), /problems, /forget and the admins' /help lines.  Built on
+`html.py`; every sentence is in `wording.py`, translated by the `Words` each function
+is handed."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from bot.live.uploads import Failure, Stored, UploadFailed, supported_suffixes
 from bot.storage.records import UploadRecord
 from bot.telegram import wording
 from bot.telegram.html import EXAMPLE_MAX_CHARS, Rendered, esc, fits_message, help_lines
+from bot.telegram.html_languages import languages_line
 from bot.telegram.i18n import ENGLISH, Words
 from bot.text import TITLE_MAX_CHARS, shorten
 from retrieval.loader import LoadProblem
@@ -99,15 +101,19 @@ _KINDS = {
 def render_sources(
     found: Sequence[Source],
     newest_upload: UploadRecord | None = None,
+    languages: Mapping[str, int] | None = None,
     *,
     words: Words = ENGLISH,
 ) -> Rendered:
     """A line per source; the uploads' line says who sent `newest_upload` and when (no
-    record: nothing more)."""
+    record: nothing more).  Under the title, the reports' `languages` with how many
+    reports each has (`SearchEngine.languages()`), when given."""
     if not found:
         return Rendered(words(wording.NO_SOURCES))
     total = sum(s.count for s in found)
     lines = [words.plural(wording.SOURCES_TITLE, total).format(count=total)]
+    if languages:
+        lines.append(languages_line(languages, words))
     for source in found:
         kind, label = _KINDS[source.origin]
         shown = esc(shorten(source.label, NAME_SHOWN_CHARS)) or words(label)

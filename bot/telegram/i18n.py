@@ -25,12 +25,13 @@ import functools
 import gettext
 import io
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from importlib import resources
 
 from babel import Locale
 from babel.dates import format_skeleton
+from babel.lists import format_list
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -39,7 +40,7 @@ from telegram import Update
 from bot.telegram import wording
 from bot.telegram.bidi import shape_rtl
 from bot.telegram.wording import Command, Plural
-from bot.text import day
+from bot.text import day, language_name
 
 ENGLISH_CODE = "en"
 # English first: the fallback, whose sentences are the msgids and need no catalogue.
@@ -57,7 +58,8 @@ class Words:
 
     def __init__(self, language: str, translations: gettext.NullTranslations) -> None:
         self.language = language
-        self.rtl = Locale.parse(language).character_order == "right-to-left"
+        self._locale = Locale.parse(language)
+        self.rtl = self._locale.character_order == "right-to-left"
         self._translations = translations
         self._shaped: dict[str, str] = {}
 
@@ -88,6 +90,16 @@ class Words:
         if self.language == ENGLISH_CODE:
             return day(moment)
         return format_skeleton(DAY_SKELETON, moment, locale=self.language)
+
+    def language_name(self, code: str) -> str:
+        """A report language's name in this language ("de": "Deutsch" in German,
+        "немецкий" in Russian), else its English name, else the code (`text.py`)."""
+        return language_name(code, self.language)
+
+    def listed(self, items: Sequence[str]) -> str:
+        """`items` as a list in this language: "English, German, and Russian",
+        "Englisch, Deutsch und Russisch" (CLDR's pattern, through Babel)."""
+        return format_list(list(items), locale=self._locale) if items else ""
 
     def usage(self, command: Command) -> str:
         """ "/latest [N] [TOPIC]", its arguments in this language (unshaped: the whole is

@@ -4,7 +4,8 @@ Each reads the update, asks the engine (in a worker thread: searches are
 CPU-bound, and one slow question must not hold up other chats) and sends what
 `html.py` built, in the asker's language (`i18n.words_of`).  The engine is read from
 the state once per update, so a rescan that swaps it meanwhile never mixes two indexes
-in one answer.
+in one answer.  A question without an answer is told so, or, when it is surely in a
+language no report is in, which languages it can be asked in (`html_languages.py`).
 """
 
 from __future__ import annotations
@@ -17,22 +18,27 @@ from telegram import Message, Update
 
 from bot.reliability import metrics
 from bot.state import Context
-from bot.telegram import html, limits, wording
+from bot.telegram import html, html_languages, limits, wording
 from bot.telegram.addressing import clean_question, is_private, is_reply_to_bot, mentions_bot
 from bot.telegram.callbacks import decode_more
+from bot.telegram.html import Rendered
 from bot.telegram.i18n import Words, words_of
 from bot.telegram.replies import answer_press, edit, remove_keyboard, reply, show_typing
 from bot.text import MAX_ANSWERS
 from retrieval.models import Hit
+from retrieval.search import SearchEngine
 
 log = logging.getLogger(__name__)
 
 
-async def search(context: Context, question: str, surface: str) -> list[Hit]:
+async def search(
+    context: Context, question: str, surface: str, engine: SearchEngine | None = None
+) -> list[Hit]:
     """The one way a question is searched, so every answer is counted and timed once,
-    by `surface` (metrics.CHAT, MORE or INLINE)."""
+    by `surface` (metrics.CHAT, MORE or INLINE); in `engine` when the update already
+    read it, else the state's."""
     state = context.bot_data
-    engine = state.engine
+    engine = state.engine if engine is None else engine
     started = time.perf_counter()
     hits = await asyncio.to_thread(engine.search, limits.cut_question(question), MAX_ANSWERS)
     state.metrics.answered(surface, bool(hits), time.perf_counter() - started)
@@ -49,12 +55,23 @@ async def answer_question(message: Message, question: str, context: Context, wor
             await reply(message, verdict.refusal)
         return
     await show_typing(message)
-    hits = await search(context, verdict.question, metrics.CHAT)
+    engine = context.bot_data.engine
+    hits = await search(context, verdict.question, metrics.CHAT, engine)
     log.info("chat %s asked %d chars: %d hits", message.chat_id, len(question), len(hits))
-    rendered = (
-        html.render_answer(hits, 1, words=words) if hits else html.render_not_found(words=words)
-    )
+    if hits:
+        rendered = html.render_answer(hits, 1, words=words)
+    else:
+        rendered = await not_found(engine, verdict.question, words)
     await reply(message, limits.with_note(rendered, verdict.note))
+
+
+async def not_found(engine: SearchEngine, question: str, words: Words) -> Rendered:
+    """The reply to a question without an answer: "not found", or, when the question is
+    surely in a language no report is in, that no report is, and the reports' languages
+    to ask in instead."""
+    languages = await asyncio.to_thread(engine.question_languages, limits.cut_question(question))
+    codes = list(engine.languages())
+    return html_languages.render_not_found_in(languages.missing, codes, words=words)
 
 
 async def ask(update: Update, context: Context) -> None:

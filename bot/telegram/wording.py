@@ -109,6 +109,16 @@ NOT_FOUND = (
     "Try rephrasing with the names, places or numbers you are after, "
     "or see what I have with /latest."
 )
+# Instead of NOT_FOUND when the question is surely in a language no report is in: its
+# name ({language}, in the reader's language), then the reports' own, most reports first.
+NO_REPORTS_IN_LANGUAGE = (
+    "I have no reports in {language}, so I cannot answer questions in {language}."
+)
+REPORTS_IN_LANGUAGE = "The reports are in {language}; ask in {language}."
+# {languages}: a list, "English and Russian", "English, German, and 3 others".
+REPORTS_IN_LANGUAGES = "The reports are in {languages}; ask in one of those."
+# The last item of a list of languages, for the ones it does not name.
+OTHER_LANGUAGES = Plural("{count} other", "{count} others")
 ASK_USAGE = "Ask me like this: <code>/ask {example}</code>"
 # Button presses get these as a notification (Telegram shows at most 200 characters).
 EXPIRED = "This answer has expired — please ask again."
@@ -278,6 +288,9 @@ UPLOAD_NO_EXAMPLE = "Ask me about it in your own words."
 UPLOAD_FORGET_HINT = "<code>/forget {name}</code> removes it."
 SOURCES_TITLE = Plural("<b>Sources</b> ({count} report)", "<b>Sources</b> ({count} reports)")
 SOURCE_LINE = "{kind} {label}: {count}, newest {day}"
+# Under the title: each language the reports are in, "English 812, German 40".
+SOURCE_LANGUAGES = "🌐 Languages: {languages}"
+LANGUAGE_COUNT = "{language} {count}"
 # After the uploads' line, when the store recorded who sent the newest upload.
 SOURCE_UPLOADER = " (last upload from admin {user_id}, {day})"
 SOURCE_FOLDER, SOURCE_UPLOADS, SOURCE_FEED, SOURCE_CHANNEL = "📁", "📥", "📰", "📣"

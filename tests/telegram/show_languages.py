@@ -1,9 +1,9 @@
 """`python -m tests.telegram.show_languages [LANGUAGE…]`: what a user sees of the bot in
-each UI language, as text: an answer, the not-found reply and /start over the seed
-report, rendered by the bot's own code and parsed by the test server's Telegram HTML
-parser.  Bold is **…**, italic _…_, code `…`, a quote ┃ and a folded quote ┆; a
-button is [ … ].  The invisible direction marks of an RTL language are left out
-(they are in what is sent)."""
+each UI language, as text: an answer, the not-found reply, /start and the reply to a
+question in a language no report is in, over the seed report, rendered by the bot's own
+code and parsed by the test server's Telegram HTML parser.  Bold is **…**, italic _…_,
+code `…`, a quote ┃ and a folded quote ┆; a button is [ … ].  The invisible direction
+marks of an RTL language are left out (they are in what is sent)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.config import PROJECT_SEEDS
-from bot.telegram import html, i18n
+from bot.telegram import html, html_languages, i18n
 from bot.telegram.bidi import unshaped
 from bot.telegram.html import Rendered
 from retrieval.search import SearchEngine
@@ -20,6 +20,8 @@ from tests.botapi.html_check import parse_telegram_html_entities
 ANSWERED = "How many refugees have entered camps in Turkey?"
 QUOTED = "What did Faiz Amr say about the border crossings?"
 NOT_FOUND = "How do I bake sourdough bread?"
+# In a language no seed report is in: not looked for, and the reply says so.
+OTHER_LANGUAGE = "Wie viele Flüchtlinge sind in der Türkei angekommen?"
 _MARKS = {"bold": ("**", "**"), "italic": ("_", "_"), "code": ("`", "`")}
 _QUOTE_START, _QUOTE_END, _FOLDED_START, _FOLDED_END = "\x01", "\x02", "\x03", "\x04"
 
@@ -73,11 +75,16 @@ def replies(engine: SearchEngine, language: str) -> list[tuple[str, Rendered]]:
     start = html.render_start(
         len(engine.reports), engine.newest_date(), engine.example_questions(2), "Ann", words=words
     )
+    missing = engine.question_languages(OTHER_LANGUAGE).missing
+    other_language = html_languages.render_not_found_in(
+        missing, list(engine.languages()), words=words
+    )
     return [
         (ANSWERED, html.render_answer(hits, 1, words=words)),
         (QUOTED, html.render_answer(quoted, 1, words=words)),
         (NOT_FOUND, html.render_not_found(words=words)),
         ("/start", start),
+        (OTHER_LANGUAGE, other_language),
     ]
 
 

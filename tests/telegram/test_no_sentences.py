@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 TELEGRAM = Path(__file__).resolve().parents[2] / "bot" / "telegram"
-RENDER_MODULES = ("html.py", "html_live.py", "html_admin.py")
+RENDER_MODULES = ("html.py", "html_live.py", "html_admin.py", "html_languages.py")
 _TAG_OR_FIELD = re.compile(r"<[^>]*>|\{[^}]*\}")
 _WORD = re.compile(r"[^\W\d_]{2,}")
 # Not words a user reads as the bot's: units, markup, the inline mention's fallback.

@@ -14,7 +14,7 @@ from tests.telegram import show_languages
 @pytest.mark.parametrize("language", i18n.LANGUAGES)
 def test_each_language_is_shown_in_its_own_words(seeds_engine: SearchEngine, language: str) -> None:
     shown = [show_languages.as_text(r) for _, r in show_languages.replies(seeds_engine, language)]
-    answer, quoted, not_found, start = shown
+    answer, quoted, not_found, start, other_language = shown
     words = i18n.words_for(language)
     assert answer.startswith("┃ **Over 40,000 refugees")
     more = words(wording.MORE_BUTTON).format(position=2, total=4)
@@ -22,6 +22,10 @@ def test_each_language_is_shown_in_its_own_words(seeds_engine: SearchEngine, lan
     assert "Faiz Amr" in quoted
     assert not_found.split("\n")[0] == unshaped(words(wording.NOT_FOUND)).split("\n")[0]
     assert start.startswith("👋 **")
+    named = unshaped(words.language_name("de"))
+    assert other_language.split("\n")[0] == unshaped(
+        words(wording.NO_REPORTS_IN_LANGUAGE).format(language=named)
+    )
 
 
 def test_english_is_shown_as_telegram_shows_it(seeds_engine: SearchEngine) -> None:
