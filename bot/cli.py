@@ -151,7 +151,7 @@ def _search(args: argparse.Namespace) -> int:
     from bot.terminal import render_hit, render_not_found
 
     if not hits:
-        print(render_not_found(color=sys.stdout.isatty()))
+        print(render_not_found(sys.stdout.isatty(), engine, args.question))
         return 0
     print("\n\n".join(render_hit(hit, color=sys.stdout.isatty()) for hit in hits))
     return 0

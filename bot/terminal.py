@@ -22,16 +22,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from babel.lists import format_list
+
 from bot.config import ConfigError, Settings
 from bot.text import (
     ELLIPSIS,
     LATEST_MAX,
     MAX_ANSWERS,
     NAME_MAX_CHARS,
+    NAMED_LANGUAGES,
     TITLE_MAX_CHARS,
     UNTITLED,
     excerpt,
     format_date,
+    language_name,
     parse_latest,
     shorten,
 )
@@ -46,6 +50,10 @@ NOT_FOUND = (
     "I couldn't find that in the reports, so I won't guess. "
     "Try rephrasing with names, places or numbers, or see /latest."
 )
+NO_REPORTS_IN = "I have no reports in {language}, so I cannot answer questions in {language}."
+REPORTS_IN_ONE = "The reports are in {language}; ask in {language}."
+REPORTS_IN_MANY = "The reports are in {languages}; ask in one of those."
+OTHER_LANGUAGES = "{count} others"
 NO_REPORTS_YET = "I have no reports yet."
 NO_REPORTS_ON = "No reports on “{topic}” yet."
 NEWEST_HEADER = "Newest reports ({shown} of {total})"
@@ -166,8 +174,22 @@ def render_hit(hit: Hit, color: bool, position: int | None = None, total: int | 
     return "\n".join(lines)
 
 
-def render_not_found(color: bool) -> str:
-    return _dim(NOT_FOUND, color)
+def render_not_found(color: bool, engine: SearchEngine | None = None, question: str = "") -> str:
+    """Not found; for a question surely in a language no report is in, that no report
+    is, and the languages the reports are in (as the bot says it in Telegram)."""
+    missing = engine.question_languages(question).missing if engine is not None else None
+    codes = list(engine.languages()) if engine is not None else []
+    if missing is None or not codes:
+        return _dim(NOT_FOUND, color)
+    lines = [NO_REPORTS_IN.format(language=language_name(missing))]
+    if len(codes) == 1:
+        lines.append(REPORTS_IN_ONE.format(language=language_name(codes[0])))
+    else:
+        names = [language_name(code) for code in codes[:NAMED_LANGUAGES]]
+        if len(codes) > NAMED_LANGUAGES:
+            names.append(OTHER_LANGUAGES.format(count=len(codes) - NAMED_LANGUAGES))
+        lines.append(REPORTS_IN_MANY.format(languages=format_list(names, locale="en")))
+    return _dim("\n".join(lines), color)
 
 
 def render_latest(
@@ -308,7 +330,7 @@ class ChatSession:
         self.hits = self.engine.search(question, top=MAX_ANSWERS)
         self.shown = 1 if self.hits else 0
         if not self.hits:
-            return render_not_found(self.color)
+            return render_not_found(self.color, self.engine, question)
         return render_hit(self.hits[0], self.color, 1, len(self.hits))
 
     def more(self) -> str:

@@ -136,6 +136,14 @@ def test_not_found_quotes_nothing(engine: SearchEngine) -> None:
     )
 
 
+def test_a_question_in_a_language_no_report_is_in_is_told_so(engine: SearchEngine) -> None:
+    reply = ChatSession(engine).handle("Wie viele Flüchtlinge sind in der Türkei angekommen?")
+    assert reply == (
+        "I have no reports in German, so I cannot answer questions in German.\n"
+        "The reports are in English; ask in English."
+    )
+
+
 def test_commands(engine: SearchEngine) -> None:
     session = ChatSession(engine)
     latest = session.handle("/latest")
