@@ -45,6 +45,7 @@ _CORPUS_MODULES = (
     "passages.py",
     "analyzer.py",
     "languages.py",
+    "language_kernel.py",
     "scripts.py",
     "answer_types.py",
     "rerank.py",

@@ -7,6 +7,7 @@ import io
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,6 +54,14 @@ def found() -> Detector:
     return model
 
 
+@pytest.fixture(scope="module")
+def py3langid() -> Any:
+    """py3langid's own identifier of the pinned model, the reference."""
+    from py3langid.langid import LanguageIdentifier
+
+    return LanguageIdentifier.from_modelpath(languages.default_model_path(), norm_probs=True)
+
+
 # -- the model ---------------------------------------------------------------------------
 
 
@@ -86,6 +95,22 @@ def test_the_model_is_part_of_the_index_key(tmp_path: Path) -> None:
 
 
 # -- detection ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [ENGLISH, GERMAN, SPANISH, RUSSIAN, ARABIC, CHINESE, JAPANESE, "Obama?", "SHOUTING TEXT", ""],
+)
+def test_the_compiled_detector_gives_py3langid_s_probabilities(
+    found: Detector, py3langid: Any, text: str
+) -> None:
+    expected: dict[str, float] = {}
+    for label, probability in py3langid.rank(text):
+        code = languages.normalize_code(label) or label
+        expected[code] = expected.get(code, 0.0) + probability
+    got = found.probabilities(text)
+    assert got.keys() == expected.keys()
+    assert all(abs(got[code] - expected[code]) < 1e-5 for code in expected)
 
 
 @pytest.mark.parametrize(
