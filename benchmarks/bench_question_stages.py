@@ -11,9 +11,9 @@ breakdown never drifts from the real code.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from retrieval import rerank, speakers
+from retrieval import answering, rerank, speakers
 from retrieval import search as search_module
 from retrieval.answer_types import question_kind
 from retrieval.hits import best_sentence, distinct_windows
@@ -86,17 +86,7 @@ def staged_search(
         return [], laps
     report_scores = engine._report_scorer.get_scores(terms)
     laps.lap("report-level BM25")
-    candidates = [
-        rerank.Candidate(
-            index=int(i),
-            bm25=float(s),
-            passage=corpus.passages[int(i)],
-            tokens=corpus.passage_tokens[int(i)],
-            profile=corpus.profiles[int(i)],
-            report_score=float(report_scores[corpus.passage_reports[int(i)]]),
-        )
-        for i, s in zip(indices, scores, strict=True)
-    ]
+    candidates = answering.make_candidates((indices, scores), corpus, report_scores)
     laps.lap("building candidates")
     query = rerank.Query(
         text=question,
@@ -109,14 +99,15 @@ def staged_search(
     laps.lap("query (idf, answer kind)")
     ranked = rerank.rank(query, candidates, settings)
     laps.lap("rerank.rank")
-    speaking = speakers.only_where_speaks(question, ranked, lambda r: r.candidate.passage)
-    ranked = ranked if speaking is None else speaking
+    speaks = speakers.speaks_in(question, ranked, lambda r: r.candidate.passage)
+    # Lazy, as in answering.answer: what it tests is timed in the stages that read it.
+    shown: Sequence[rerank.Scored] = ranked if speaks is None else answering.Kept(ranked, speaks)
     laps.lap("speaker filter")
-    if not ranked or rerank.is_not_found(query, ranked, settings):
+    if not shown or rerank.is_not_found(query, shown, settings):
         laps.lap("not-found rule")
         return [], laps
     laps.lap("not-found rule")
-    hits = _staged_hits(engine, query, ranked, top, laps)
+    hits = _staged_hits(engine, query, shown, top, laps)
     hits = speakers.attributed(question, hits)
     laps.lap("attributed speakers")
     return hits, laps
@@ -125,7 +116,7 @@ def staged_search(
 def _staged_hits(
     engine: SearchEngine,
     query: rerank.Query,
-    ranked: list[rerank.Scored],
+    ranked: Sequence[rerank.Scored],
     top: int,
     laps: Laps,
 ) -> list[Hit]:

@@ -5,8 +5,9 @@ indexes gave."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar, overload
 
 import numpy as np
 
@@ -15,9 +16,15 @@ from retrieval.analyzer import Analyzer
 from retrieval.answer_types import question_kind
 from retrieval.corpus import Corpus
 from retrieval.hits import make_hits
-from retrieval.models import Hit, Report
+from retrieval.models import Hit, Passage, Report
+from retrieval.records import maker
 from retrieval.rerank import RerankSettings
 from retrieval.scorer import Floats, Ints, Scorer, best_of
+
+T = TypeVar("T")
+
+# Candidate's own __init__ costs more than the rest of a candidate's making.
+_make_candidate = maker(rerank.Candidate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,18 +49,7 @@ def answer(
 ) -> list[Hit]:
     """The best `top` hits among the first stage's (passage indices, BM25 scores), best
     first; [] when the evidence is too weak to quote anything."""
-    indices, scores = first_stage
-    candidates = [
-        rerank.Candidate(
-            index=int(i),
-            bm25=float(s),
-            passage=corpus.passages[int(i)],
-            tokens=corpus.passage_tokens[int(i)],
-            profile=corpus.profiles[int(i)],
-            report_score=float(report_scores[corpus.passage_reports[int(i)]]),
-        )
-        for i, s in zip(indices, scores, strict=True)
-    ]
+    candidates = make_candidates(first_stage, corpus, report_scores)
     query = rerank.Query(
         text=question.text,
         terms=question.terms,
@@ -63,12 +59,81 @@ def answer(
     )
     ranked = rerank.rank(query, candidates, settings)
     # "What did X say?" is answered from a passage where X speaks, or not at all.
-    speaking = speakers.only_where_speaks(question.text, ranked, lambda r: r.candidate.passage)
-    ranked = ranked if speaking is None else speaking
-    if not ranked or rerank.is_not_found(query, ranked, settings):
+    speaks = speakers.speaks_in(question.text, ranked, _passage_of)
+    # Kept as they are asked for: the rule and the hits read only the first few.
+    shown: Sequence[rerank.Scored] = ranked if speaks is None else Kept(ranked, speaks)
+    if not shown or rerank.is_not_found(query, shown, settings):
         return []
-    hits = make_hits(query, ranked, top, reports_by_id, analyzer, settings)
+    hits = make_hits(query, shown, top, reports_by_id, analyzer, settings)
     return speakers.attributed(question.text, hits)
+
+
+def _passage_of(scored: rerank.Scored) -> Passage:
+    return scored.candidate.passage
+
+
+class Kept(Sequence[T]):
+    """The items of `items` that `keep` keeps, in order, each tested only when an item
+    at or after it is asked for (the list `[i for i in items if keep(i)]`, lazily)."""
+
+    __slots__ = ("_keep", "_kept", "_rest")
+
+    def __init__(self, items: Iterable[T], keep: Callable[[T], bool]) -> None:
+        self._kept: list[T] = []
+        self._keep = keep
+        self._rest = iter(items)
+
+    def _fill(self, count: int | None) -> list[T]:
+        """The kept items, at least `count` of them when there are (all for None)."""
+        kept = self._kept
+        for item in self._rest:
+            if self._keep(item):
+                kept.append(item)
+                if count is not None and len(kept) >= count:
+                    break
+        return kept
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            prefix = index.stop if index.stop is not None and index.stop >= 0 else None
+            plain = (index.start or 0) >= 0 and (index.step or 1) > 0
+            return self._fill(prefix if plain else None)[index]
+        return self._fill(index + 1 if index >= 0 else None)[index]
+
+    def __len__(self) -> int:
+        return len(self._fill(None))
+
+    def __bool__(self) -> bool:
+        return bool(self._fill(1))
+
+    def __iter__(self) -> Iterator[T]:
+        position = 0
+        while position < len(self._fill(position + 1)):
+            yield self._kept[position]
+            position += 1
+
+
+def make_candidates(
+    first_stage: tuple[Ints, Floats], corpus: Corpus, report_scores: Floats
+) -> list[rerank.Candidate]:
+    """Stage two's candidates for the first stage's (passage indices, BM25 scores)."""
+    indices, scores = first_stage
+    ids: list[int] = indices.tolist()
+    passages, tokens, profiles = corpus.passages, corpus.passage_tokens, corpus.profiles
+    reports = corpus.passage_reports
+    # One gather instead of a numpy scalar per candidate; the same float64 values.
+    report_of: list[float] = report_scores[[reports[i] for i in ids]].tolist()
+    make = _make_candidate
+    return [
+        make(i, s, passages[i], tokens[i], profiles[i], r)
+        for i, s, r in zip(ids, scores.tolist(), report_of, strict=True)
+    ]
 
 
 def first_stage_among(

@@ -330,17 +330,27 @@ def only_where_speaks(
     """For "What did X say?", X a person: the ranked candidates where X speaks (none: not
     found).  None, for no filter, when the question asks no one's words, or X may be no
     person ("What did China say?": speakers are people, not places or organisations)."""
+    speaks = speaks_in(question, ranked, passage_of)
+    return None if speaks is None else [item for item in ranked if speaks(item)]
+
+
+def speaks_in(
+    question: str, ranked: Sequence[T], passage_of: Callable[[T], Passage]
+) -> Callable[[T], bool] | None:
+    """`only_where_speaks`' test of one candidate, or None for no filter; what the test
+    says of a candidate does not depend on the others, so a caller that needs only the
+    first few candidates kept can stop there."""
     asked = asked_speaker(question)
     if asked is None:
         return None
-    passages = [passage_of(item) for item in ranked]
-    if not _is_person(asked, passages):
+    if not _is_person(asked, [passage_of(item) for item in ranked]):
         return None
-    return [
-        item
-        for item, passage in zip(ranked, passages, strict=True)
-        if lets_speak(asked, passage.text, passage.speaker)
-    ]
+
+    def speaks(item: T) -> bool:
+        passage = passage_of(item)
+        return lets_speak(asked, passage.text, passage.speaker)
+
+    return speaks
 
 
 _PERSON_TITLE = (
