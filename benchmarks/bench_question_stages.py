@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from retrieval import answering, rerank, speakers
 from retrieval import search as search_module
-from retrieval.answer_types import question_kind
+from retrieval.answer_types import question_kind, without_question_words
 from retrieval.hits import best_sentence, distinct_windows
 from retrieval.models import Hit
 from retrieval.passages import widen
@@ -64,8 +64,14 @@ def staged_search(
 ) -> tuple[list[Hit], Laps]:
     """`engine.search(question, top)` (without `within`), each step timed by `clock`."""
     laps = Laps(clock)
-    analyzer = engine._analyzer
-    terms = analyzer.tokens(question)
+    # The benchmark's archives are in one language: search tries only the first.
+    languages = engine.question_languages(question).search
+    laps.lap("question language")
+    if not languages:
+        return [], laps
+    analyzer = engine._analyzer.for_language(languages[0])
+    terms = analyzer.tokens(without_question_words(question, analyzer.language))
+    terms = terms or analyzer.tokens(question)
     terms = [t for t in terms if t not in search_module._ASKING_WORDS] or terms
     spelling = None
     if terms:
@@ -93,7 +99,7 @@ def staged_search(
         terms=tuple(terms),
         idf=engine._idf_of(terms),
         n_docs=engine._scorer.n_docs,
-        kind=question_kind(question),
+        kind=question_kind(question, analyzer.language),
     )
     settings = engine.settings.rerank
     laps.lap("query (idf, answer kind)")
