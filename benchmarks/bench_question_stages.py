@@ -23,6 +23,7 @@ from retrieval.search import SearchEngine
 
 # In the order search runs them; make_hits' own steps are indented in the tables.
 STAGES: tuple[str, ...] = (
+    "question language",
     "analyze the question",
     "spelling",
     "BM25 first stage (passage top-k)",
