@@ -57,6 +57,16 @@ def configure_logging(level: str) -> None:
     )
     for noisy in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The executor of the job queue (the one named "default"), whose records carry it.
+    logging.getLogger("apscheduler.executors.default").addFilter(drop_cancelled_jobs)
+
+
+def drop_cancelled_jobs(record: logging.LogRecord) -> bool:
+    """False for apscheduler's "Error running job" about a job the stopping application
+    cancelled (a rescan due while it stops): that is no error, and its traceback would
+    read like one."""
+    error = record.exc_info[1] if record.exc_info else None
+    return not isinstance(error, asyncio.CancelledError)
 
 
 def _fail(message: str, status: int) -> int:
