@@ -1,0 +1,167 @@
+"""The semantic index of one corpus: a unit vector for every window and every distinct
+sentence, lined up with the corpus' passage numbers.
+
+`texts_to_embed` lists what a corpus needs embedded, `embed_missing` embeds what the
+`VectorStore` lacks (in chunks, so that it can stop between two), and `assemble` builds
+the index once every vector is there.  The index is immutable and pure numpy: dense
+candidates for a question vector, and cosines of windows and sentences.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from retrieval.corpus import Corpus
+from retrieval.semantic import Embedder, Vectors
+from retrieval.vector_store import VectorStore, text_key
+
+log = logging.getLogger(__name__)
+
+Ints = NDArray[np.int64]
+# MiniLM was trained on English: reports in other languages get no dense candidates.
+SEMANTIC_LANGUAGES = frozenset({"en"})
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusTexts:
+    """What of a corpus is embedded: each window, and each distinct sentence once."""
+
+    window_keys: tuple[bytes, ...]
+    sentences: tuple[str, ...]
+    sentence_keys: tuple[bytes, ...]
+    # Sentences of passage p: members[offsets[p]:offsets[p + 1]] (ids into `sentences`).
+    offsets: Ints
+    members: Ints
+
+    def all_keys(self) -> list[bytes]:
+        return [*self.window_keys, *self.sentence_keys]
+
+
+def texts_to_embed(corpus: Corpus) -> CorpusTexts:
+    sentence_ids: dict[str, int] = {}
+    offsets = [0]
+    members: list[int] = []
+    for passage in corpus.passages:
+        for sentence in passage.sentences or (passage.text,):
+            members.append(sentence_ids.setdefault(sentence, len(sentence_ids)))
+        offsets.append(len(members))
+    sentences = tuple(sentence_ids)
+    return CorpusTexts(
+        window_keys=tuple(text_key(p.text) for p in corpus.passages),
+        sentences=sentences,
+        sentence_keys=tuple(text_key(s) for s in sentences),
+        offsets=np.asarray(offsets, dtype=np.int64),
+        members=np.asarray(members, dtype=np.int64),
+    )
+
+
+def embed_missing(
+    corpus: Corpus,
+    texts: CorpusTexts,
+    store: VectorStore,
+    embedder: Embedder,
+    *,
+    chunk: int = 256,
+    stop: Callable[[], bool] = lambda: False,
+    progress: Callable[[int, int], None] | None = None,
+) -> bool:
+    """Embed every text of `corpus` the store lacks; False when `stop()` said to stop
+    first (what was embedded is kept).  `progress(done, total)` follows each chunk."""
+    by_key = {k: p.text for k, p in zip(texts.window_keys, corpus.passages, strict=True)}
+    by_key.update(zip(texts.sentence_keys, texts.sentences, strict=True))
+    missing = store.missing(texts.all_keys())
+    # Short texts first: sentences are cheap, and similar lengths batch well.
+    missing.sort(key=lambda k: len(by_key[k]))
+    for start in range(0, len(missing), chunk):
+        if stop():
+            return False
+        keys = missing[start : start + chunk]
+        store.add(keys, embedder.embed([by_key[k] for k in keys]))
+        if progress is not None:
+            progress(start + len(keys), len(missing))
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class SemanticIndex:
+    windows: Vectors  # [passages, d]
+    sentences: Vectors  # [distinct sentences, d]
+    offsets: Ints
+    members: Ints
+    # Passages holding sentence s: holders[holder_offsets[s]:holder_offsets[s + 1]].
+    holder_offsets: Ints
+    holders: Ints
+    passage_reports: Ints
+    # Passages of report r: report_passages[report_offsets[r]:report_offsets[r + 1]].
+    report_offsets: Ints
+    report_passages: Ints
+    # Passages of a report the model reads (English): only they are dense candidates,
+    # and only their sentences count for the not-found rule.
+    eligible: NDArray[np.bool_]
+    sentence_eligible: NDArray[np.bool_]
+
+    @property
+    def size(self) -> int:
+        return len(self.windows)
+
+    def sentences_of(self, passage: int) -> Ints:
+        return self.members[self.offsets[passage] : self.offsets[passage + 1]]
+
+    def holders_of(self, sentence: int) -> Ints:
+        return self.holders[self.holder_offsets[sentence] : self.holder_offsets[sentence + 1]]
+
+    def passages_of_report(self, report: int) -> Ints:
+        start, end = self.report_offsets[report], self.report_offsets[report + 1]
+        return self.report_passages[start:end]
+
+    def nbytes(self) -> int:
+        arrays = (self.windows, self.sentences, self.offsets, self.members, self.holders)
+        return sum(a.nbytes for a in arrays)
+
+
+def assemble(corpus: Corpus, texts: CorpusTexts, store: VectorStore) -> SemanticIndex:
+    """The index of `corpus`; every one of its texts must be in `store`."""
+    members = texts.members
+    passage_of_member = np.repeat(np.arange(len(texts.window_keys)), np.diff(texts.offsets))
+    order = np.argsort(members, kind="stable")
+    counts = np.bincount(members, minlength=len(texts.sentences))
+    holder_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    languages = [r.language for r in corpus.reports]
+    readable = np.array([lang is None or lang in SEMANTIC_LANGUAGES for lang in languages])
+    reports = np.asarray(corpus.passage_reports, dtype=np.int64)
+    eligible = readable[reports] if len(reports) else np.zeros(0, dtype=bool)
+    per_report = np.bincount(reports, minlength=len(languages))
+    holders = passage_of_member[order].astype(np.int64)
+    sentence_eligible = np.zeros(len(texts.sentences), dtype=bool)
+    sentence_eligible[members[eligible[passage_of_member]]] = True
+    return SemanticIndex(
+        windows=store.gather(texts.window_keys),
+        sentences=store.gather(texts.sentence_keys),
+        offsets=texts.offsets,
+        members=members,
+        holder_offsets=holder_offsets,
+        holders=holders,
+        passage_reports=reports,
+        report_offsets=np.concatenate([[0], np.cumsum(per_report)]).astype(np.int64),
+        report_passages=np.argsort(reports, kind="stable").astype(np.int64),
+        eligible=eligible,
+        sentence_eligible=sentence_eligible,
+    )
+
+
+def top_indices(scores: NDArray[np.floating], k: int, mask: NDArray[np.bool_] | None) -> Ints:
+    """The `k` best indices of `scores`, best first, among `mask` (all when None)."""
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-scores, k - 1)[:k]
+    part = part[np.isfinite(scores[part])]
+    best: Ints = part[np.argsort(-scores[part], kind="stable")].astype(np.int64)
+    return best
