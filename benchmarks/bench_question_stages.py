@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Sequence
 
 from retrieval import answering, rerank, speakers
-from retrieval import search as search_module
 from retrieval.answer_types import question_kind, without_question_words
 from retrieval.hits import best_sentence, distinct_windows
 from retrieval.models import Hit
@@ -73,7 +72,7 @@ def staged_search(
     analyzer = engine._analyzer.for_language(languages[0])
     terms = analyzer.tokens(without_question_words(question, analyzer.language))
     terms = terms or analyzer.tokens(question)
-    terms = [t for t in terms if t not in search_module._ASKING_WORDS] or terms
+    terms = [t for t in terms if t not in answering._ASKING_WORDS] or terms
     spelling = None
     if terms:
         laps.lap("analyze the question")

@@ -11,20 +11,27 @@ from typing import TypeVar, overload
 
 import numpy as np
 
-from retrieval import rerank, speakers
+from retrieval import rerank, semantic_rank, speakers
 from retrieval.analyzer import Analyzer
-from retrieval.answer_types import question_kind
+from retrieval.answer_types import question_kind, without_question_words
 from retrieval.corpus import Corpus
 from retrieval.hits import make_hits
 from retrieval.models import Hit, Passage, Report
 from retrieval.records import maker
 from retrieval.rerank import RerankSettings
 from retrieval.scorer import Floats, Ints, Scorer, best_of
+from retrieval.semantic import Vectors
+from retrieval.semantic_index import SemanticIndex
+from retrieval.semantic_rank import RankerModel
+from retrieval.spelling import SpellingCorrector
 
 T = TypeVar("T")
 
 # Candidate's own __init__ costs more than the rest of a candidate's making.
 _make_candidate = maker(rerank.Candidate)
+# Stems of words that ask about whatever the reports say of a subject, not for a word
+# of theirs: "What happened in X?", "What is the news from X?".
+_ASKING_WORDS = frozenset({"happen", "news"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +42,22 @@ class Question:
     terms: tuple[str, ...]
     idf: dict[str, float]
     n_docs: int
+
+
+def question_terms(
+    question: str, analyzer: Analyzer, spelling: SpellingCorrector | None
+) -> list[str]:
+    """The terms the indexes are asked for (none: nothing to look for)."""
+    # "Wie viele Flüchtlinge…?": the words that only ask are not looked for.
+    terms = analyzer.tokens(without_question_words(question, analyzer.language))
+    terms = terms or analyzer.tokens(question)
+    # "What happened in Aleppo?" asks what the reports say of Aleppo: the words
+    # that only ask are not looked for (unless nothing else is left).
+    terms = [t for t in terms if t not in _ASKING_WORDS] or terms
+    if terms and spelling is not None:
+        return spelling.correct(terms)
+    # Only stopwords: kept as they are, never "corrected".
+    return terms or analyzer.query_tokens(question)
 
 
 def answer(
@@ -50,13 +73,7 @@ def answer(
     """The best `top` hits among the first stage's (passage indices, BM25 scores), best
     first; [] when the evidence is too weak to quote anything."""
     candidates = make_candidates(first_stage, corpus, report_scores)
-    query = rerank.Query(
-        text=question.text,
-        terms=question.terms,
-        idf=question.idf,
-        n_docs=question.n_docs,
-        kind=question_kind(question.text, analyzer.language),
-    )
+    query = _query(question, analyzer)
     ranked = rerank.rank(query, candidates, settings)
     # "What did X say?" is answered from a passage where X speaks, or not at all.
     speaks = speakers.speaks_in(question.text, ranked, _passage_of)
@@ -66,6 +83,61 @@ def answer(
         return []
     hits = make_hits(query, shown, top, reports_by_id, analyzer, settings)
     return speakers.attributed(question.text, hits)
+
+
+@dataclass(frozen=True, slots=True)
+class Dense:
+    """What the semantic stage brings to one question."""
+
+    index: SemanticIndex
+    question: Vectors
+    model: RankerModel
+    # Sees every question's pool before the not-found rule (benchmarks/fit_semantic.py).
+    observe: Callable[[rerank.Query, semantic_rank.Pool], None] | None = None
+
+
+def answer_semantic(
+    question: Question,
+    first_stage: tuple[Ints, Floats],
+    dense: Dense,
+    bm25_of: Callable[[Ints], Floats],
+    corpus: Corpus,
+    report_scores: Floats,
+    reports_by_id: Mapping[str, Report],
+    analyzer: Analyzer,
+    settings: RerankSettings,
+    top: int,
+) -> list[Hit]:
+    """As `answer`, with the nearest windows by meaning among the candidates, the
+    semantic model's order, and its not-found rule (retrieval.semantic_rank)."""
+    indices, scores = first_stage
+    near = semantic_rank.dense_ids(dense.index, dense.question, dense.model)
+    merged = semantic_rank.merge_ids(indices, scores, near, bm25_of)
+    query = _query(question, analyzer)
+    found = semantic_rank.pool(
+        query, make_candidates(merged, corpus, report_scores), dense.index, dense.question, settings
+    )
+    if dense.observe is not None:
+        dense.observe(query, found)
+    if not found.ranked or semantic_rank.is_off_topic(query, found, dense.model, settings):
+        return []
+    ranked = semantic_rank.reorder(found, dense.model)
+    speaks = speakers.speaks_in(question.text, ranked, _passage_of)
+    shown: Sequence[rerank.Scored] = ranked if speaks is None else Kept(ranked, speaks)
+    if not shown:
+        return []
+    hits = make_hits(query, shown, top, reports_by_id, analyzer, settings)
+    return speakers.attributed(question.text, hits)
+
+
+def _query(question: Question, analyzer: Analyzer) -> rerank.Query:
+    return rerank.Query(
+        text=question.text,
+        terms=question.terms,
+        idf=question.idf,
+        n_docs=question.n_docs,
+        kind=question_kind(question.text, analyzer.language),
+    )
 
 
 def _passage_of(scored: rerank.Scored) -> Passage:

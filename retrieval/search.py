@@ -1,12 +1,13 @@
 """The search engine: reports in, ranked hits out.
 
-Stage one is BM25Okapi over passages (exactly rank-bm25's scores, via
-`retrieval.bm25`).  Stage two (`retrieval.rerank`) reorders the best
-candidates with cheap features, among them a second BM25 index over whole
-reports, and decides when the evidence is too weak to quote anything.  This
-module only wires the stages together and keeps the built indexes: what is
-indexed comes from `retrieval.corpus`, and `retrieval.hits` turns the ranked
-passages into `Hit` records.
+Stage one is BM25Okapi over passages (exactly rank-bm25's scores, via `retrieval.bm25`).
+Stage two (`retrieval.rerank`) reorders the best candidates with cheap features, among
+them a second BM25 index over whole reports, and decides when the evidence is too weak
+to quote anything.  With a semantic stage (`with_semantic`) whose vectors are ready, the
+nearest windows by meaning join the candidates and `retrieval.semantic_rank` orders them
+and decides "not found".  This module only wires the stages together and keeps the
+built indexes: what is indexed comes from `retrieval.corpus`, the hits from
+`retrieval.answering`.
 """
 
 from __future__ import annotations
@@ -18,12 +19,19 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
+from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from retrieval import corpus_pool, languages
 from retrieval.analyzer import Analyzer, AnalyzerSettings
-from retrieval.answer_types import without_question_words
-from retrieval.answering import Question, answer, first_stage_among
+from retrieval.answering import (
+    Question,
+    answer,
+    answer_semantic,
+    first_stage_among,
+    question_terms,
+)
 from retrieval.bm25 import BACKENDS, FastBM25, build_scorer
 from retrieval.corpus import Corpus, CorpusPart, merge_parts, split_parts
 from retrieval.corpus_cache import (
@@ -42,14 +50,13 @@ from retrieval.loader import LoadProblem, LoadResult, load_reports
 from retrieval.models import Hit, Passage, Report
 from retrieval.records import Keyed, column
 from retrieval.rerank import RerankSettings
+
+if TYPE_CHECKING:
+    from retrieval.semantic_stage import SemanticStage
 from retrieval.scorer import Floats, Ints, Scorer
 from retrieval.spelling import SpellingCorrector
 
 log = logging.getLogger(__name__)
-
-# Stems of words that ask about whatever the reports say of a subject, not for a word
-# of theirs: "What happened in X?", "What is the news from X?".
-_ASKING_WORDS = frozenset({"happen", "news"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +85,10 @@ class SearchEngine:
         analyzer: Analyzer,
         settings: SearchSettings,
         report_scorer: Scorer | None = None,
+        semantic: SemanticStage | None = None,
     ) -> None:
         self._corpus = corpus
+        self._semantic = semantic
         self._scorer = scorer
         # The index cache keeps it too (over 100,000 small reports: half a second to build).
         self._report_scorer = report_scorer or build_scorer(settings.backend, corpus.report_tokens)
@@ -145,8 +154,8 @@ class SearchEngine:
         signatures: Sequence[tuple[str, int, int]],
         settings: SearchSettings | None = None,
     ) -> SearchEngine | None:
-        """The engine cached for report files with exactly these (relative path, size,
-        mtime_ns) signatures, or None when there is none (or it cannot be used)."""
+        """The engine cached for report files with exactly these (path, size, mtime_ns)
+        signatures, or None when there is none (or it cannot be used)."""
         settings = settings or SearchSettings()
         if settings.backend != "fast":
             return None
@@ -190,13 +199,9 @@ class SearchEngine:
     def _build_from_load(cls, loaded: LoadResult, settings: SearchSettings) -> SearchEngine:
         started = time.perf_counter()
         engine = cls.build(loaded.reports, settings, loaded.problems)
-        log.info(
-            "indexed %d reports, %d passages in %.2fs (%d files skipped)",
-            len(engine.reports),
-            len(engine.passages),
-            time.perf_counter() - started,
-            len(loaded.problems),
-        )
+        seconds, skipped = time.perf_counter() - started, len(loaded.problems)
+        message = "indexed %d reports, %d passages in %.2fs (%d files skipped)"
+        log.info(message, len(engine.reports), len(engine.passages), seconds, skipped)
         return engine
 
     @classmethod
@@ -229,24 +234,30 @@ class SearchEngine:
             return
         key = fingerprint(signatures, self._analyzer.fingerprint(), code_version())
         reports = self._report_scorer if isinstance(self._report_scorer, FastBM25) else None
-        IndexStore(cache_dir).save(
-            key,
-            self._scorer,
-            pickle_corpus(self._corpus),
-            report_scorer=reports,
-            listing=pickle_listing(signatures),
-            source=source,
-        )
+        corpus, listing = pickle_corpus(self._corpus), pickle_listing(signatures)
+        store = IndexStore(cache_dir)
+        store.save(key, self._scorer, corpus, report_scorer=reports, listing=listing, source=source)
 
     def with_rerank(self, settings: RerankSettings) -> SearchEngine:
         """The same indexes ranked with other stage-two settings (for comparing variants)."""
-        return SearchEngine(
-            self._corpus,
-            self._scorer,
-            self._analyzer,
-            replace(self.settings, rerank=settings),
-            self._report_scorer,
-        )
+        return self._copy(replace(self.settings, rerank=settings), self._semantic)
+
+    def with_semantic(self, stage: SemanticStage | None) -> SearchEngine:
+        """The same indexes, with the semantic stage once `stage` has embedded this corpus
+        (None: BM25 and stage two alone)."""
+        return self._copy(self.settings, stage)
+
+    def _copy(self, settings: SearchSettings, stage: SemanticStage | None) -> SearchEngine:
+        parts = (self._corpus, self._scorer, self._analyzer, settings, self._report_scorer)
+        return SearchEngine(*parts, stage)
+
+    @property
+    def corpus(self) -> Corpus:
+        return self._corpus
+
+    @property
+    def semantic_ready(self) -> bool:
+        return self._semantic is not None and self._semantic.index_for(self._corpus) is not None
 
     # -- what the engine knows ---------------------------------------------
 
@@ -273,23 +284,15 @@ class SearchEngine:
         return self._corpus.reports[self._latest[0]].published if self._latest else None
 
     def example_questions(self, n: int = 2) -> list[str]:
-        """Questions a newcomer can try, made from the newest reports.
-
-        Only questions the engine really answers are offered: an example that
-        comes back "not found" would teach the wrong thing.
-        """
+        """Questions a newcomer can try, made from the newest reports: only questions
+        the engine really answers (a "not found" example would teach the wrong thing)."""
         candidates: list[str] = []
         for report in self.latest(20):
             speakers = dict.fromkeys(p.speaker for p in self._passages_of(report.id) if p.speaker)
             candidates.extend(f"What did {speaker} say?" for speaker in speakers)
             candidates.append(f"What about {report.title}?")
-        examples: list[str] = []
-        for question in dict.fromkeys(candidates):
-            if len(examples) == n:
-                break
-            if self.search(question, top=1):
-                examples.append(question)
-        return examples
+        fine = (q for q in dict.fromkeys(candidates) if self.search(q, top=1))
+        return list(islice(fine, n))
 
     @cached_property
     def _latest(self) -> list[int]:
@@ -341,31 +344,27 @@ class SearchEngine:
     def _search_in(
         self, analyzer: Analyzer, question: str, top: int, within: Collection[str] | None
     ) -> list[Hit]:
-        # "Wie viele Flüchtlinge…?": the words that only ask are not looked for.
-        terms = analyzer.tokens(without_question_words(question, analyzer.language))
-        terms = terms or analyzer.tokens(question)
-        # "What happened in Aleppo?" asks what the reports say of Aleppo: the words
-        # that only ask are not looked for (unless nothing else is left).
-        terms = [t for t in terms if t not in _ASKING_WORDS] or terms
-        if terms and self._spelling is not None:
-            terms = self._spelling.correct(terms)
-        elif not terms:  # only stopwords: kept as they are, never "corrected"
-            terms = analyzer.query_tokens(question)
+        terms = question_terms(question, analyzer, self._spelling)
         if not terms or top <= 0 or not self._corpus.passages:
             return []
         indices, scores = self._first_stage(terms, within)
+        asked = Question(question, tuple(terms), self._idf_of(terms), self._scorer.n_docs)
+        report_scores = self._report_scorer.get_scores(terms)
+        # "Does this new report answer?" (within) stays lexical: pushes do not wait for vectors.
+        stage = self._semantic if within is None else None
+        dense = stage.dense(self._corpus, analyzer.language, question) if stage else None
+        if dense is not None:
+            return answer_semantic(
+                asked, (indices, scores), dense, lambda ids: self._scorer.get_scores(terms)[ids],
+                self._corpus, report_scores, self._reports_by_id, analyzer, self.settings.rerank,
+                top,
+            )  # fmt: skip
         if len(indices) == 0:
             return []
         return answer(
-            Question(question, tuple(terms), self._idf_of(terms), self._scorer.n_docs),
-            (indices, scores),
-            self._corpus,
-            self._report_scorer.get_scores(terms),
-            self._reports_by_id,
-            analyzer,
-            self.settings.rerank,
-            top,
-        )
+            asked, (indices, scores), self._corpus, report_scores, self._reports_by_id,
+            analyzer, self.settings.rerank, top,
+        )  # fmt: skip
 
     def _first_stage(
         self, terms: Sequence[str], within: Collection[str] | None
