@@ -120,6 +120,7 @@ def _engine(args: argparse.Namespace) -> SearchEngine:
         args.reports,
         use_cache=not args.no_cache,
         search=settings.search_settings(args.backend),
+        semantic=not args.lexical,
     )
 
 
@@ -129,6 +130,11 @@ def _add_backend_option(parser: argparse.ArgumentParser) -> None:
         choices=BACKENDS,
         default="fast",
         help="first-stage BM25 scorer; rank-bm25 is the slow reference (default fast)",
+    )
+    parser.add_argument(
+        "--lexical",
+        action="store_true",
+        help="BM25 and stage two alone, without the semantic stage (as SEMANTIC_SEARCH=off)",
     )
 
 

@@ -5,9 +5,8 @@ values raise `ConfigError` with a message that says which variable to fix and
 how; a missing token is not an error here because `chat` and `health` run
 without one (the runner checks `settings.token` itself).
 
-To add a setting: add a field with a default, parse it in `from_env`, and
-document it in `.env.example`.
-"""
+To add a setting: add a field with a default, parse it in `from_env`, and document it
+in `.env.example`."""
 
 from __future__ import annotations
 
@@ -45,8 +44,7 @@ DEFAULT_WEBHOOK_LISTEN = "0.0.0.0"
 DEFAULT_WEBHOOK_PORT = 8080
 # Telegram's rule for setWebhook's secret_token.
 _WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 class ConfigError(ValueError):
@@ -110,6 +108,8 @@ class Settings:
     # Shared state in PostgreSQL when set (bot/storage/postgres.py); else SQLite in DATA_DIR.
     database_url: str | None = field(default=None, repr=False)
     language_model: Path | None = None  # a py3langid model file; None: py3langid's own
+    semantic: bool = True  # the semantic stage (retrieval/semantic_stage.py); off: BM25 alone
+    semantic_model_dir: Path | None = None  # a model of one's own; None: the bundled one
 
     def search_settings(self, backend: str = "fast") -> SearchSettings:
         """The bot's and `chat`/`search`/`eval`'s, alike: they share the index cache keyed by it."""
@@ -181,17 +181,17 @@ class Settings:
             metrics_listen=_listen_address(env, "METRICS_LISTEN", DEFAULT_METRICS_LISTEN),
             database_url=_database_url(env),
             language_model=_language_model(env),
+            semantic=_flag(env, "SEMANTIC_SEARCH", default=True),
+            semantic_model_dir=_path(env, "SEMANTIC_MODEL_DIR"),
         )
 
 
 def _text(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name, "").strip()
-    return value or None
+    return env.get(name, "").strip() or None
 
 
 def _path(env: Mapping[str, str], name: str) -> Path | None:
-    value = _text(env, name)
-    return Path(value).expanduser() if value else None
+    return Path(value).expanduser() if (value := _text(env, name)) else None
 
 
 def _base_url(env: Mapping[str, str]) -> str:
@@ -322,8 +322,8 @@ def _language_model(env: Mapping[str, str]) -> Path | None:
     return Path(os.path.abspath(path)) if path is not None else None
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    value = (_text(env, name) or "false").lower()
+def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    value = (_text(env, name) or str(default)).lower()
     if value in _TRUE:
         return True
     if value in _FALSE:

@@ -1,12 +1,11 @@
 """`reports-bot chat`: the bot's conversation in a terminal, no token needed.
 
 Same engine, same answers as in Telegram: the quote (cut the same way, by
-`bot.text.excerpt`), the best sentence marked, the attribution and the speaker.
-It never imports python-telegram-bot.  Every sentence the terminal prints is
-in the block of constants at the top.
-The best sentence is ANSI bold on a terminal and wrapped in `**…**` when the
-output is piped.  Report text is stripped of control characters first, so a
-hostile report cannot drive the terminal.
+`bot.text.excerpt`), the best sentence marked, the attribution and the speaker.  It
+never imports python-telegram-bot.  Every sentence the terminal prints is in the block
+of constants at the top (the semantic stage's progress lines: `bot.semantic`).  The
+best sentence is ANSI bold on a terminal, wrapped in `**…**` when piped.  Report text
+is stripped of control characters first, so a hostile report cannot drive the terminal.
 
 The render functions are pure; `ChatSession` holds the conversation (the
 last question's hits, for /more); `run_chat` is the input loop.
@@ -25,6 +24,7 @@ from typing import TextIO
 from babel.lists import format_list
 
 from bot.config import ConfigError, Settings
+from bot.semantic import prepared
 from bot.text import (
     ELLIPSIS,
     LATEST_MAX,
@@ -91,16 +91,14 @@ PROBLEM_LINE = "  {path}: {reason}"
 NO_REPORTS = "no reports loaded from {path}: {why}. {fix}"
 NO_REPORT_FILES = "it holds no report file (.txt, .md, .json, .jsonl, .html, .pdf, .docx)"
 NOTHING_READABLE = "nothing in it could be read ({count}; the first: {first})"
-ONE_PROBLEM = "1 problem"
-PROBLEMS = "{count} problems"
+ONE_PROBLEM, PROBLEMS = "1 problem", "{count} problems"
 ADD_REPORTS = (
     "Add reports there (.txt, .md, .json, .jsonl, .html, .pdf or .docx files), or point "
     "--reports or REPORTS_DIR at a folder that holds some."
 )
 CANNOT_WRITE_OUTPUT = "cannot write --output {path}: {reason}. Choose a path you can write to."
 
-WIDTH = 78
-TOPIC_SHOWN_CHARS = 80
+WIDTH, TOPIC_SHOWN_CHARS = 78, 80
 BOLD, RESET, DIM = "\033[1m", "\033[0m", "\033[2m"
 
 
@@ -257,10 +255,12 @@ def load_engine(
     *,
     use_cache: bool = True,
     search: SearchSettings | None = None,
+    semantic: bool = True,
 ) -> SearchEngine:
     """The engine `chat`, `search` and `eval` answer from: `reports` (else REPORTS_DIR),
     through the one index cache in DATA_DIR that the bot shares.  `search` defaults to
-    `settings.search_settings()`, what the bot builds its library with (LANGUAGE_MODEL).
+    `settings.search_settings()`, what the bot builds its library with (LANGUAGE_MODEL);
+    with `semantic` (and SEMANTIC_SEARCH on), every vector is embedded first.
 
     Raises RetrievalError; ReportsNotFoundError when nothing could be loaded, since an
     answer from an empty collection would look like "not found" while the real fault is
@@ -274,7 +274,7 @@ def load_engine(
     )
     if not engine.reports:
         raise ReportsNotFoundError(no_reports_message(path, engine.problems))
-    return engine
+    return prepared(engine, settings) if semantic else engine
 
 
 # -- the conversation -------------------------------------------------------------------

@@ -8,7 +8,7 @@ folder (feeds) until the next refresh takes them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from retrieval.corpus import CorpusPart, is_indexed_as
@@ -90,6 +90,26 @@ def diff(previous: SearchEngine | None, engine: SearchEngine, quiet: set[str]) -
 
 def holds(part: CorpusPart | None, report: Report) -> bool:
     return part is not None and is_indexed_as(part.reports[0], report)
+
+
+def first_of_each(
+    sources: Iterable[tuple[str, Sequence[CorpusPart], Sequence[LoadProblem]]],
+) -> tuple[list[CorpusPart], list[LoadProblem]]:
+    """The parts to index from (where from, its parts, its problems): each report id's
+    first part only; every source's problems, then a problem for each duplicate in it."""
+    parts: list[CorpusPart] = []
+    problems: list[LoadProblem] = []
+    seen: dict[str, str] = {}
+    for where, found, found_problems in sources:
+        problems.extend(found_problems)
+        for part in found:
+            report_id = part.reports[0].id
+            if report_id in seen:
+                problems.append(duplicate(where, report_id, seen[report_id]))
+                continue
+            seen[report_id] = where
+            parts.append(part)
+    return parts, problems
 
 
 def duplicate(path: str, report_id: str, first: str) -> LoadProblem:

@@ -1,21 +1,20 @@
 """The live collection: the reports folder plus reports from elsewhere (feeds), kept
 indexed as files come, change and go.
 
-`Library.refresh()` finds what changed in `root` and loads only new or changed
-files (by size and mtime), drops deleted ones, and builds a new `SearchEngine` from
-per-report parts analyzed earlier: only the BM25 statistics, which are global, are
-recomputed (a fraction of a second at 100k passages, against ~12 s to analyze
-everything again).  The engine it returns is complete and immutable, so whoever
-swaps it in never exposes a half-built index.
+`Library.refresh()` loads only new or changed files (by size and mtime), drops deleted
+ones, and builds a new `SearchEngine` from per-report parts analyzed earlier: only the
+BM25 statistics, which are global, are recomputed (a fraction of a second at 100k
+passages, against ~12 s to analyze everything again).  The engine it returns is
+complete and immutable, so whoever swaps it in never exposes a half-built index; with
+a semantic stage (`use_semantic`) each new engine's corpus is embedded in the background.
 
-What changed is found one of two ways.  Without a watcher (`watch=None`) every
-refresh walks the whole folder.  With one (`watch="auto"`, "events" or "polling":
-`retrieval.watch`, started by the first refresh) a refresh looks only at the paths
-the file system reported and at files still waiting to settle: one with nothing
-reported costs nothing.  The whole folder is walked only when the watcher starts or
-starts again, or may have missed events.  A restart (`open` with an index cache)
-takes the newest engine cached for the folder as it is, with the files it was built
-from, so its first walk reads again only what changed while it was down.
+Without a watcher (`watch=None`) every refresh walks the whole folder.  With one
+(`watch="auto"`, "events" or "polling": `retrieval.watch`, started by the first refresh)
+a refresh looks only at the paths the file system reported and at files still waiting
+to settle; the folder is walked again only when the watcher (re)starts or may have
+missed events.  A restart (`open` with an index cache) takes the newest engine cached
+for the folder as it is, with the files it was built from, so its first walk reads
+again only what changed while it was down.
 
 Reading, settling and per-file isolation are `retrieval.folder`'s.  Nothing here
 knows about Telegram; the bot runs `refresh` in a worker thread.
@@ -31,7 +30,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from retrieval.analyzer import Analyzer
-from retrieval.changes import DUPLICATE_REASON, Change, Pending, diff, duplicate, holds
+from retrieval.changes import DUPLICATE_REASON, Change, Pending, diff, first_of_each, holds
 from retrieval.corpus import CorpusPart, index_reports
 from retrieval.corpus_cache import source_id
 from retrieval.corpus_pool import PooledFolder
@@ -41,6 +40,7 @@ from retrieval.listing import Signature, Walk
 from retrieval.loader import LoadProblem
 from retrieval.models import Report
 from retrieval.search import SearchEngine, SearchSettings
+from retrieval.semantic_stage import SemanticStage
 from retrieval.watch import Changes, FolderWatcher, Mode
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,7 @@ class Library:
         self._pending_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._engine: SearchEngine | None = None
+        self._semantic: SemanticStage | None = None
         self._seed: SearchEngine | None = None  # the cached engine whose parts are not cut out
         self._closed = False
         self._watch_failed = False  # said once, not at every refresh
@@ -112,14 +113,11 @@ class Library:
         watch: Mode | None = None,
         poll_seconds: float = 2.0,
     ) -> Library:
-        """Load the folder and keep it live.
-
-        With `cache_dir`, the newest index cached for this folder is loaded as it is,
-        with the list of files it was built from: the first refresh walks the folder
-        and reads again only the files that changed since (a restart answers at once,
-        even after edits).  Without one, or with no entry yet, every file is read, and
-        the result cached.  Raises ReportsNotFoundError when `root` does not exist.
-        """
+        """Load the folder and keep it live.  With `cache_dir`, the newest index cached
+        for this folder is loaded as it is, with the files it was built from: the first
+        refresh reads again only the files that changed since (a restart answers at once,
+        even after edits).  Without one, or with no entry yet, every file is read, and the
+        result cached.  Raises ReportsNotFoundError when `root` does not exist."""
         library = cls(
             root,
             settings,
@@ -159,8 +157,22 @@ class Library:
         # Files with other signatures are read again by the next walk.  The engine's parts
         # are cut out per file only when an engine is next built, off the start-up's path.
         self.folder.adopt(signatures)
-        self._seed = self._engine = engine
+        self._seed = engine
+        self._engine = self._with_semantic(engine)
         return True
+
+    def use_semantic(self, stage: SemanticStage | None) -> None:
+        """Engines from now on have `stage`, which embeds each new corpus in the
+        background (until it is done, they answer with BM25 alone)."""
+        with self._refresh_lock:
+            self._semantic = stage
+            if self._engine is not None:
+                self._engine = self._with_semantic(self._engine)
+
+    def _with_semantic(self, engine: SearchEngine) -> SearchEngine:
+        if self._semantic is not None:
+            self._semantic.request(engine.corpus)
+        return engine.with_semantic(self._semantic)
 
     @property
     def engine(self) -> SearchEngine:
@@ -220,7 +232,7 @@ class Library:
             extras_changed = self._apply_extras(pending)
             if self._engine is not None and not (folder_changed or extras_changed):
                 return None
-            previous, engine = self._engine, self._build()
+            previous, engine = self._engine, self._with_semantic(self._build())
             self._engine = engine
             found, seconds = diff(previous, engine, pending.quiet), time.monotonic() - started
             return Change(engine, found.added, found.updated, found.removed, files_read, seconds)
@@ -239,8 +251,8 @@ class Library:
         return folder.apply_changes(changes.paths, changes.created)
 
     def _root_present(self) -> bool:
-        """False while the root is gone: more likely an unmounted volume than a deliberate
-        deletion of everything, so the reports loaded so far keep being answered."""
+        # False while the root is gone: more likely an unmounted volume than a deliberate
+        # deletion of everything, so the reports loaded so far keep being answered.
         try:
             info = os.stat(self.root)
         except OSError:
@@ -297,6 +309,8 @@ class Library:
         """Stop watching the folder (the engine keeps answering); for shut-down."""
         self._closed = True
         self._stop_watcher()
+        if self._semantic is not None:
+            self._semantic.close()
 
     def _apply_extras(self, pending: Pending) -> bool:
         gone = [report_id for report_id in pending.removed if report_id in self._extras]
@@ -351,27 +365,12 @@ class Library:
 
     def _build(self, *, with_extras: bool = True) -> SearchEngine:
         self._cut_seed()
-        parts: list[CorpusPart] = []
-        problems: list[LoadProblem] = list(self.folder.walk_problems)
-        seen: dict[str, str] = {}
         contents = self.folder.contents
-        for path in self.folder.order():
-            file = contents[path]
-            problems.extend(file.problems)
-            for part in file.parts:
-                report = part.reports[0]
-                if report.id in seen:
-                    problems.append(duplicate(path, report.id, seen[report.id]))
-                    continue
-                seen[report.id] = path
-                parts.append(part)
-        for report_id, part in self._extras.items() if with_extras else ():
-            if report_id in seen:
-                problems.append(duplicate("(feed)", report_id, seen[report_id]))
-                continue
-            seen[report_id] = "(feed)"
-            parts.append(part)
-        return SearchEngine.from_parts(parts, self.settings, problems)
+        files = [(p, contents[p].parts, contents[p].problems) for p in self.folder.order()]
+        extras = [("(feed)", (part,), ()) for part in self._extras.values()]
+        parts, problems = first_of_each([*files, *(extras if with_extras else [])])
+        walk_problems = list(self.folder.walk_problems)
+        return SearchEngine.from_parts(parts, self.settings, walk_problems + problems)
 
     def _cut_seed(self) -> None:
         engine, self._seed = self._seed, None

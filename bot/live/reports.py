@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.live.feeds import FeedPoller
+from bot.semantic import open_semantic
 from bot.storage.records import Store
 from retrieval.corpus import is_indexed_as
 from retrieval.library import Library
@@ -53,7 +54,7 @@ def open_library(settings: Settings) -> Library:
     thread while the token is checked.  Raises RetrievalError with a message for
     the user.
     """
-    return Library.open(
+    library = Library.open(
         settings.reports_dir,
         # The same search settings as `reports-bot chat/search/eval` (LANGUAGE_MODEL), so
         # they share the index cache.
@@ -65,6 +66,8 @@ def open_library(settings: Settings) -> Library:
         watch="auto",
         poll_seconds=settings.reports_poll_seconds,
     )
+    library.use_semantic(open_semantic(settings))
+    return library
 
 
 def open_live(settings: Settings, store: Store, library: Library | None = None) -> LiveReports:

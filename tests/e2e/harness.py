@@ -61,6 +61,8 @@ _BOT_VARIABLES = (
     "METRICS_PORT",
     "METRICS_LISTEN",
     "DATABASE_URL",
+    "SEMANTIC_SEARCH",
+    "SEMANTIC_MODEL_DIR",
 )
 
 
@@ -68,6 +70,9 @@ def bot_env(**settings: str | Path | None) -> dict[str, str]:
     """The environment for a bot process: ours, minus any bot setting, plus `settings`."""
     env = {k: v for k, v in os.environ.items() if k not in _BOT_VARIABLES}
     env["PYTHONUNBUFFERED"] = "1"
+    # Off unless a test asks for it (tests/e2e/test_semantic.py): the semantic stage comes
+    # on a moment after start-up, and an answer must not change under a test.
+    env["SEMANTIC_SEARCH"] = "off"
     for name, value in settings.items():
         if value is not None:
             env[name] = str(value)
