@@ -165,12 +165,12 @@ def watch(state: BotState, queue: Callable[[], int], pending: Callable[[], int])
     """Point the metrics' levels at the running bot: its update queue, its processor's
     pending updates, and the index now serving (read when Prometheus scrapes)."""
 
-    def index() -> tuple[int, int, float] | None:
+    def index() -> tuple[int, int, float, bool] | None:
         try:
             engine, since = state.engine, state.engine_since
         except NotWired:
             return None
-        return len(engine.reports), len(engine.passages), since
+        return len(engine.reports), len(engine.passages), since, engine.semantic_ready
 
     sources = state.metrics.sources
     sources.update_queue = queue

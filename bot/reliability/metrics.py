@@ -78,12 +78,13 @@ def feed_outcome(status: str, new: int, changed: int) -> str:
 class Sources:
     """Where the levels are read from at scrape time (filled by bot/app.py).
 
-    `engine` returns the engine now serving and when it was built or loaded (monotonic
-    seconds), or None before the state is wired."""
+    `engine` returns the engine now serving's reports and passages, when it was built or
+    loaded (monotonic seconds) and whether its semantic stage is ready, or None before
+    the state is wired."""
 
     update_queue: Callable[[], int] | None = None
     pending: Callable[[], int] | None = None
-    engine: Callable[[], tuple[int, int, float] | None] | None = None
+    engine: Callable[[], tuple[int, int, float, bool] | None] | None = None
 
 
 class _Levels(Collector):
@@ -108,11 +109,12 @@ class _Levels(Collector):
             values["pending"] = sources.pending()
         index = sources.engine() if sources.engine is not None else None
         if index is not None:
-            reports, passages, since = index
+            reports, passages, since, semantic = index
             values |= {
                 "reports": reports,
                 "passages": passages,
                 "age": max(0.0, self.clock() - since),
+                "semantic": float(semantic),
             }
         return values
 
@@ -128,6 +130,11 @@ class _Levels(Collector):
             ("reports", "index_reports", "Reports in the index now serving"),
             ("passages", "index_passages", "Passages in the index now serving"),
             ("age", "index_age_seconds", "Seconds since the index now serving was built or loaded"),
+            (
+                "semantic",
+                "index_semantic_ready",
+                "1 when the index now serving answers with the semantic stage, 0 before",
+            ),
         ):
             family = GaugeMetricFamily(f"{PREFIX}_{name}", text)
             if key in values:

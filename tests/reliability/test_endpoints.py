@@ -151,6 +151,7 @@ def test_the_levels_follow_the_engine_now_serving(
     registry = state.metrics.registry
     assert registry.get_sample_value("reports_bot_index_reports") == len(seeds_engine.reports)
     assert registry.get_sample_value("reports_bot_index_passages") == len(seeds_engine.passages)
+    assert registry.get_sample_value("reports_bot_index_semantic_ready") == 0  # BM25 alone
     assert registry.get_sample_value("reports_bot_update_queue_depth") == 0
     assert registry.get_sample_value("reports_bot_updates_pending") == 0
     first_since = state.engine_since

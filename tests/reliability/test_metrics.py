@@ -111,12 +111,16 @@ def test_levels_are_read_when_scraped() -> None:
     queue = [1, 2, 3]
     metrics.sources.update_queue = lambda: len(queue)
     metrics.sources.pending = lambda: 5
-    metrics.sources.engine = lambda: (12, 340, 40.0)
+    ready = [False]
+    metrics.sources.engine = lambda: (12, 340, 40.0, ready[0])
     assert value(metrics, "reports_bot_update_queue_depth") == 3
     assert value(metrics, "reports_bot_updates_pending") == 5
     assert value(metrics, "reports_bot_index_reports") == 12
     assert value(metrics, "reports_bot_index_passages") == 340
     assert value(metrics, "reports_bot_index_age_seconds") == 60.0
+    assert value(metrics, "reports_bot_index_semantic_ready") == 0
+    ready[0] = True
+    assert value(metrics, "reports_bot_index_semantic_ready") == 1
     queue.pop()
     now[0] = 130.0
     assert value(metrics, "reports_bot_update_queue_depth") == 2
@@ -125,7 +129,7 @@ def test_levels_are_read_when_scraped() -> None:
 
 def test_the_exposition_follows_prometheus_naming() -> None:
     metrics = Metrics()
-    metrics.sources.engine = lambda: (1, 1, 0.0)
+    metrics.sources.engine = lambda: (1, 1, 0.0, False)
     families = list(text_string_to_metric_families(generate_latest(metrics.registry).decode()))
     names = {family.name: family.type for family in families}
     assert all(name.startswith("reports_bot_") for name in names)
