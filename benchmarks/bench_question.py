@@ -25,6 +25,16 @@ replays search's steps with a clock around each and must return exactly the same
 hits (the per-stage breakdown).  Median is the median of the rounds' medians, with
 their min-max; p99 likewise.
 
+`--semantic real` adds the semantic stage (retrieval/semantic_stage.py) as the bot runs
+it once its vectors are ready: every window and sentence is embedded first (cached in
+`--vectors`, so only the first run pays it), and each question is embedded anew every
+time (the stage's memo of recent questions is cleared), as a new question is.
+`--semantic random` fills the store with random unit vectors instead: the path costs the
+same whatever the vectors hold (the same matrix products, the same number of dense
+candidates), so it times 100k and 1M without hours of embedding; its answers mean
+nothing.  With the semantic stage the per-stage breakdown is not taken (it replays the
+lexical path).
+
 Prints Markdown tables and writes JSON to benchmarks/results/ (gitignored).
 """
 
@@ -90,8 +100,31 @@ def _percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
+def with_semantic(engine: SearchEngine, mode: str, vectors: Path | None) -> SearchEngine:
+    """`engine` with the semantic stage, every vector there (see the module's docstring)."""
+    from retrieval.semantic import normalise
+    from retrieval.semantic_index import texts_to_embed
+    from retrieval.semantic_stage import SemanticStage
+
+    stage = SemanticStage(vectors if mode == "real" else None)
+    if mode == "random":
+        keys = stage.store.missing(texts_to_embed(engine.corpus).all_keys())
+        rng = np.random.default_rng(0)
+        for start in range(0, len(keys), 100_000):
+            part = keys[start : start + 100_000]
+            stage.store.add(part, normalise(rng.standard_normal((len(part), stage.dimension))))
+    stage.prepare(engine.corpus)
+    return engine.with_semantic(stage)
+
+
 def measure(
-    reports: Path, questions_path: Path, count: int, rounds: int, clock_name: str = "wall"
+    reports: Path,
+    questions_path: Path,
+    count: int,
+    rounds: int,
+    clock_name: str = "wall",
+    semantic: str = "off",
+    vectors: Path | None = None,
 ) -> dict[str, Any]:
     """Build the engine over `reports`, then time its questions (see the module's docstring)."""
     clock = CLOCKS[clock_name]
@@ -104,6 +137,12 @@ def measure(
     engine = SearchEngine.build(loaded.reports, SearchSettings(), loaded.problems)
     build_s = time.perf_counter() - started
     del loaded
+    lexical_kib = _settle_memory() - base
+    started = time.perf_counter()
+    if semantic != "off":
+        engine = with_semantic(engine, semantic, vectors)
+    semantic_s = time.perf_counter() - started
+    semantic_stage = engine._semantic
     gc.freeze()
     gc.enable()
     peak_kib = _kib("VmHWM") - base
@@ -114,7 +153,10 @@ def measure(
     engine.search(questions[0])
     first_ms = (time.perf_counter() - started) * 1e3
     for question in questions:  # warm-up: records made, caches filled, as in a running bot
-        staged_search(engine, question, TOP)
+        if semantic_stage is None:
+            staged_search(engine, question, TOP)
+        else:
+            engine.search(question, TOP)
     round_ms: list[list[float]] = []
     # Per stage, each question's ms, None where the question stopped before the stage.
     stage_ms: dict[str, list[float | None]] = {stage: [] for stage in STAGES}
@@ -122,12 +164,16 @@ def measure(
     for _ in range(rounds):
         latencies, answers = [], []
         for question in questions:
+            if semantic_stage is not None:
+                semantic_stage.forget_questions()  # every question embedded anew
             at = clock()
             answers.append(engine.search(question, TOP))
             latencies.append((clock() - at) * 1e3)
         round_ms.append(latencies)
         found = sum(bool(hits) for hits in answers)
         for question, expected in zip(questions, answers, strict=True):
+            if semantic_stage is not None:
+                break
             hits, laps = staged_search(engine, question, TOP, clock)
             if hits != expected:
                 raise SystemExit(
@@ -157,6 +203,9 @@ def measure(
         "rounds": rounds,
         "load_s": load_s,
         "build_s": build_s,
+        "semantic": semantic,
+        "semantic_prepare_s": semantic_s,
+        "lexical_rss_gain_mib": lexical_kib / 1024,
         "rss_gain_mib": held_kib / 1024,
         "build_peak_mib": peak_kib / 1024,
         "first_question_ms": first_ms,
@@ -207,6 +256,7 @@ def run_child(
         *("--rounds", str(args.rounds), "--clock", args.clock),
     ]
     command += ["--questions", str(args.questions)]
+    command += ["--semantic", args.semantic, "--vectors", str(args.vectors)]
     done = subprocess.run(
         command, cwd=REPO, stdout=subprocess.PIPE, text=True, timeout=args.timeout, check=False
     )
@@ -244,6 +294,19 @@ def markdown(rows: Sequence[dict[str, Any]], clock: str) -> str:
             f"| **{_ms(r['median_ms'])}** ({_spread(r['median_ms_range'])}) "
             f"| {_ms(r['p99_ms'])} ({_spread(r['p99_ms_range'])}) | {_ms(r['mean_ms'])} |"
         )
+    semantic = {row["result"].get("semantic", "off") for row in rows} - {"off"}
+    if semantic:
+        prepared = ", ".join(
+            f"{row['size']}: {row['result']['semantic_prepare_s']:.1f} s, RSS without it "
+            f"{row['result']['lexical_rss_gain_mib']:,.0f} MiB"
+            for row in rows
+        )
+        lines += [
+            "",
+            f"With the semantic stage ({', '.join(sorted(semantic))} vectors; made ready in "
+            f"{prepared}); no per-stage breakdown (it replays the lexical path).",
+        ]
+        return "\n".join(lines)
     sizes = [row["size"] for row in rows]
     lines += [
         "",
@@ -289,6 +352,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--questions", type=int, default=500, help="at most this many per size (NewsQA has 500)"
     )
     parser.add_argument("--eval-dir", type=Path, default=EVAL_DIR, help="where NewsQA dev is")
+    parser.add_argument(
+        "--semantic",
+        choices=("off", "real", "random"),
+        default="off",
+        help="off: BM25 and stage two; real: with the semantic stage; random: with it, "
+        "over random vectors (timing only)",
+    )
+    parser.add_argument(
+        "--vectors",
+        type=Path,
+        default=Path("/tmp/reports-bot-bench-vectors"),
+        help="where --semantic real keeps the embedded vectors",
+    )
     parser.add_argument("--seed", type=int, default=CorpusSpec().seed, help="synthetic archives")
     parser.add_argument("--timeout", type=float, default=7200.0, help="seconds a size may take")
     # How the parent runs one size in a child; not for people.
@@ -308,7 +384,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
-        result = measure(args.reports, args.questions_file, args.questions, args.rounds, args.clock)
+        result = measure(
+            args.reports,
+            args.questions_file,
+            args.questions,
+            args.rounds,
+            args.clock,
+            args.semantic,
+            args.vectors,
+        )
         print(json.dumps(result))
         return 0
     rows: list[dict[str, Any]] = []
@@ -337,6 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rounds": args.rounds,
         "questions": args.questions,
         "clock": args.clock,
+        "semantic": args.semantic,
     }
     out.write_text(
         json.dumps(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -225,16 +225,3 @@ def merge_ids(
     if len(extra) == 0:
         return first, first_scores
     return np.concatenate([first, extra]), np.concatenate([first_scores, bm25_of(extra)])
-
-
-def labels_of(found: Pool, holds: Callable[[Scored], bool]) -> NDArray[np.int64]:
-    """1 for each candidate `holds` says answers (for fitting; benchmarks/fit_semantic.py)."""
-    return np.array([int(holds(s)) for s in found.ranked], dtype=np.int64)
-
-
-def describe(model: RankerModel) -> Mapping[str, float]:
-    """Each feature's weight on its own scale, for docs/quality.md."""
-    return {
-        name: weight / scale
-        for name, weight, scale in zip(FEATURES, model.weights, model.scale, strict=True)
-    }

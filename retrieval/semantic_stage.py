@@ -119,6 +119,11 @@ class SemanticStage:
                 self._questions.popitem(last=False)
         return embedded
 
+    def forget_questions(self) -> None:
+        """Drop the memo of recent question vectors (benchmarks time a new question)."""
+        with self._lock:
+            self._questions.clear()
+
     # -- building ------------------------------------------------------------
 
     def prepare(self, corpus: Corpus, progress: Progress | None = None) -> SemanticIndex:
