@@ -190,7 +190,7 @@ def measure(
     for stage in STAGES:
         ran = [t for t in stage_ms[stage] if t is not None]
         stages[stage] = {
-            "mean_ms": sum(ran) / len(stage_ms[stage]),
+            "mean_ms": sum(ran) / max(len(stage_ms[stage]), 1),
             "median_ms_where_run": statistics.median(ran) if ran else 0.0,
             "p99_ms_where_run": _percentile(ran, 99) if ran else 0.0,
             "runs": len(ran),

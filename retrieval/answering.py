@@ -111,12 +111,12 @@ def answer_semantic(
     """As `answer`, with the nearest windows by meaning among the candidates, the
     semantic model's order, and its not-found rule (retrieval.semantic_rank)."""
     indices, scores = first_stage
-    near = semantic_rank.dense_ids(dense.index, dense.question, dense.model)
+    cos = semantic_rank.Cosines.of(dense.index, dense.question)
+    near = semantic_rank.dense_ids(dense.index, cos, dense.model)
     merged = semantic_rank.merge_ids(indices, scores, near, bm25_of)
     query = _query(question, analyzer)
-    found = semantic_rank.pool(
-        query, make_candidates(merged, corpus, report_scores), dense.index, dense.question, settings
-    )
+    candidates = make_candidates(merged, corpus, report_scores)
+    found = semantic_rank.pool(query, candidates, dense.index, cos, settings)
     if dense.observe is not None:
         dense.observe(query, found)
     if not found.ranked or semantic_rank.is_off_topic(query, found, dense.model, settings):

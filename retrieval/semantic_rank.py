@@ -125,12 +125,24 @@ class Pool:
     best_cosine: float  # the best sentence cosine in the collection
 
 
-def dense_ids(index: SemanticIndex, question: NDArray[np.float32], model: RankerModel) -> Ints:
+@dataclass(frozen=True, slots=True)
+class Cosines:
+    """The question's cosine with every window and every sentence (each computed once: at
+    100k passages, one pass over the vectors is most of the stage's time)."""
+
+    windows: NDArray[np.float32]
+    sentences: NDArray[np.float32]
+
+    @classmethod
+    def of(cls, index: SemanticIndex, question: NDArray[np.float32]) -> Cosines:
+        return cls(index.windows @ question, index.sentences @ question)
+
+
+def dense_ids(index: SemanticIndex, cos: Cosines, model: RankerModel) -> Ints:
     """The nearest windows, then the nearest window of each of the nearest sentences."""
-    window_cos = index.windows @ question
+    window_cos = cos.windows
     ids = list(top_indices(window_cos, model.dense_windows, index.eligible).tolist())
-    sentence_cos = index.sentences @ question
-    for sentence in top_indices(sentence_cos, model.dense_sentences, index.sentence_eligible):
+    for sentence in top_indices(cos.sentences, model.dense_sentences, index.sentence_eligible):
         holders = index.holders_of(int(sentence))
         holders = holders[index.eligible[holders]]
         if len(holders):
@@ -142,13 +154,12 @@ def pool(
     query: Query,
     candidates: Sequence[rerank.Candidate],
     index: SemanticIndex,
-    question: NDArray[np.float32],
+    cos: Cosines,
     settings: RerankSettings,
 ) -> Pool:
     """Stage two over `candidates` (BM25's and the dense ones together), and the
     features of each."""
-    window_cos = index.windows @ question
-    sentence_cos = index.sentences @ question
+    window_cos, sentence_cos = cos.windows, cos.sentences
     eligible_sentences = sentence_cos[index.sentence_eligible]
     best_sentence = float(eligible_sentences.max()) if len(eligible_sentences) else -1.0
     best_window = float(window_cos[index.eligible].max()) if index.eligible.any() else -1.0
