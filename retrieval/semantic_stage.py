@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 _QUESTION_MEMO = 512
 _KEEP_INDEXES = 2
+_MANY_TEXTS = 1000
 Progress = Callable[[int, int], None]
 
 
@@ -130,7 +131,10 @@ class SemanticStage:
         """Embed what `corpus` lacks in this thread, and make its index the current one."""
         with self._lock:
             self._wanted = corpus
-        index = self._build(corpus, self._query_embedder, progress)
+        # Many texts to embed: a model on every core (the question model has one thread).
+        many = len(self.store.missing(texts_to_embed(corpus).all_keys())) > _MANY_TEXTS
+        embedder = Embedder(self._files) if many else self._query_embedder
+        index = self._build(corpus, embedder, progress)
         assert index is not None
         return index
 
