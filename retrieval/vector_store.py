@@ -86,14 +86,18 @@ class VectorStore:
         with self._lock:
             number = self._next_chunk
             self._next_chunk += 1
-            if self._disk_ok:
-                self._write(number, keys, rows)
-            self._chunks.append(rows)
+            # Once written, the chunk is read back memory-mapped: the page cache holds it,
+            # not the process (the engine keeps its own float32 copy for searching).
+            written = self._write(number, keys, rows) if self._disk_ok else None
+            self._chunks.append(rows if written is None else written)
             chunk = len(self._chunks) - 1
             for row, key in enumerate(keys):
                 self._rows[key] = (chunk, row)
 
-    def _write(self, number: int, keys: Sequence[bytes], rows: NDArray[np.float16]) -> None:
+    def _write(
+        self, number: int, keys: Sequence[bytes], rows: NDArray[np.float16]
+    ) -> NDArray[np.float16] | None:
+        """The chunk as written, memory-mapped; None when it could not be written."""
         assert self.folder is not None
         stem = self.folder / f"chunk-{number:06d}"
         try:
@@ -106,6 +110,8 @@ class VectorStore:
             temporary.write_bytes(b"".join(keys))
             # The keys last: a chunk counts once its keys file exists.
             os.replace(temporary, stem.with_suffix(".keys"))
+            mapped: NDArray[np.float16] = np.load(stem.with_suffix(".npy"), mmap_mode="r")
+            return mapped
         except OSError as error:
             # Vectors stay in memory: the bot goes on, and embeds them again after a restart.
             self._disk_ok = False
@@ -118,6 +124,7 @@ class VectorStore:
             for suffix in (".npy.tmp", ".keys.tmp"):
                 with contextlib.suppress(OSError):  # the folder itself may be what failed
                     stem.with_suffix(suffix).unlink(missing_ok=True)
+            return None
 
     def _load(self, folder: Path) -> None:
         try:

@@ -34,6 +34,16 @@ def test_vectors_come_back_and_survive_a_restart(tmp_path: Path) -> None:
     assert len(VectorStore(tmp_path, "model-b", DIM)) == 0
 
 
+def test_written_chunks_are_read_back_memory_mapped(tmp_path: Path) -> None:
+    store = VectorStore(tmp_path, "m", DIM)
+    store.add([text_key("a"), text_key("b")], vectors(2))
+    # The page cache holds what is on disk; the process keeps no second copy of it.
+    assert all(isinstance(chunk, np.memmap) for chunk in store._chunks)
+    in_memory = VectorStore(None, "m", DIM)
+    in_memory.add([text_key("a"), text_key("b")], vectors(2))
+    np.testing.assert_array_equal(store.gather([text_key("b")]), in_memory.gather([text_key("b")]))
+
+
 def test_without_a_folder_vectors_stay_in_memory() -> None:
     store = VectorStore(None, "m", DIM)
     store.add([text_key("a")], vectors(1))
