@@ -111,7 +111,7 @@ def answer_semantic(
     """As `answer`, with the nearest windows by meaning among the candidates, the
     semantic model's order, and its not-found rule (retrieval.semantic_rank)."""
     indices, scores = first_stage
-    cos = semantic_rank.Cosines.of(dense.index, dense.question)
+    cos = semantic_rank.Cosines.of(dense.index, dense.question, dense.model)
     near = semantic_rank.dense_ids(dense.index, cos, dense.model)
     merged = semantic_rank.merge_ids(indices, scores, near, bm25_of)
     query = _query(question, analyzer)

@@ -127,23 +127,43 @@ class Pool:
 
 @dataclass(frozen=True, slots=True)
 class Cosines:
-    """The question's cosine with every window and every sentence (each computed once: at
-    100k passages, one pass over the vectors is most of the stage's time)."""
+    """The question's cosine with every window and every sentence, and the nearest of
+    each among the readable ones (each pass over the vectors made once: at 100k passages
+    they are most of the stage's time)."""
 
     windows: NDArray[np.float32]
     sentences: NDArray[np.float32]
+    nearest_windows: Ints  # best first
+    nearest_sentences: Ints
 
     @classmethod
-    def of(cls, index: SemanticIndex, question: NDArray[np.float32]) -> Cosines:
-        return cls(index.windows @ question, index.sentences @ question)
+    def of(cls, index: SemanticIndex, question: NDArray[np.float32], model: RankerModel) -> Cosines:
+        windows, sentences = index.windows @ question, index.sentences @ question
+        return cls(
+            windows,
+            sentences,
+            # At least the best one: the features and the not-found rule read it.
+            top_indices(windows, max(model.dense_windows, 1), index.eligible),
+            top_indices(sentences, max(model.dense_sentences, 1), index.sentence_eligible),
+        )
+
+    @property
+    def best_window(self) -> float:
+        best = self.nearest_windows
+        return float(self.windows[best[0]]) if len(best) else -1.0
+
+    @property
+    def best_sentence(self) -> float:
+        best = self.nearest_sentences
+        return float(self.sentences[best[0]]) if len(best) else -1.0
 
 
 def dense_ids(index: SemanticIndex, cos: Cosines, model: RankerModel) -> Ints:
     """The nearest windows, then the nearest window of each of the nearest sentences."""
     window_cos = cos.windows
-    ids = list(top_indices(window_cos, model.dense_windows, index.eligible).tolist())
-    for sentence in top_indices(cos.sentences, model.dense_sentences, index.sentence_eligible):
-        holders = index.holders_of(int(sentence))
+    ids = cos.nearest_windows[: model.dense_windows].tolist()
+    for sentence in cos.nearest_sentences[: model.dense_sentences].tolist():
+        holders = index.holders_of(sentence)
         holders = holders[index.eligible[holders]]
         if len(holders):
             ids.append(int(holders[np.argmax(window_cos[holders])]))
@@ -160,9 +180,7 @@ def pool(
     """Stage two over `candidates` (BM25's and the dense ones together), and the
     features of each."""
     window_cos, sentence_cos = cos.windows, cos.sentences
-    eligible_sentences = sentence_cos[index.sentence_eligible]
-    best_sentence = float(eligible_sentences.max()) if len(eligible_sentences) else -1.0
-    best_window = float(window_cos[index.eligible].max()) if index.eligible.any() else -1.0
+    best_sentence, best_window = cos.best_sentence, cos.best_window
     ranked = rerank.rank(query, candidates, settings)
     n = len(ranked)
     features = np.zeros((n, len(FEATURES)), dtype=np.float64)
