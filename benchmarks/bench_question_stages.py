@@ -105,9 +105,8 @@ def staged_search(
     laps.lap("query (idf, answer kind)")
     ranked = rerank.rank(query, candidates, settings)
     laps.lap("rerank.rank")
-    speaks = speakers.speaks_in(question, ranked, lambda r: r.candidate.passage)
     # Lazy, as in answering.answer: what it tests is timed in the stages that read it.
-    shown: Sequence[rerank.Scored] = ranked if speaks is None else answering.Kept(ranked, speaks)
+    shown = answering.where_asked_speaks(question, ranked)
     laps.lap("speaker filter")
     if not shown or rerank.is_not_found(query, shown, settings):
         laps.lap("not-found rule")

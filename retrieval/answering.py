@@ -74,15 +74,10 @@ def answer(
     first; [] when the evidence is too weak to quote anything."""
     candidates = make_candidates(first_stage, corpus, report_scores)
     query = _query(question, analyzer)
-    ranked = rerank.rank(query, candidates, settings)
-    # "What did X say?" is answered from a passage where X speaks, or not at all.
-    speaks = speakers.speaks_in(question.text, ranked, _passage_of)
-    # Kept as they are asked for: the rule and the hits read only the first few.
-    shown: Sequence[rerank.Scored] = ranked if speaks is None else Kept(ranked, speaks)
+    shown = where_asked_speaks(question.text, rerank.rank(query, candidates, settings))
     if not shown or rerank.is_not_found(query, shown, settings):
         return []
-    hits = make_hits(query, shown, top, reports_by_id, analyzer, settings)
-    return speakers.attributed(question.text, hits)
+    return _hits(question, query, shown, top, reports_by_id, analyzer, settings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +116,29 @@ def answer_semantic(
         dense.observe(query, found)
     if not found.ranked or semantic_rank.is_off_topic(query, found, dense.model, settings):
         return []
-    ranked = semantic_rank.reorder(found, dense.model)
-    speaks = speakers.speaks_in(question.text, ranked, _passage_of)
-    shown: Sequence[rerank.Scored] = ranked if speaks is None else Kept(ranked, speaks)
+    shown = where_asked_speaks(question.text, semantic_rank.reorder(found, dense.model))
     if not shown:
         return []
+    return _hits(question, query, shown, top, reports_by_id, analyzer, settings)
+
+
+def where_asked_speaks(question: str, ranked: Sequence[rerank.Scored]) -> Sequence[rerank.Scored]:
+    """ "What did X say?" is answered from a passage where X speaks, or not at all; other
+    questions keep every candidate.  Kept lazily: the rule and the hits read only the
+    first few."""
+    speaks = speakers.speaks_in(question, ranked, _passage_of)
+    return ranked if speaks is None else Kept(ranked, speaks)
+
+
+def _hits(
+    question: Question,
+    query: rerank.Query,
+    shown: Sequence[rerank.Scored],
+    top: int,
+    reports_by_id: Mapping[str, Report],
+    analyzer: Analyzer,
+    settings: RerankSettings,
+) -> list[Hit]:
     hits = make_hits(query, shown, top, reports_by_id, analyzer, settings)
     return speakers.attributed(question.text, hits)
 
