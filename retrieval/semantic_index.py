@@ -63,6 +63,7 @@ def texts_to_embed(corpus: Corpus) -> CorpusTexts:
 def embed_missing(
     corpus: Corpus,
     texts: CorpusTexts,
+    missing: list[bytes],
     store: VectorStore,
     embedder: Embedder,
     *,
@@ -70,20 +71,22 @@ def embed_missing(
     stop: Callable[[], bool] = lambda: False,
     progress: Callable[[int, int], None] | None = None,
 ) -> bool:
-    """Embed every text of `corpus` the store lacks; False when `stop()` said to stop
-    first (what was embedded is kept).  `progress(done, total)` follows each chunk."""
+    """Embed the texts of `corpus` whose keys are `missing` (`store.missing` of
+    `texts.all_keys()`) into `store`; False when `stop()` said to stop first (what was
+    embedded is kept).  `progress(done, total)` follows each chunk."""
+    if not missing:
+        return True
     by_key = {k: p.text for k, p in zip(texts.window_keys, corpus.passages, strict=True)}
     by_key.update(zip(texts.sentence_keys, texts.sentences, strict=True))
-    missing = store.missing(texts.all_keys())
     # Short texts first: sentences are cheap, and similar lengths batch well.
-    missing.sort(key=lambda k: len(by_key[k]))
-    for start in range(0, len(missing), chunk):
+    order = sorted(missing, key=lambda k: len(by_key[k]))
+    for start in range(0, len(order), chunk):
         if stop():
             return False
-        keys = missing[start : start + chunk]
+        keys = order[start : start + chunk]
         store.add(keys, embedder.embed([by_key[k] for k in keys]))
         if progress is not None:
-            progress(start + len(keys), len(missing))
+            progress(start + len(keys), len(order))
     return True
 
 

@@ -82,7 +82,6 @@ class SemanticStage:
         # Called with each question's pool (benchmarks/fit_semantic.py fits on them).
         self.observer: Callable[[Query, Pool], None] | None = None
         self.embedded = 0  # texts embedded by this process
-        self.pending = 0  # texts the wanted corpus still lacks
 
     # -- what searches use ---------------------------------------------------
 
@@ -131,10 +130,7 @@ class SemanticStage:
         """Embed what `corpus` lacks in this thread, and make its index the current one."""
         with self._lock:
             self._wanted = corpus
-        # Many texts to embed: a model on every core (the question model has one thread).
-        many = len(self.store.missing(texts_to_embed(corpus).all_keys())) > _MANY_TEXTS
-        embedder = Embedder(self._files) if many else self._query_embedder
-        index = self._build(corpus, embedder, progress)
+        index = self._build(corpus, None, progress)
         assert index is not None
         return index
 
@@ -185,33 +181,38 @@ class SemanticStage:
                     self._lock.wait(timeout=60)
 
     def _build(
-        self, corpus: Corpus, embedder: Embedder, progress: Progress | None
+        self, corpus: Corpus, embedder: Embedder | None, progress: Progress | None
     ) -> SemanticIndex | None:
+        """Embed what `corpus` lacks with `embedder` (None: the question model, or for many
+        texts a model on every core), then make its index current; None when a newer
+        corpus was asked for (or the stage closed) first."""
         started = time.perf_counter()
         texts = texts_to_embed(corpus)
-        missing = len(self.store.missing(texts.all_keys()))
-        self.pending = missing
+        missing = self.store.missing(texts.all_keys())
         if missing:
-            log.info("embedding %d new windows and sentences for the semantic stage", missing)
+            log.info("embedding %d new windows and sentences for the semantic stage", len(missing))
+        if embedder is None:  # the question model has one thread
+            many = len(missing) > _MANY_TEXTS
+            embedder = Embedder(self._files) if many else self._query_embedder
 
         def stop() -> bool:
             return self._closed or self._wanted is not corpus
 
         before = len(self.store)
-        finished = embed_missing(corpus, texts, self.store, embedder, stop=stop, progress=progress)
-        if not finished:
-            self.embedded += len(self.store) - before
-            return None
+        finished = embed_missing(
+            corpus, texts, missing, self.store, embedder, stop=stop, progress=progress
+        )
         self.embedded += len(self.store) - before
+        if not finished:
+            return None
         index = assemble(corpus, texts, self.store)
         with self._lock:
             self._ready = [*self._ready, (corpus, index)][-_KEEP_INDEXES:]
-            self.pending = 0
         seconds = time.perf_counter() - started
         log.info(
             "semantic stage ready: %d passages, %d texts embedded now, in %.1f s",
             index.size,
-            missing,
+            len(missing),
             seconds,
         )
         return index
