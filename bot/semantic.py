@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -42,25 +43,28 @@ def _stage(settings: Settings) -> SemanticStage:
     return SemanticStage(vector_dir(settings), environ={MODEL_DIR_ENV: str(own)} if own else {})
 
 
-def open_semantic(settings: Settings) -> SemanticStage | None:
-    """The stage, vectors beside the index cache; None when turned off or unusable."""
+def open_semantic(
+    settings: Settings, say: Callable[[str], None] = log.error
+) -> SemanticStage | None:
+    """The stage, its vectors in DATA_DIR/vectors; None when turned off, or when its model
+    cannot be loaded (`say` is told why)."""
     if not settings.semantic:
         return None
+    from retrieval.semantic import MODEL_DIR_ENV
+    from retrieval.semantic_stage import SemanticStage
+
+    own = settings.semantic_model_dir
     try:
-        return _stage(settings)
+        return SemanticStage(vector_dir(settings), environ={MODEL_DIR_ENV: str(own)} if own else {})
     except RetrievalError as error:
-        log.error(STAGE_OFF.format(error=error))
+        say(STAGE_OFF.format(error=error))
         return None
 
 
 def prepared(engine: SearchEngine, settings: Settings, out: TextIO = sys.stderr) -> SearchEngine:
     """`engine` with the semantic stage, every vector embedded (saying so on `out`)."""
-    if not settings.semantic:
-        return engine
-    try:
-        stage = _stage(settings)
-    except RetrievalError as error:
-        print(STAGE_OFF.format(error=error), file=out)
+    stage = open_semantic(settings, lambda line: print(line, file=out))
+    if stage is None:
         return engine
     shown = {"last": -1}
 
