@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.evaluation import Question, is_tune, read_questions
+from retrieval.models import Passage
 from retrieval.passages import widen
 from retrieval.rerank import Query
 from retrieval.search import SearchEngine, SearchSettings
@@ -80,10 +81,7 @@ def collect(
     return samples
 
 
-def _holds(engine: SearchEngine, passage: object, question: Question) -> bool:
-    from retrieval.models import Passage
-
-    assert isinstance(passage, Passage)
+def _holds(engine: SearchEngine, passage: Passage, question: Question) -> bool:
     report = engine.report(passage.report_id)
     assert report is not None
     quote = widen(passage, report).text[:700].casefold()
