@@ -3,10 +3,21 @@
 The semantic stage embeds every window and sentence of the reports, which takes minutes
 on two cores for ten thousand reports; a restart, or a rebuild after one report changed,
 must not pay it again.  A `VectorStore` maps the sha256 of a text to its vector, for one
-model (`model_id`): the folder holds append-only chunks, each a `.keys` file (16 bytes of
-sha256 per text) and a `.npy` file of float16 rows.  Chunks are written whole to a
-temporary name and renamed, so a crash or a full disk leaves either a whole chunk or
-none; a damaged chunk is skipped (its texts are embedded again) and named in one log line.
+model (`model_id`).  The folder holds append-only chunks, each a `.keys` file (16 bytes of
+sha256 per text), int8 rows and a float32 scale per row (`vector_quant`): about 390 bytes
+a vector, memory-mapped once written, so the page cache holds them, once for every
+process reading the folder.  Files are written whole to a temporary name and renamed,
+the keys last, so a crash or a full disk leaves either a whole chunk or none; a damaged
+chunk is skipped (its texts are embedded again) and named in one log line.
+
+Chunks of the first layout (`chunk-N.keys` with float16 rows) are converted on load, and
+many small chunks (the background embedder writes 256 rows at a time) are merged into
+one, so that a search scans a few large arrays: both write the new chunk before they
+remove the old files, and a key a later chunk holds counts there, so a crash half-way
+only leaves rows that are merged away at the next start.
+
+`snapshot()` and `locate()` give an index its own view: the chunks held at that moment,
+which later additions and merges never change.
 """
 
 from __future__ import annotations
@@ -18,19 +29,34 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
+from retrieval.vector_quant import Chunk, Snapshot, quantise
+
 log = logging.getLogger(__name__)
 
 KEY_BYTES = 16
-_CHUNK = re.compile(r"chunk-(\d{6})\.keys")
+_CHUNK = re.compile(r"int8-(\d{6})\.keys")
+_OLD_CHUNK = re.compile(r"chunk-(\d{6})\.keys")  # float16 rows: converted on load
+# Merging: chunks under SMALL rows are merged once there are MANY of them.
+SMALL = 16_384
+MANY = 32
+_ROW_BITS = 32  # a location is chunk id << _ROW_BITS | row
 
 
 def text_key(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:KEY_BYTES]
+
+
+@dataclass(slots=True)
+class _Held:
+    chunk: Chunk
+    number: int | None  # its files' number on disk, None when in memory only
+    keys: bytes | None  # kept for small chunks only: a merge reads them
 
 
 class VectorStore:
@@ -42,12 +68,13 @@ class VectorStore:
         self.dimension = dimension
         self.folder = None if folder is None else folder / _safe(model_id)
         self._lock = threading.Lock()
-        self._rows: dict[bytes, tuple[int, int]] = {}
-        self._chunks: list[NDArray[np.float16]] = []
+        self._rows: dict[bytes, int] = {}  # key → chunk id << _ROW_BITS | row
+        self._held: dict[int, _Held] = {}  # by chunk id, in the order added
+        self._next_id = 0
         self._next_chunk = 0
         self._disk_ok = self.folder is not None
         if self.folder is not None:
-            self._load(self.folder)
+            self._merge(self._load(self.folder), self._small())
             log.info("%d embedding vectors kept in %s", len(self._rows), self.folder)
 
     def __len__(self) -> int:
@@ -61,20 +88,29 @@ class VectorStore:
         rows = self._rows
         return [k for k in dict.fromkeys(keys) if k not in rows]
 
-    def gather(self, keys: Sequence[bytes]) -> NDArray[np.float32]:
-        """The vectors of `keys` ([len(keys), dimension], float32); each must be held."""
-        out = np.empty((len(keys), self.dimension), dtype=np.float32)
+    def snapshot(self) -> Snapshot:
         with self._lock:
-            where = [self._rows[k] for k in keys]
-            chunks = list(self._chunks)
-        by_chunk: dict[int, tuple[list[int], list[int]]] = {}
-        for i, (chunk, row) in enumerate(where):
-            targets, rows = by_chunk.setdefault(chunk, ([], []))
-            targets.append(i)
-            rows.append(row)
-        for chunk, (targets, rows) in by_chunk.items():
-            out[targets] = chunks[chunk][rows]
-        return out
+            return self._snapshot()
+
+    def locate(self, *key_lists: Sequence[bytes]) -> tuple[Snapshot, list[NDArray[np.int64]]]:
+        """The chunks held now, and each key's row in them; each key must be held."""
+        with self._lock:
+            snapshot = self._snapshot()
+            held = self._rows
+            codes = [
+                np.fromiter((held[k] for k in keys), np.int64, len(keys)) for keys in key_lists
+            ]
+        mask = (1 << _ROW_BITS) - 1
+        return snapshot, [snapshot.first_row[c >> _ROW_BITS] + (c & mask) for c in codes]
+
+    def gather(self, keys: Sequence[bytes]) -> NDArray[np.float32]:
+        """The vectors of `keys` ([len(keys), dimension], float32, as stored)."""
+        snapshot, (rows,) = self.locate(keys)
+        return snapshot.vectors(rows)
+
+    def nbytes(self) -> int:
+        """What the chunks take, mapped or in memory."""
+        return self.snapshot().nbytes()
 
     def add(self, keys: Sequence[bytes], vectors: NDArray[np.floating]) -> None:
         """Keep `vectors` (one row per key) and write them as one chunk when on disk."""
@@ -82,84 +118,164 @@ class VectorStore:
             raise ValueError(f"{len(keys)} keys for {len(vectors)} vectors")
         if not keys:
             return
-        rows = np.ascontiguousarray(vectors, dtype=np.float16)
+        chunk = quantise(np.asarray(vectors, dtype=np.float32))
         with self._lock:
+            self._keep(list(keys), chunk)
+            self._merge([], self._small())
+
+    def _small(self) -> list[int]:
+        return [ident for ident, held in self._held.items() if held.keys is not None]
+
+    def _keep(self, keys: list[bytes], chunk: Chunk) -> None:
+        """Hold `chunk` (written first when on disk); the lock is held."""
+        number: int | None = None
+        if self._disk_ok:
             number = self._next_chunk
             self._next_chunk += 1
-            # Once written, the chunk is read back memory-mapped: the page cache holds it,
-            # not the process (the engine keeps its own float32 copy for searching).
-            written = self._write(number, keys, rows) if self._disk_ok else None
-            self._chunks.append(rows if written is None else written)
-            chunk = len(self._chunks) - 1
-            for row, key in enumerate(keys):
-                self._rows[key] = (chunk, row)
+            written = self._write(number, keys, chunk)
+            if written is None:
+                number = None
+            else:
+                chunk = written
+        ident = self._next_id
+        self._next_id += 1
+        raw = b"".join(keys) if len(keys) < SMALL else None
+        self._held[ident] = _Held(chunk, number, raw)
+        for row, key in enumerate(keys):
+            self._rows[key] = ident << _ROW_BITS | row
 
-    def _write(
-        self, number: int, keys: Sequence[bytes], rows: NDArray[np.float16]
-    ) -> NDArray[np.float16] | None:
+    def _merge(self, old: list[tuple[int, bytes, Chunk]], small: list[int]) -> None:
+        """One chunk of what the `small` chunks (by id) and the `old` ones (first layout,
+        not held) hold that no later chunk does; then their files go.  The lock is
+        held, or the store is not shared yet."""
+        if not old and len(small) < MANY:
+            return
+        keys: list[bytes] = []
+        parts: list[Chunk] = []
+        for ident in small:
+            raw = self._held[ident].keys
+            assert raw is not None
+            live = [r for r, k in enumerate(_split(raw)) if self._rows[k] >> _ROW_BITS == ident]
+            keys += [raw[r * KEY_BYTES : (r + 1) * KEY_BYTES] for r in live]
+            parts.append(self._held[ident].chunk.take(np.asarray(live, dtype=np.int64)))
+        for _, raw, chunk in old:
+            live = [r for r, k in enumerate(_split(raw)) if k not in self._rows]
+            fresh = [raw[r * KEY_BYTES : (r + 1) * KEY_BYTES] for r in live]
+            self._rows.update(dict.fromkeys(fresh, -1))  # a key twice: the first row
+            keys += fresh
+            parts.append(chunk.take(np.asarray(live, dtype=np.int64)))
+        if keys:
+            self._keep(keys, Chunk.concatenate(parts, self.dimension))
+        for ident in small:
+            number = self._held.pop(ident).number
+            if number is not None:
+                self._remove(f"int8-{number:06d}", (".keys", ".rows.npy", ".scales.npy"))
+        for number, _, _ in old:
+            self._remove(f"chunk-{number:06d}", (".keys", ".npy"))
+        if old:
+            log.info("converted %d float16 embedding chunks in %s to int8", len(old), self.folder)
+
+    def _remove(self, stem: str, suffixes: tuple[str, ...]) -> None:
+        if self.folder is None or not self._disk_ok:
+            return
+        for suffix in suffixes:  # the keys first: without them the rest does not count
+            with contextlib.suppress(OSError):
+                (self.folder / f"{stem}{suffix}").unlink(missing_ok=True)
+
+    def _snapshot(self) -> Snapshot:
+        chunks = tuple(h.chunk for h in self._held.values())
+        first_row = np.zeros(self._next_id, dtype=np.int64)
+        sizes = [len(c) for c in chunks]
+        first_row[list(self._held)] = np.cumsum([0, *sizes], dtype=np.int64)[:-1]
+        return Snapshot(chunks, first_row)
+
+    def _write(self, number: int, keys: Sequence[bytes], chunk: Chunk) -> Chunk | None:
         """The chunk as written, memory-mapped; None when it could not be written."""
         assert self.folder is not None
-        stem = self.folder / f"chunk-{number:06d}"
+        stem = self.folder / f"int8-{number:06d}"
+        parts = ((".rows.npy", chunk.rows), (".scales.npy", chunk.scales))
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            temporary = stem.with_suffix(".npy.tmp")
-            with temporary.open("wb") as file:
-                np.save(file, rows)
-            os.replace(temporary, stem.with_suffix(".npy"))
-            temporary = stem.with_suffix(".keys.tmp")
+            for suffix, array in parts:
+                temporary = Path(f"{stem}{suffix}.tmp")
+                with temporary.open("wb") as file:
+                    np.save(file, array)
+                os.replace(temporary, f"{stem}{suffix}")
+            temporary = Path(f"{stem}.keys.tmp")
             temporary.write_bytes(b"".join(keys))
             # The keys last: a chunk counts once its keys file exists.
-            os.replace(temporary, stem.with_suffix(".keys"))
-            mapped: NDArray[np.float16] = np.load(stem.with_suffix(".npy"), mmap_mode="r")
-            return mapped
-        except OSError as error:
+            os.replace(temporary, f"{stem}.keys")
+            return _read(stem, len(keys), self.dimension)
+        except (OSError, ValueError) as error:
             # Vectors stay in memory: the bot goes on, and embeds them again after a restart.
             self._disk_ok = False
             log.warning(
                 "cannot write embedding vectors to %s (%s): they are kept in memory only "
                 "until the next start; free some space there",
                 self.folder,
-                error.strerror or error,
+                getattr(error, "strerror", None) or error,
             )
-            for suffix in (".npy.tmp", ".keys.tmp"):
+            for suffix in (".rows.npy.tmp", ".scales.npy.tmp", ".keys.tmp"):
                 with contextlib.suppress(OSError):  # the folder itself may be what failed
-                    stem.with_suffix(suffix).unlink(missing_ok=True)
+                    Path(f"{stem}{suffix}").unlink(missing_ok=True)
             return None
 
-    def _load(self, folder: Path) -> None:
+    def _load(self, folder: Path) -> list[tuple[int, bytes, Chunk]]:
+        """Hold the chunks of `folder`; the first layout's, to be converted."""
         try:
             names = sorted(p.name for p in folder.iterdir())
         except FileNotFoundError:
-            return
+            return []
         except OSError as error:
             log.warning("cannot read the embedding vectors in %s: %s", folder, error)
-            return
+            return []
+        old: list[tuple[int, bytes, Chunk]] = []
         for name in names:
-            found = _CHUNK.fullmatch(name)
+            found = _CHUNK.fullmatch(name) or _OLD_CHUNK.fullmatch(name)
             if found is None:
                 continue
             number = int(found.group(1))
-            self._next_chunk = max(self._next_chunk, number + 1)
             keys_path = folder / name
             try:
                 raw = keys_path.read_bytes()
-                rows = np.load(keys_path.with_suffix(".npy"), mmap_mode="r")
+                if len(raw) % KEY_BYTES:
+                    raise ValueError(f"{len(raw)} key bytes")
+                count = len(raw) // KEY_BYTES
+                if found.re is _OLD_CHUNK:
+                    old.append((number, raw, _read_float16(keys_path, count, self.dimension)))
+                    continue
+                chunk = _read(folder / name.removesuffix(".keys"), count, self.dimension)
             except (OSError, ValueError) as error:
                 log.warning("skipping the damaged embedding chunk %s: %s", keys_path, error)
                 continue
-            count = len(raw) // KEY_BYTES
-            if len(raw) % KEY_BYTES or rows.shape != (count, self.dimension):
-                log.warning(
-                    "skipping the damaged embedding chunk %s: %d key bytes for rows %s",
-                    keys_path,
-                    len(raw),
-                    rows.shape,
-                )
-                continue
-            chunk = len(self._chunks)
-            self._chunks.append(rows)
+            self._next_chunk = max(self._next_chunk, number + 1)
+            ident = self._next_id
+            self._next_id += 1
+            self._held[ident] = _Held(chunk, number, raw if count < SMALL else None)
             for row in range(count):
-                self._rows[raw[row * KEY_BYTES : (row + 1) * KEY_BYTES]] = (chunk, row)
+                self._rows[raw[row * KEY_BYTES : (row + 1) * KEY_BYTES]] = ident << _ROW_BITS | row
+        return old
+
+
+def _read(stem: Path, count: int, dimension: int) -> Chunk:
+    rows = np.load(f"{stem}.rows.npy", mmap_mode="r")
+    scales = np.load(f"{stem}.scales.npy", mmap_mode="r")
+    if rows.dtype != np.int8 or scales.dtype != np.float32:
+        raise ValueError(f"rows of {rows.dtype} and scales of {scales.dtype}")
+    if rows.shape != (count, dimension) or scales.shape != (count,):
+        raise ValueError(f"{count} keys for rows {rows.shape} and scales {scales.shape}")
+    return Chunk(rows, scales)
+
+
+def _read_float16(keys_path: Path, count: int, dimension: int) -> Chunk:
+    rows = np.load(keys_path.with_suffix(".npy"), mmap_mode="r")
+    if rows.shape != (count, dimension):
+        raise ValueError(f"{count} keys for rows {rows.shape}")
+    return quantise(np.asarray(rows, dtype=np.float32))
+
+
+def _split(raw: bytes) -> list[bytes]:
+    return [raw[i : i + KEY_BYTES] for i in range(0, len(raw), KEY_BYTES)]
 
 
 def _safe(model_id: str) -> str:

@@ -40,7 +40,7 @@ def test_questions_in_other_words_are_answered_once_the_reports_are_embedded(
         assert quote_of(reply) is None
     finally:
         assert bot.stop() == 0, bot.log
-    chunks = list((tmp_path / "state" / "vectors").glob("*/chunk-*.keys"))
+    chunks = list((tmp_path / "state" / "vectors").glob("*/int8-*.keys"))
     assert chunks, "the vectors were not kept in DATA_DIR/vectors"
 
     # A restart embeds nothing again: every vector comes from DATA_DIR/vectors.

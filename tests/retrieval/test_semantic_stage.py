@@ -78,7 +78,7 @@ def test_the_background_thread_embeds_the_newest_corpus(tmp_path: Path) -> None:
             time.sleep(0.05)
         assert stage.ready
         assert second.with_semantic(stage).semantic_ready
-        assert list(tmp_path.glob("*/chunk-*.keys"))  # kept on disk
+        assert list(tmp_path.glob("*/int8-*.keys"))  # kept on disk
     finally:
         stage.close()
     # A new stage over the same folder has every vector already.

@@ -1,0 +1,115 @@
+"""int8 vectors (retrieval.vector_quant): how far their cosines are from exact ones, with
+the compiled kernel and with numpy."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from retrieval.vector_quant import Chunk, Kernel, Snapshot, compiled_dots, numpy_dots, quantise
+
+DIM = 384
+
+
+def unit_rows(n: int, seed: int) -> np.ndarray:
+    rows = np.random.default_rng(seed).standard_normal((n, DIM))
+    unit: np.ndarray = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    return unit
+
+
+def kernels() -> list[Kernel]:
+    compiled = compiled_dots(wait=True)
+    assert compiled is not None, "numba could not compile the kernel"
+    return [compiled, numpy_dots]
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def kernel(request: pytest.FixtureRequest) -> Kernel:
+    return kernels()[0 if request.param == "compiled" else 1]
+
+
+def snapshot_of(vectors: np.ndarray, pieces: int = 3) -> Snapshot:
+    """Several chunks, as the store holds them: rows numbered across them in order."""
+    parts = np.array_split(vectors.astype(np.float32), pieces)
+    return Snapshot(tuple(quantise(p) for p in parts), np.zeros(pieces, np.int64))
+
+
+def test_cosines_are_within_a_hundredth_of_exact_ones(kernel: Kernel) -> None:
+    vectors, questions = unit_rows(5000, seed=1), unit_rows(20, seed=2)
+    # Some near neighbours too: the cosines that matter most are the high ones.
+    vectors[:20] = questions + 0.3 * unit_rows(20, seed=3)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    snapshot = snapshot_of(vectors)
+    for question in questions:
+        got = snapshot.cosines(question.astype(np.float32), kernel=kernel)
+        assert got.dtype == np.float32 and got.shape == (5000,)
+        assert np.abs(got - vectors @ question).max() < 0.01
+
+
+def test_the_top_k_order_is_the_exact_one_but_within_the_quantisation_error(
+    kernel: Kernel,
+) -> None:
+    vectors = unit_rows(3000, seed=4)
+    question = unit_rows(1, seed=5)[0]
+    vectors[:50] = question + np.linspace(0.2, 2.0, 50)[:, None] * unit_rows(50, seed=6)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    chunk = quantise(vectors.astype(np.float32))
+    exact = vectors @ question
+    # Each cosine is off by at most half a step per component: scale / 2 * |question|_1.
+    error = chunk.scales.astype(np.float64) / 2 * np.abs(question).sum() + 1e-6
+    got = Snapshot((chunk,), np.zeros(1, np.int64)).cosines(
+        question.astype(np.float32), kernel=kernel
+    )
+    k = 30
+    top = np.argsort(-got, kind="stable")[:k]
+    for better, worse in itertools.pairwise(top):
+        assert exact[better] >= exact[worse] - error[better] - error[worse]
+    # Nothing left out is surely better than what was kept.
+    left_out = np.setdiff1d(np.arange(len(vectors)), top)
+    last = top[-1]
+    assert np.all(exact[left_out] - error[left_out] <= exact[last] + error[last])
+    # And the bound is not vacuous: the exact top ten is found, in order.
+    assert top[:10].tolist() == np.argsort(-exact)[:10].tolist()
+
+
+def test_the_kernel_and_numpy_agree(kernel: Kernel) -> None:
+    vectors = unit_rows(5000, seed=7).astype(np.float32)
+    question = unit_rows(1, seed=8)[0].astype(np.float32)
+    snapshot = snapshot_of(vectors, pieces=4)
+    np.testing.assert_allclose(
+        snapshot.cosines(question, kernel=kernel),
+        snapshot.cosines(question, kernel=numpy_dots),
+        atol=1e-5,
+    )
+
+
+def test_read_only_chunks_are_what_the_compiled_kernel_is_warmed_for() -> None:
+    chunk = quantise(unit_rows(10, seed=9).astype(np.float32))
+    chunk.rows.flags.writeable = False
+    chunk.scales.flags.writeable = False
+    question = unit_rows(1, seed=10)[0].astype(np.float32)
+    compiled = kernels()[0]
+    signatures = len(compiled.signatures)  # type: ignore[attr-defined]
+    out = np.empty(10, np.float32)
+    compiled(chunk.rows, chunk.scales, question, out)
+    assert len(compiled.signatures) == signatures  # type: ignore[attr-defined]
+
+
+def test_quantising_keeps_the_sign_and_the_largest_component() -> None:
+    chunk = quantise(np.array([[0.6, -0.8, 0.0], [0.0, 0.0, 0.0]], np.float32))
+    assert chunk.rows.tolist() == [[95, -127, 0], [0, 0, 0]]
+    np.testing.assert_allclose(chunk.scales, [0.8 / 127, 0.0], rtol=1e-6)
+    assert quantise(np.zeros((0, 3), np.float32)).rows.shape == (0, 3)
+
+
+def test_a_snapshot_gives_rows_back_across_its_chunks() -> None:
+    vectors = unit_rows(10, seed=11).astype(np.float32)
+    snapshot = snapshot_of(vectors, pieces=3)
+    rows = np.array([9, 0, 4, 4])
+    np.testing.assert_allclose(snapshot.vectors(rows), vectors[rows], atol=0.01)
+    assert snapshot.size == 10
+    assert snapshot.nbytes() == 10 * DIM + 10 * 4
+    empty = Chunk.concatenate([], DIM)
+    assert len(empty) == 0 and empty.rows.shape == (0, DIM)
