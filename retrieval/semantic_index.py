@@ -5,6 +5,11 @@ sentence, lined up with the corpus' passage numbers.
 `VectorStore` lacks (in chunks, so that it can stop between two), and `assemble` builds
 the index once every vector is there.  The index is immutable and pure numpy: dense
 candidates for a question vector, and cosines of windows and sentences.
+
+It holds no vectors of its own: for each window and sentence, the row holding its vector
+in a `Snapshot` of the store's int8 chunks (memory-mapped), taken when it was assembled.
+So assembling costs a lookup per text, not a copy of the archive's vectors, and the
+indexes of two corpora (the stage keeps the last two) share the same chunks.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from numpy.typing import NDArray
 
 from retrieval.corpus import Corpus
 from retrieval.semantic import Embedder, Vectors
+from retrieval.vector_quant import Float32s, Snapshot
 from retrieval.vector_store import VectorStore, text_key
 
 log = logging.getLogger(__name__)
@@ -92,8 +98,9 @@ def embed_missing(
 
 @dataclass(frozen=True, slots=True)
 class SemanticIndex:
-    windows: Vectors  # [passages, d]
-    sentences: Vectors  # [distinct sentences, d]
+    vectors: Snapshot  # the store's chunks when this index was assembled
+    window_rows: Ints  # [passages]: the row of each window's vector in `vectors`
+    sentence_rows: Ints  # [distinct sentences]
     offsets: Ints
     members: Ints
     # Passages holding sentence s: holders[holder_offsets[s]:holder_offsets[s + 1]].
@@ -110,7 +117,14 @@ class SemanticIndex:
 
     @property
     def size(self) -> int:
-        return len(self.windows)
+        return len(self.window_rows)
+
+    def cosines(self, question: Vectors) -> tuple[Float32s, Float32s]:
+        """The cosine of the unit vector `question` with every window ([passages]) and
+        every sentence ([distinct sentences]): one pass over the chunks (rows of texts no
+        longer in the corpus included), then the corpus' rows picked out."""
+        every = self.vectors.cosines(question)
+        return every[self.window_rows], every[self.sentence_rows]
 
     def sentences_of(self, passage: int) -> Ints:
         return self.members[self.offsets[passage] : self.offsets[passage + 1]]
@@ -123,8 +137,25 @@ class SemanticIndex:
         return self.report_passages[start:end]
 
     def nbytes(self) -> int:
-        arrays = (self.windows, self.sentences, self.offsets, self.members, self.holders)
+        """What this index holds itself; the vectors it reads are `vector_nbytes`."""
+        arrays = (
+            self.window_rows,
+            self.sentence_rows,
+            self.offsets,
+            self.members,
+            self.holder_offsets,
+            self.holders,
+            self.passage_reports,
+            self.report_offsets,
+            self.report_passages,
+            self.eligible,
+            self.sentence_eligible,
+        )
         return sum(a.nbytes for a in arrays)
+
+    def vector_nbytes(self) -> int:
+        """What the chunks it reads take (memory-mapped, shared with other indexes)."""
+        return self.vectors.nbytes()
 
 
 def assemble(corpus: Corpus, texts: CorpusTexts, store: VectorStore) -> SemanticIndex:
@@ -142,9 +173,11 @@ def assemble(corpus: Corpus, texts: CorpusTexts, store: VectorStore) -> Semantic
     holders = passage_of_member[order].astype(np.int64)
     sentence_eligible = np.zeros(len(texts.sentences), dtype=bool)
     sentence_eligible[members[eligible[passage_of_member]]] = True
+    vectors, (window_rows, sentence_rows) = store.locate(texts.window_keys, texts.sentence_keys)
     return SemanticIndex(
-        windows=store.gather(texts.window_keys),
-        sentences=store.gather(texts.sentence_keys),
+        vectors=vectors,
+        window_rows=window_rows,
+        sentence_rows=sentence_rows,
         offsets=texts.offsets,
         members=members,
         holder_offsets=holder_offsets,

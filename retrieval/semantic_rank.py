@@ -138,7 +138,7 @@ class Cosines:
 
     @classmethod
     def of(cls, index: SemanticIndex, question: NDArray[np.float32], model: RankerModel) -> Cosines:
-        windows, sentences = index.windows @ question, index.sentences @ question
+        windows, sentences = index.cosines(question)
         return cls(
             windows,
             sentences,
