@@ -61,8 +61,10 @@ def open_semantic(
         return None
 
 
-def prepared(engine: SearchEngine, settings: Settings, out: TextIO = sys.stderr) -> SearchEngine:
-    """`engine` with the semantic stage, every vector embedded (saying so on `out`)."""
+def prepared(engine: SearchEngine, settings: Settings, out: TextIO | None = None) -> SearchEngine:
+    """`engine` with the semantic stage, every vector embedded (saying so on `out`,
+    standard error when None: the stream of the moment, not the one at import)."""
+    out = out or sys.stderr
     stage = open_semantic(settings, lambda line: print(line, file=out))
     if stage is None:
         return engine
