@@ -73,7 +73,7 @@ class Chunk:
     def __len__(self) -> int:
         return len(self.scales)
 
-    def take(self, rows: Ints) -> Chunk:
+    def take(self, rows: Ints | list[int]) -> Chunk:
         return Chunk(np.ascontiguousarray(self.rows[rows]), np.ascontiguousarray(self.scales[rows]))
 
     @staticmethod

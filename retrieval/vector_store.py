@@ -45,6 +45,7 @@ _OLD_CHUNK = re.compile(r"chunk-(\d{6})\.keys")  # float16 rows: converted on lo
 # Merging: chunks under SMALL rows are merged once there are MANY of them.
 SMALL = 16_384
 MANY = 32
+BIG = 1 << 18  # rows a merged chunk holds at most (100 MB at 384 dimensions)
 _ROW_BITS = 32  # a location is chunk id << _ROW_BITS | row
 
 
@@ -144,36 +145,54 @@ class VectorStore:
         for row, key in enumerate(keys):
             self._rows[key] = ident << _ROW_BITS | row
 
-    def _merge(self, old: list[tuple[int, bytes, Chunk]], small: list[int]) -> None:
-        """One chunk of what the `small` chunks (by id) and the `old` ones (first layout,
-        not held) hold that no later chunk does; then their files go.  The lock is
+    def _merge(self, old: list[tuple[int, bytes, Path]], small: list[int]) -> None:
+        """Chunks of what the `small` chunks (by id) and the `old` ones (first layout,
+        not held yet) hold that no later chunk does; then their files go.  The lock is
         held, or the store is not shared yet."""
         if not old and len(small) < MANY:
             return
-        keys: list[bytes] = []
-        parts: list[Chunk] = []
+        pending: tuple[list[bytes], list[Chunk]] = ([], [])
+
+        def hold(keys: list[bytes], chunk: Chunk, flush: bool = False) -> None:
+            pending[0].extend(keys)
+            pending[1].append(chunk)
+            # Written every BIG rows: a conversion never holds the whole archive in memory.
+            if pending[0] and (flush or len(pending[0]) >= BIG):
+                self._keep(pending[0], Chunk.concatenate(pending[1], self.dimension))
+                pending[0].clear()
+                pending[1].clear()
+
         for ident in small:
-            raw = self._held[ident].keys
-            assert raw is not None
-            live = [r for r, k in enumerate(_split(raw)) if self._rows[k] >> _ROW_BITS == ident]
-            keys += [raw[r * KEY_BYTES : (r + 1) * KEY_BYTES] for r in live]
-            parts.append(self._held[ident].chunk.take(np.asarray(live, dtype=np.int64)))
-        for _, raw, chunk in old:
+            held = self._held[ident]
+            assert held.keys is not None
+            live = [
+                r for r, k in enumerate(_split(held.keys)) if self._rows[k] >> _ROW_BITS == ident
+            ]
+            hold(
+                [held.keys[r * KEY_BYTES : (r + 1) * KEY_BYTES] for r in live],
+                held.chunk.take(live),
+            )
+        converted = 0
+        for _, raw, path in old:
+            try:
+                chunk = _read_float16(path, len(raw) // KEY_BYTES, self.dimension)
+            except (OSError, ValueError) as error:
+                log.warning("skipping the damaged embedding chunk %s: %s", path, error)
+                continue
             live = [r for r, k in enumerate(_split(raw)) if k not in self._rows]
             fresh = [raw[r * KEY_BYTES : (r + 1) * KEY_BYTES] for r in live]
-            self._rows.update(dict.fromkeys(fresh, -1))  # a key twice: the first row
-            keys += fresh
-            parts.append(chunk.take(np.asarray(live, dtype=np.int64)))
-        if keys:
-            self._keep(keys, Chunk.concatenate(parts, self.dimension))
+            self._rows.update(dict.fromkeys(fresh, -1))  # a key twice: the first row counts
+            hold(fresh, chunk.take(live))
+            converted += 1
+        hold([], Chunk.concatenate([], self.dimension), flush=True)
         for ident in small:
             number = self._held.pop(ident).number
             if number is not None:
                 self._remove(f"int8-{number:06d}", (".keys", ".rows.npy", ".scales.npy"))
         for number, _, _ in old:
             self._remove(f"chunk-{number:06d}", (".keys", ".npy"))
-        if old:
-            log.info("converted %d float16 embedding chunks in %s to int8", len(old), self.folder)
+        if converted:
+            log.info("converted %d float16 embedding chunks in %s to int8", converted, self.folder)
 
     def _remove(self, stem: str, suffixes: tuple[str, ...]) -> None:
         if self.folder is None or not self._disk_ok:
@@ -220,7 +239,7 @@ class VectorStore:
                     Path(f"{stem}{suffix}").unlink(missing_ok=True)
             return None
 
-    def _load(self, folder: Path) -> list[tuple[int, bytes, Chunk]]:
+    def _load(self, folder: Path) -> list[tuple[int, bytes, Path]]:
         """Hold the chunks of `folder`; the first layout's, to be converted."""
         try:
             names = sorted(p.name for p in folder.iterdir())
@@ -229,7 +248,7 @@ class VectorStore:
         except OSError as error:
             log.warning("cannot read the embedding vectors in %s: %s", folder, error)
             return []
-        old: list[tuple[int, bytes, Chunk]] = []
+        old: list[tuple[int, bytes, Path]] = []
         for name in names:
             found = _CHUNK.fullmatch(name) or _OLD_CHUNK.fullmatch(name)
             if found is None:
@@ -242,13 +261,13 @@ class VectorStore:
                     raise ValueError(f"{len(raw)} key bytes")
                 count = len(raw) // KEY_BYTES
                 if found.re is _OLD_CHUNK:
-                    old.append((number, raw, _read_float16(keys_path, count, self.dimension)))
+                    old.append((number, raw, keys_path))
                     continue
+                self._next_chunk = max(self._next_chunk, number + 1)
                 chunk = _read(folder / name.removesuffix(".keys"), count, self.dimension)
             except (OSError, ValueError) as error:
                 log.warning("skipping the damaged embedding chunk %s: %s", keys_path, error)
                 continue
-            self._next_chunk = max(self._next_chunk, number + 1)
             ident = self._next_id
             self._next_id += 1
             self._held[ident] = _Held(chunk, number, raw if count < SMALL else None)

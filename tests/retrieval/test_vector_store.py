@@ -216,3 +216,17 @@ def test_chunks_of_many_rows_are_left_alone(
     store.add(keys_of("a", "b", "c"), vectors(3))
     store.add(keys_of("d"), vectors(1))
     assert [len(c) for c in store.snapshot().chunks] == [3, 1]
+
+
+def test_a_conversion_writes_a_chunk_every_big_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vector_store, "BIG", 2)
+    folder = tmp_path / "m"
+    keys, rows = keys_of("a", "b", "c", "d", "e"), vectors(5)
+    for number, (low, high) in enumerate([(0, 1), (1, 2), (2, 5)]):
+        write_float16_chunk(folder, number, keys[low:high], rows[low:high])
+    store = VectorStore(tmp_path, "m", DIM)
+    assert [len(c) for c in store.snapshot().chunks] == [2, 3]
+    close(store.gather(keys), rows.astype(np.float16).astype(np.float32))
+    assert len(list(folder.glob("int8-*.keys"))) == 2
