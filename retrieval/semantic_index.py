@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from retrieval.corpus import Corpus
 from retrieval.semantic import Embedder, Vectors
-from retrieval.vector_quant import Float32s, Snapshot
+from retrieval.vector_quant import Float32s, Snapshot, compiled_dots
 from retrieval.vector_store import VectorStore, text_key
 
 log = logging.getLogger(__name__)
@@ -174,6 +174,9 @@ def assemble(corpus: Corpus, texts: CorpusTexts, store: VectorStore) -> Semantic
     sentence_eligible = np.zeros(len(texts.sentences), dtype=bool)
     sentence_eligible[members[eligible[passage_of_member]]] = True
     vectors, (window_rows, sentence_rows) = store.locate(texts.window_keys, texts.sentence_keys)
+    # The kernel's compile (or its load from numba's cache) starts when an index is built,
+    # not at its first question, which would otherwise share the interpreter with it.
+    compiled_dots()
     return SemanticIndex(
         vectors=vectors,
         window_rows=window_rows,
