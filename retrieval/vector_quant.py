@@ -2,7 +2,8 @@
 
 A unit vector v is kept as q = round(v * 127 / max|v|) and scale = max|v| / 127: a
 quarter of float32's bytes, and each cosine is off by at most scale / 2 * |question|_1
-(about 0.01 for MiniLM's 384 dimensions; far less on average, the errors cancel).
+(about 0.02 for MiniLM's 384 dimensions; a few thousandths at most in practice, as the
+rounding errors of the components mostly cancel).
 
 A `Snapshot` is the store's chunks at one moment: its row numbers are what an index
 holds, and its `cosines` one pass over every row.  That pass is a numba kernel

@@ -8,6 +8,8 @@ import itertools
 import numpy as np
 import pytest
 
+from retrieval.search import SearchEngine
+from retrieval.semantic import Embedder
 from retrieval.vector_quant import Chunk, Kernel, Snapshot, compiled_dots, numpy_dots, quantise
 
 DIM = 384
@@ -113,3 +115,21 @@ def test_a_snapshot_gives_rows_back_across_its_chunks() -> None:
     assert snapshot.nbytes() == 10 * DIM + 10 * 4
     empty = Chunk.concatenate([], DIM)
     assert len(empty) == 0 and empty.rows.shape == (0, DIM)
+
+
+def test_real_minilm_vectors_keep_their_cosines_and_their_order(
+    seeds_engine: SearchEngine,
+) -> None:
+    passages = seeds_engine.passages  # the seed's windows and sentences: 32 texts
+    texts = list(
+        dict.fromkeys([*(s for p in passages for s in p.sentences), *(p.text for p in passages)])
+    )
+    embedder = Embedder.load(environ={})
+    vectors = embedder.embed(texts).astype(np.float64)
+    questions = embedder.embed(["How many people fled to Turkey?", "What did the minister say?"])
+    snapshot = snapshot_of(vectors, pieces=2)
+    for question in questions:
+        got = snapshot.cosines(question)
+        exact = vectors @ question.astype(np.float64)
+        assert np.abs(got - exact).max() < 0.01
+        assert np.argsort(-got)[:3].tolist() == np.argsort(-exact)[:3].tolist()
