@@ -313,7 +313,7 @@ class FastBM25(Scorer):
         return cls.from_bytes(data, source=str(path))
 
     @classmethod
-    def from_bytes(cls, data: bytes, source: str = "<bytes>") -> FastBM25:
+    def from_bytes(cls, data: bytes | memoryview, source: str = "<bytes>") -> FastBM25:
         """Parse the bytes of a saved index (arrays are read-only views into `data`)."""
         params, arrays = read_arrays(data, source)
         try:

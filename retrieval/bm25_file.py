@@ -55,7 +55,9 @@ def write_arrays(path: Path, params: dict[str, float], arrays: dict[str, npt.NDA
         raise
 
 
-def read_arrays(data: bytes, source: str) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+def read_arrays(
+    data: bytes | memoryview, source: str
+) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
     """The params and arrays in the bytes of a file `write_arrays` wrote, the arrays
     read-only views into `data`; IndexCacheError naming `source` when they are not."""
 
@@ -67,7 +69,7 @@ def read_arrays(data: bytes, source: str) -> tuple[dict[str, Any], dict[str, npt
     start = len(_MAGIC) + 8
     header_len = int.from_bytes(data[len(_MAGIC) : start], "little")
     try:
-        header = json.loads(data[start : start + header_len])
+        header = json.loads(bytes(data[start : start + header_len]))
         if header["format"] != _FORMAT or header["version"] != _FORMAT_VERSION:
             raise corrupt(f"format {header['format']} v{header['version']}, not v{_FORMAT_VERSION}")
         data_start = _aligned(start + header_len)

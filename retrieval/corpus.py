@@ -26,14 +26,16 @@ from retrieval.analyzer import Analyzer, space_separated
 from retrieval.loader import LoadProblem
 from retrieval.models import Passage, Report
 from retrieval.passages import make_passages
+from retrieval.stored_columns import cut, joined
 
 
 @dataclass(frozen=True, slots=True)
 class Corpus:
     """Everything derived from the reports except the scorer (what the cache pickles)."""
 
-    # Tuples when built here; loaded from the index cache, the record columns are
-    # retrieval.records.Records and report_tokens is Packed (see corpus_cache).
+    # Tuples when built here; loaded from the index cache, reports are
+    # retrieval.records.Records and the other columns but problems and passage_reports
+    # retrieval.stored_columns.StoredColumn (see corpus_cache).
     reports: Sequence[Report]
     passages: Sequence[Passage]
     passage_tokens: Sequence[tuple[str, ...]]
@@ -206,14 +208,15 @@ def merge_parts(parts: Sequence[Corpus], problems: Sequence[LoadProblem]) -> Cor
         offset = len(reports)
         reports.extend(part.reports)
         passage_reports.extend(offset + i for i in part.passage_reports)
+    # Columns still in the index cache's file stay there (stored_columns.joined).
     return Corpus(
         reports=tuple(reports),
-        passages=tuple(chain.from_iterable(p.passages for p in parts)),
-        passage_tokens=tuple(chain.from_iterable(p.passage_tokens for p in parts)),
+        passages=joined(p.passages for p in parts),
+        passage_tokens=joined(p.passage_tokens for p in parts),
         problems=tuple(problems),
-        profiles=tuple(chain.from_iterable(p.profiles for p in parts)),
+        profiles=joined(p.profiles for p in parts),
         passage_reports=tuple(passage_reports),
-        report_tokens=tuple(chain.from_iterable(p.report_tokens for p in parts)),
+        report_tokens=joined(p.report_tokens for p in parts),
     )
 
 
@@ -230,12 +233,12 @@ def split_parts(corpus: Corpus) -> list[Corpus]:
         parts.append(
             Corpus(
                 reports=(report,),
-                passages=corpus.passages[start:end],
-                passage_tokens=corpus.passage_tokens[start:end],
+                passages=cut(corpus.passages, start, end),
+                passage_tokens=cut(corpus.passage_tokens, start, end),
                 problems=(),
-                profiles=corpus.profiles[start:end],
+                profiles=cut(corpus.profiles, start, end),
                 passage_reports=(0,) * (end - start),
-                report_tokens=corpus.report_tokens[i : i + 1],
+                report_tokens=cut(corpus.report_tokens, i, i + 1),
             )
         )
     return parts

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from retrieval.corpus import Corpus
 from retrieval.listing import Lister, list_reports
-from retrieval.records import Packed, Records, Sharer
+from retrieval.records import Records, Sharer
+from retrieval.stored_columns import read_columns, write_columns
 
 log = logging.getLogger(__name__)
 
@@ -54,58 +55,67 @@ _CORPUS_MODULES = (
     "search.py",
     "corpus_cache.py",
     "records.py",
+    "stored_columns.py",
 )
 
 
+# The payload's first bytes: this layout, version 2 (1 was one pickle of the whole corpus).
+_MAGIC = b"RBCORP02"
+_HEADER_AT = len(_MAGIC) + 8  # where the columns start: after the magic and the header's place
+# The columns a question reads a few items of, and only a reload reads whole: kept in
+# the file (retrieval.stored_columns).  The rest is small and unpickled at load.
+_STORED = ("passages", "passage_tokens", "profiles", "report_tokens")
+
+
 def pickle_corpus(corpus: Corpus) -> bytes:
-    """The cache payload: `corpus` pickled to load fast.
+    """The cache payload: the magic bytes, where the header starts, the big columns,
+    then the header (the corpus without those columns, pickled, and where they lie).
 
-    Its record columns are stored as `retrieval.records.Records`, rows of field
-    values, each record made on first use; each report's tokens stay pickled
-    until first use (`Packed`), since only a reload that rebuilds the report-level
-    index needs them.  Field order is then part of the payload, which is why
-    models.py, rerank.py and records.py are among the _CORPUS_MODULES.
+    The reports are stored as `retrieval.records.Records` (rows of field values, each
+    record made on first use); the passages, their tokens and profiles and each report's
+    tokens as `retrieval.stored_columns` columns, read item by item from the mapped
+    file.  Field order is then part of the payload, which is why models.py, rerank.py,
+    records.py and stored_columns.py are among the _CORPUS_MODULES.
     """
-    share = Sharer()
-    packed = dataclasses.replace(
+    small = dataclasses.replace(
         corpus,
-        reports=Records.pack(corpus.reports, share),
-        passages=Records.pack(corpus.passages, share),
-        profiles=Records.pack(corpus.profiles, share),
-        report_tokens=Packed.of(corpus.report_tokens),
+        reports=Records.pack(corpus.reports, Sharer()),
+        **{name: () for name in _STORED},
     )
-    return pickle.dumps(packed, pickle.HIGHEST_PROTOCOL)
+    specs, body = write_columns({name: getattr(corpus, name) for name in _STORED}, _HEADER_AT)
+    header = pickle.dumps({"corpus": small, "columns": specs}, pickle.HIGHEST_PROTOCOL)
+    header_at = _HEADER_AT + len(body)
+    return b"".join([_MAGIC, header_at.to_bytes(8, "little"), body, header])
 
 
-def unpickle_corpus(payload: bytes) -> object:
-    """A cached corpus, unpickled with the cyclic garbage collector paused.
+def unpickle_corpus(payload: bytes | memoryview) -> object:
+    """A cached corpus: its header unpickled, its big columns read from `payload` as
+    questions need them (so `payload` may be the mapped file).
 
-    Unpickling makes millions of objects (records, tuples, strings); with the
-    collector on, it walks that growing heap again and again and the load takes
-    five times longer (4 s instead of 0.8 s at 100k passages).  None of it is
-    garbage.  The collector is back in the state it was in when this returns.
-
-    The objects then sit in the collector's youngest generation, so the next
-    collections walk all of them, though they live as long as the engine: about
-    1 s in all at 100k passages, spent in whatever runs next (the rest of the
-    load, or the first questions).  Freezing them (`gc.freeze()`) is a decision
-    for the whole process, so it is left to the caller: a long-running one loads
-    the index with the collector off and freezes before turning it back on,
+    Unpickling with the collector on makes it walk the growing heap again and again,
+    so it is paused meanwhile and back in the state it was in when this returns.  The
+    objects made then sit in the collector's youngest generation; freezing them
+    (`gc.freeze()`) is a decision for the whole process, so it is left to the caller:
+    a long-running one loads the index with the collector off and freezes before
+    turning it back on,
 
         gc.disable()
         library = Library.open(reports, cache_dir=cache)
         gc.freeze()
         gc.enable()
 
-    (`gc.freeze()` only after the load, with the collector on, is too late: the
-    walks have happened inside it.)
-
-    None when the payload does not unpickle: the caller rebuilds, as for any bad cache.
+    None when the payload cannot be read: the caller rebuilds, as for any bad cache.
     """
+    view = memoryview(payload)
+    if bytes(view[: len(_MAGIC)]) != _MAGIC:
+        log.warning("cached index payload is in another format; rebuilding")
+        return None
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return pickle.loads(payload)
+        header = pickle.loads(view[int.from_bytes(view[len(_MAGIC) : _HEADER_AT], "little") :])
+        columns = read_columns(view, header["columns"])
+        return dataclasses.replace(header["corpus"], **columns)
     except Exception as error:  # e.g. a record class changed in a module outside the key
         log.warning("cached index payload cannot be read (%r); rebuilding", error)
         return None
@@ -139,7 +149,7 @@ def pickle_listing(signatures: Sequence[tuple[str, int, int]]) -> bytes:
     return pickle.dumps([tuple(s) for s in signatures], pickle.HIGHEST_PROTOCOL)
 
 
-def unpickle_listing(payload: bytes) -> list[tuple[str, int, int]] | None:
+def unpickle_listing(payload: bytes | memoryview) -> list[tuple[str, int, int]] | None:
     """A listing written by `pickle_listing`; None when it is not one."""
     try:
         listing = pickle.loads(payload)

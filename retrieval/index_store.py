@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import mmap
 import os
 import shutil
 import time
@@ -43,6 +44,7 @@ _REPORT_SCORER: Final = "reports.idx"
 _LISTING: Final = "listing.bin"
 _MANIFEST: Final = "manifest.json"
 _ENTRY_PREFIX: Final = "index-"
+_HASH_CHUNK: Final = 1 << 22
 _TMP_PREFIX: Final = ".tmp-"
 # A temporary folder this old belongs to a save that died, not one in progress.
 _ABANDONED_AFTER_S: Final = 3600.0
@@ -67,9 +69,9 @@ class CachedIndex(NamedTuple):
     """One entry, checked against its manifest."""
 
     scorer: FastBM25
-    payload: bytes
+    payload: bytes | memoryview  # mapped when loaded (see _read_checked)
     report_scorer: FastBM25 | None = None
-    listing: bytes | None = None
+    listing: bytes | memoryview | None = None
 
 
 class IndexStore:
@@ -239,21 +241,30 @@ def _read_entry(entry: Path, key: str) -> CachedIndex:
     return CachedIndex(scorer, contents[_PAYLOAD], report_scorer, contents.get(_LISTING))
 
 
-def _read_checked(path: Path) -> tuple[bytes, str]:
-    data = path.read_bytes()
-    return data, _sha256(data)
+def _read_checked(path: Path) -> tuple[bytes | memoryview, str]:
+    """The file mapped read-only (a view of it, equal to its bytes), and the sha256 of
+    what it holds.
+
+    Hashed through reads, not the mapping, so checking it adds nothing to the process's
+    resident memory; both come from one open file, so what is mapped is what was hashed
+    (entries are replaced by renaming folders, never written in place).  The page cache
+    holds the mapped pages once for every process that maps them.
+    """
+    with open(path, "rb") as file:
+        digest = hashlib.sha256()
+        while chunk := file.read(_HASH_CHUNK):
+            digest.update(chunk)
+        if file.tell() == 0:
+            return b"", digest.hexdigest()
+        return memoryview(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)), digest.hexdigest()
 
 
 def _describe(path: Path) -> dict[str, int | str]:
-    data = path.read_bytes()
-    return {"size": len(data), "sha256": _sha256(data)}
+    data, digest = _read_checked(path)
+    return {"size": len(data), "sha256": digest}
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _write_synced(path: Path, data: bytes) -> None:
+def _write_synced(path: Path, data: bytes | memoryview) -> None:
     with open(path, "wb") as out:
         out.write(data)
         out.flush()

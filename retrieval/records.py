@@ -1,34 +1,28 @@
 """Columns of frozen records that load fast: kept as rows of field values, each
 record made on first use.
 
-A warm restart over 100,000 small reports unpickles 100,000 reports, passages
-and passage profiles.  Making a frozen slotted record costs a Python call and a
-slot write per field, about 1 µs; a tuple of the same values costs pickle a
-tenth of that.  So the index cache (retrieval.corpus_cache) stores each column
-as `Records`: rows of values, with a record made, and kept, only when something
-asks for it.  A question asks for about a hundred; a whole walk (a diff after a
-reload) makes them all, once, off the start-up's path.
+A warm restart over 100,000 small reports unpickles 100,000 reports.  Making a
+frozen slotted record costs a Python call and a slot write per field, about 1 µs;
+a tuple of the same values costs pickle a tenth of that.  So the index cache
+(retrieval.corpus_cache) stores the reports as `Records`: rows of values, with a
+record made, and kept, only when something asks for it.  The big columns
+(passages, their tokens and profiles) go one step further:
+`retrieval.stored_columns` keeps them in the mapped cache file, each item
+unpickled on first use.
 
-`Packed` goes one step further for a column nothing needs until the folder
-changes (each report's tokens, for rebuilding the report-level index): it stays
-pickled bytes until first use.
-
-Both are read-only sequences equal to the tuple of the same records, and both
-are safe to share between threads: two threads that make the same record at
-once each get an equal one, and one of them is kept.
+Records are read-only sequences equal to the tuple of the same records, and safe
+to share between threads: two threads that make the same record at once each get
+an equal one, and one of them is kept.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import gc
-import pickle
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar, overload
 
 R = TypeVar("R")
-T = TypeVar("T")
 
 # A record's own tuples are short; the corpus's columns are long and gain nothing.
 _SHARED_TUPLE_ITEMS = 64
@@ -134,66 +128,6 @@ class Keyed(Mapping[str, R], Generic[R]):
 
     def __len__(self) -> int:
         return len(self._index)
-
-
-class Packed(Sequence[T], Generic[T]):
-    """A column kept pickled until first use (see the module's docstring)."""
-
-    __slots__ = ("_items", "_length", "_payload")
-
-    def __init__(self, length: int, payload: bytes) -> None:
-        self._length = length
-        self._payload = payload
-        self._items: tuple[T, ...] | None = None
-
-    @classmethod
-    def of(cls, items: Sequence[T]) -> Packed[T]:
-        if isinstance(items, Packed):
-            return items
-        return cls(len(items), pickle.dumps(tuple(items), pickle.HIGHEST_PROTOCOL))
-
-    def _unpacked(self) -> tuple[T, ...]:
-        items = self._items
-        if items is None:
-            # As for the cache's payload: the collector would walk the growing heap.
-            enabled = gc.isenabled()
-            gc.disable()
-            try:
-                items = self._items = pickle.loads(self._payload)
-            finally:
-                if enabled:
-                    gc.enable()
-        return items
-
-    def __len__(self) -> int:
-        return self._length
-
-    @overload
-    def __getitem__(self, index: int) -> T: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> tuple[T, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
-        return self._unpacked()[index]
-
-    def __iter__(self) -> Iterator[T]:
-        return iter(self._unpacked())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Packed):
-            return self._unpacked() == other._unpacked()
-        if isinstance(other, tuple):
-            return self._unpacked() == other
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return Packed, (self._length, self._payload)
-
-    def __repr__(self) -> str:
-        return f"Packed({self._length} items, {len(self._payload)} bytes)"
 
 
 class Sharer:

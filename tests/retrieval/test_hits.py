@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from retrieval.hits import distinct_windows
 from retrieval.models import Passage
 from retrieval.passages import make_passages
-from retrieval.records import Records
 from retrieval.rerank import Candidate, Scored
 from retrieval.search import SearchEngine
+from retrieval.stored_columns import StoredColumn
 from tests.retrieval.test_passages import (
     long_paragraph,
     one_long_paragraph,
@@ -88,7 +88,7 @@ def test_an_engine_from_the_index_cache_quotes_the_same(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     built = SearchEngine.from_path(folder, cache_dir=cache)
     cached = SearchEngine.from_path(folder, cache_dir=cache)
-    assert isinstance(cached.passages, Records), "the second engine was not loaded from the cache"
+    assert isinstance(cached.passages, StoredColumn), "not loaded from the cache"
     assert [p.quote for p in cached.passages] == [p.quote for p in built.passages]
     assert any(p.quote for p in cached.passages)
     assert check_hits(cached) > 0

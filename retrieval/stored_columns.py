@@ -1,0 +1,306 @@
+"""Columns of the index cache kept in its file: each item pickled on its own, read only
+when something asks for it.
+
+A restart over a million passages used to unpickle the whole corpus (passages, their
+tokens and profiles, each report's tokens) before the first answer: seconds of work,
+and a private copy of everything in every process.  A question reads about a hundred
+passages, and only a rebuild walks them all.  So `write_columns` lays each column out
+as an offsets table and the items' pickles one after another, and `read_columns` gives
+back `StoredColumn`s over the file's bytes (the index store maps the file, so the page
+cache holds it once for every process on the machine).  An item is unpickled when first
+asked for and kept while at most `KEPT` are kept; past that, the kept ones are dropped
+all at once, so a long-running process never drifts back to holding every record.
+
+A live library cuts its corpus into one part per report and joins the parts again after
+a change (retrieval.corpus): `cut` and `joined` keep the unchanged parts as views of the
+file, so a reload unpickles only what it must read (the tokens, for the BM25 indexes),
+and saving the cache again copies their bytes as they are.
+
+The file is checked whole against its sha256 before it is mapped (retrieval.index_store),
+so an item that does not unpickle is a bug, not a bad disk.
+"""
+
+from __future__ import annotations
+
+import pickle
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import accumulate, chain
+from typing import Any, Generic, NamedTuple, TypeVar, overload
+
+from retrieval.records import init_fields, maker
+
+T = TypeVar("T")
+
+# Items of one column kept unpickled at once (about 40 MB of passages).
+KEPT = 65_536
+_OFFSET = 8  # bytes of one offset: little-endian int64
+
+
+class ColumnSpec(NamedTuple):
+    """Where a column lies in the buffer, and how its items are made."""
+
+    record: type | None  # a record class (items are its field values), None: plain values
+    items: int
+    start: int  # of its offsets table; the items' bytes follow it
+
+
+def write_columns(
+    columns: Mapping[str, Sequence[Any]], start: int
+) -> tuple[dict[str, ColumnSpec], bytes]:
+    """`columns` laid out from byte `start` of a buffer: their specs and their bytes.
+
+    A column whose items are all of one record class that `maker` builds is stored as
+    their field values; any other column as the items themselves.  Items a stored
+    column still holds in its file are copied as they are."""
+    specs: dict[str, ColumnSpec] = {}
+    pieces: list[bytes | memoryview] = []
+    at = start
+    for name, items in columns.items():
+        record = _record_class(items)
+        blobs = list(_encoded(items, record))
+        table = b"".join(
+            end.to_bytes(_OFFSET, "little") for end in accumulate(map(len, blobs), initial=0)
+        )
+        specs[name] = ColumnSpec(record, len(blobs), at)
+        pieces.append(table)
+        pieces.extend(blobs)
+        at += len(table) + sum(map(len, blobs))
+    return specs, b"".join(pieces)
+
+
+def read_columns(
+    buffer: memoryview, specs: Mapping[str, ColumnSpec]
+) -> dict[str, StoredColumn[Any]]:
+    """The columns `write_columns` laid out in `buffer`; ValueError when they do not fit."""
+    columns: dict[str, StoredColumn[Any]] = {}
+    for name, spec in specs.items():
+        table_end = spec.start + (spec.items + 1) * _OFFSET
+        if spec.items < 0 or spec.start < 0 or table_end > len(buffer):
+            raise ValueError(f"column {name} runs past the end of the index cache")
+        offsets = buffer[spec.start : table_end].cast("q")
+        if table_end + offsets[spec.items] > len(buffer):
+            raise ValueError(f"column {name}'s items run past the end of the index cache")
+        column: StoredColumn[Any] = StoredColumn(
+            _File(buffer[table_end:], offsets, spec.record), 0, spec.items
+        )
+        if spec.items:
+            column[0]  # a record class whose fields changed fails here, not mid-question
+        columns[name] = column
+    return columns
+
+
+class _File:
+    """What the views of one stored column share: its bytes, its offsets, its kept items."""
+
+    __slots__ = ("data", "made", "make", "offsets", "record")
+
+    def __init__(self, data: memoryview, offsets: memoryview, record: type | None) -> None:
+        self.data = data
+        self.offsets = offsets
+        self.record = record
+        self.make: Callable[[Any], Any] = _values if record is None else _rows_of(record)
+        self.made: dict[int, Any] = {}
+
+    def item(self, index: int) -> Any:
+        made = self.made.get(index)
+        if made is None:
+            made = self.make(pickle.loads(self.raw(index)))
+            if len(self.made) >= KEPT:
+                self.made.clear()
+            self.made[index] = made
+        return made
+
+    def raw(self, index: int) -> memoryview:
+        return self.data[self.offsets[index] : self.offsets[index + 1]]
+
+
+class StoredColumn(Sequence[T], Generic[T]):
+    """A read-only sequence of items unpickled from the file on first use: a whole stored
+    column, or a view of some of its items (`cut`).
+
+    Equal to the tuple of the same items.  Safe to share between threads: two threads
+    that make the same item at once each get an equal one, and one of them is kept."""
+
+    __slots__ = ("_file", "_length", "_start")
+
+    def __init__(self, file: _File, start: int, length: int) -> None:
+        self._file = file
+        self._start = start
+        self._length = length
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[T, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
+        if isinstance(index, slice):
+            return tuple([self[i] for i in range(*index.indices(self._length))])
+        if index < 0:
+            index += self._length
+        if not 0 <= index < self._length:
+            raise IndexError("stored column index out of range")
+        item: T = self._file.item(self._start + index)
+        return item
+
+    def __iter__(self) -> Iterator[T]:
+        item = self._file.item
+        for index in range(self._start, self._start + self._length):
+            yield item(index)
+
+    def view(self, start: int, end: int) -> StoredColumn[T]:
+        """Items start to end (clipped), still in the file."""
+        start, end, _ = slice(start, end).indices(self._length)
+        return StoredColumn(self._file, self._start + start, max(end - start, 0))
+
+    def _continued_by(self, other: StoredColumn[T]) -> bool:
+        return other._file is self._file and other._start == self._start + self._length
+
+    def _raw(self) -> Iterator[memoryview]:
+        raw = self._file.raw
+        return (raw(index) for index in range(self._start, self._start + self._length))
+
+    def __eq__(self, other: object) -> bool:
+        return _equal(self, other)
+
+    __hash__ = None  # type: ignore[assignment]  # equal to a tuple, yet not one
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled elsewhere (a worker process, a test), it is just its items.
+        return tuple, (tuple(self),)
+
+    def __repr__(self) -> str:
+        return f"StoredColumn({self._length} items, {len(self._file.made)} of its file's kept)"
+
+
+class Joined(Sequence[T], Generic[T]):
+    """Parts' columns one after another, without copying them (see `joined`)."""
+
+    __slots__ = ("_segments", "_starts")
+
+    def __init__(self, segments: Sequence[Sequence[T]]) -> None:
+        self._segments = tuple(segments)
+        self._starts = list(accumulate(map(len, self._segments), initial=0))
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[T, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
+        if isinstance(index, slice):
+            return tuple([self[i] for i in range(*index.indices(len(self)))])
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("joined column index out of range")
+        at = bisect_right(self._starts, index) - 1
+        return self._segments[at][index - self._starts[at]]
+
+    def __iter__(self) -> Iterator[T]:
+        return chain.from_iterable(self._segments)
+
+    def __eq__(self, other: object) -> bool:
+        return _equal(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return tuple, (tuple(self),)
+
+    def __repr__(self) -> str:
+        return f"Joined({len(self)} items in {len(self._segments)} segments)"
+
+
+def cut(column: Sequence[T], start: int, end: int) -> Sequence[T]:
+    """Items start to end of `column`: a view when they are still in the file."""
+    if isinstance(column, StoredColumn):
+        return column.view(start, end)
+    return tuple(column[start:end])
+
+
+def joined(columns: Iterable[Sequence[T]]) -> Sequence[T]:
+    """The columns one after another: a tuple when none is stored, else views of the file
+    (consecutive ones merged) and tuples of the rest."""
+    segments: list[Sequence[T]] = []
+    loose: list[T] = []
+    for column in columns:
+        parts = column._segments if isinstance(column, Joined) else (column,)
+        for part in parts:
+            if not isinstance(part, StoredColumn):
+                loose.extend(part)
+                continue
+            if loose:
+                segments.append(tuple(loose))
+                loose = []
+            last = segments[-1] if segments else None
+            if isinstance(last, StoredColumn) and last._continued_by(part):
+                segments[-1] = StoredColumn(last._file, last._start, last._length + part._length)
+            elif part._length:
+                segments.append(part)
+    if not segments:
+        return tuple(loose)
+    if loose:
+        segments.append(tuple(loose))
+    return segments[0] if len(segments) == 1 else Joined(segments)
+
+
+def _segments(items: Sequence[Any]) -> tuple[Sequence[Any], ...]:
+    return items._segments if isinstance(items, Joined) else (items,)
+
+
+def _record_class(items: Sequence[Any]) -> type | None:
+    """The record class every item is (read from the file's spec for stored items), or
+    None when they are not all one class that `maker` builds from field values."""
+    kinds: set[type | None] = set()
+    for segment in _segments(items):
+        if isinstance(segment, StoredColumn):
+            kinds.add(segment._file.record)
+        else:
+            kinds.update(map(type, segment))
+    if len(kinds) != 1:
+        return None
+    [kind] = kinds
+    return kind if kind is not None and kind is not tuple and init_fields(kind) else None
+
+
+def _encoded(items: Sequence[Any], record: type | None) -> Iterator[bytes | memoryview]:
+    fields = init_fields(record) if record is not None else None
+    for segment in _segments(items):
+        if isinstance(segment, StoredColumn) and segment._file.record is record:
+            yield from segment._raw()
+        elif fields is None:
+            yield from (pickle.dumps(item, pickle.HIGHEST_PROTOCOL) for item in segment)
+        else:
+            for item in segment:
+                row = tuple([getattr(item, name) for name in fields])
+                yield pickle.dumps(row, pickle.HIGHEST_PROTOCOL)
+
+
+def _equal(column: Sequence[Any], other: object) -> bool:
+    """Item by item, as a tuple compares (any other sequence but text)."""
+    if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+        return False
+    return len(column) == len(other) and all(a == b for a, b in zip(column, other, strict=True))
+
+
+def _values(value: T) -> T:
+    return value
+
+
+def _rows_of(record: type[T]) -> Callable[[tuple[Any, ...]], T]:
+    make = maker(record)
+
+    def made(row: tuple[Any, ...]) -> T:
+        return make(*row)
+
+    return made
