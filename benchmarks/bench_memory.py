@@ -64,11 +64,14 @@ ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("warm", "open_s", "warm open (index cache): seconds", "s"),
     ("warm", "open_peak_mb", "warm open: peak", "MiB"),
     ("warm", "open_rss_mb", "warm open: held after it", "MiB"),
+    ("warm", "open_file_mb", "  of which pages of mapped files (shared, page cache)", "MiB"),
     ("warm", "after_questions_rss_mb", "warm open: held after the questions", "MiB"),
+    ("warm", "after_questions_file_mb", "  of which pages of mapped files", "MiB"),
     ("warm", "questions_s", "the questions, warm: seconds", "s"),
     ("warm", "rebuild_s", "one reload after a new file: seconds", "s"),
     ("warm", "rebuild_peak_over_serving_mb", "one reload: peak above the serving engine", "MiB"),
     ("warm", "after_rebuild_rss_mb", "held after that reload (a running replica)", "MiB"),
+    ("warm", "after_rebuild_file_mb", "  of which pages of mapped files", "MiB"),
     ("cold", "cache_disk_mb", "index cache on disk", "MiB"),
     ("cold", "process_peak_mb", "whole process, peak (absolute): cold run", "MiB"),
     ("warm", "process_peak_mb", "whole process, peak (absolute): warm run", "MiB"),
@@ -103,6 +106,11 @@ class Memory:
 
     def rss_kib(self) -> int:
         return _kib("VmRSS")
+
+    def file_kib(self) -> int:
+        """Of `rss_kib`, the pages of mapped files: the page cache's, shared with every
+        process that maps the same file (the index cache, libraries)."""
+        return _kib("RssFile")
 
     def reset_peak(self) -> int:
         """Drop garbage, start a new peak; the resident KiB it starts from."""
@@ -139,6 +147,7 @@ def measure_phase(
     memory = Memory()
     out: dict[str, Any] = {"phase": phase}
     base = memory.reset_peak()
+    base_file = memory.file_kib()
     out["imports_rss_mb"] = _mib(base)
     # As bot/runner.py loads: the collector would walk the growing heap over and over.
     gc.disable()
@@ -151,6 +160,7 @@ def measure_phase(
     out["reports"], out["passages"] = len(engine.reports), len(engine.passages)
     out["open_peak_mb"] = _mib(memory.peak_kib() - base)
     out["open_rss_mb"] = _mib(memory.rss_kib() - base)
+    out["open_file_mb"] = _mib(memory.file_kib() - base_file)
     with questions.open(encoding="utf-8") as lines:
         asked = [json.loads(line)["question"] for line in lines if line.strip()][:count]
     searching = time.perf_counter()
@@ -159,6 +169,7 @@ def measure_phase(
     out["questions"] = len(asked)
     out["questions_s"] = round(time.perf_counter() - searching, 2)
     out["after_questions_rss_mb"] = _mib(memory.rss_kib() - base)
+    out["after_questions_file_mb"] = _mib(memory.file_kib() - base_file)
     if phase == "warm":
         probe = drop_probe(root)
         before = memory.reset_peak()
@@ -173,6 +184,7 @@ def measure_phase(
         del change, engine
         gc.collect()
         out["after_rebuild_rss_mb"] = _mib(memory.rss_kib() - base)
+        out["after_rebuild_file_mb"] = _mib(memory.file_kib() - base_file)
         probe.unlink()
     files = [f for f in cache.rglob("*") if f.is_file()]
     out["cache_disk_mb"] = round(sum(f.stat().st_size for f in files) / 2**20, 1)
