@@ -67,7 +67,7 @@ _HEADER_AT = len(_MAGIC) + 8  # where the columns start: after the magic and the
 _STORED = ("passages", "passage_tokens", "profiles", "report_tokens")
 
 
-def pickle_corpus(corpus: Corpus) -> bytes:
+def pickle_corpus(corpus: Corpus) -> bytearray:
     """The cache payload: the magic bytes, where the header starts, the big columns,
     then the header (the corpus without those columns, pickled, and where they lie).
 
@@ -82,13 +82,15 @@ def pickle_corpus(corpus: Corpus) -> bytes:
         reports=Records.pack(corpus.reports, Sharer()),
         **{name: () for name in _STORED},
     )
-    specs, body = write_columns({name: getattr(corpus, name) for name in _STORED}, _HEADER_AT)
-    header = pickle.dumps({"corpus": small, "columns": specs}, pickle.HIGHEST_PROTOCOL)
-    header_at = _HEADER_AT + len(body)
-    return b"".join([_MAGIC, header_at.to_bytes(8, "little"), body, header])
+    payload = bytearray(_MAGIC + bytes(8))
+    specs = write_columns({name: getattr(corpus, name) for name in _STORED}, payload)
+    header_at = len(payload)
+    payload[len(_MAGIC) : _HEADER_AT] = header_at.to_bytes(8, "little")
+    payload += pickle.dumps({"corpus": small, "columns": specs}, pickle.HIGHEST_PROTOCOL)
+    return payload
 
 
-def unpickle_corpus(payload: bytes | memoryview) -> object:
+def unpickle_corpus(payload: bytes | bytearray | memoryview) -> object:
     """A cached corpus: its header unpickled, its big columns read from `payload` as
     questions need them (so `payload` may be the mapped file).
 

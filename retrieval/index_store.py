@@ -69,7 +69,7 @@ class CachedIndex(NamedTuple):
     """One entry, checked against its manifest."""
 
     scorer: FastBM25
-    payload: bytes | memoryview  # mapped when loaded (see _read_checked)
+    payload: bytes | bytearray | memoryview  # mapped when loaded (see _read_checked)
     report_scorer: FastBM25 | None = None
     listing: bytes | memoryview | None = None
 
@@ -129,7 +129,7 @@ class IndexStore:
         self,
         key: str,
         scorer: FastBM25,
-        payload: bytes,
+        payload: bytes | bytearray,
         *,
         report_scorer: FastBM25 | None = None,
         listing: bytes | None = None,
@@ -264,7 +264,7 @@ def _describe(path: Path) -> dict[str, int | str]:
     return {"size": len(data), "sha256": digest}
 
 
-def _write_synced(path: Path, data: bytes | memoryview) -> None:
+def _write_synced(path: Path, data: bytes | bytearray | memoryview) -> None:
     with open(path, "wb") as out:
         out.write(data)
         out.flush()

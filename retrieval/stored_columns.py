@@ -23,6 +23,7 @@ so an item that does not unpickle is a bug, not a bad disk.
 from __future__ import annotations
 
 import pickle
+from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import accumulate, chain
@@ -34,7 +35,7 @@ T = TypeVar("T")
 
 # Items of one column kept unpickled at once (about 40 MB of passages).
 KEPT = 65_536
-_OFFSET = 8  # bytes of one offset: little-endian int64
+_OFFSET = 8  # bytes of one offset: an int64 in the machine's order (the cache is its own)
 
 
 class ColumnSpec(NamedTuple):
@@ -45,28 +46,28 @@ class ColumnSpec(NamedTuple):
     start: int  # of its offsets table; the items' bytes follow it
 
 
-def write_columns(
-    columns: Mapping[str, Sequence[Any]], start: int
-) -> tuple[dict[str, ColumnSpec], bytes]:
-    """`columns` laid out from byte `start` of a buffer: their specs and their bytes.
+def write_columns(columns: Mapping[str, Sequence[Any]], out: bytearray) -> dict[str, ColumnSpec]:
+    """Append `columns` to `out`; where each lies, and how its items are made.
 
     A column whose items are all of one record class that `maker` builds is stored as
     their field values; any other column as the items themselves.  Items a stored
-    column still holds in its file are copied as they are."""
+    column still holds in its file are copied as they are.  Each item's pickle is
+    appended as soon as it is made, so a million of them never live at once."""
     specs: dict[str, ColumnSpec] = {}
-    pieces: list[bytes | memoryview] = []
-    at = start
     for name, items in columns.items():
         record = _record_class(items)
-        blobs = list(_encoded(items, record))
-        table = b"".join(
-            end.to_bytes(_OFFSET, "little") for end in accumulate(map(len, blobs), initial=0)
-        )
-        specs[name] = ColumnSpec(record, len(blobs), at)
-        pieces.append(table)
-        pieces.extend(blobs)
-        at += len(table) + sum(map(len, blobs))
-    return specs, b"".join(pieces)
+        table_at = len(out)
+        out += bytes(_OFFSET * (len(items) + 1))
+        start = len(out)
+        ends = array("q", [0])
+        for blob in _encoded(items, record):
+            out += blob
+            ends.append(len(out) - start)
+        if len(ends) != len(items) + 1:
+            raise ValueError(f"column {name} changed while it was written")
+        out[table_at:start] = ends.tobytes()
+        specs[name] = ColumnSpec(record, len(items), table_at)
+    return specs
 
 
 def read_columns(
