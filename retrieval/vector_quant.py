@@ -9,59 +9,46 @@ A `Snapshot` is the store's chunks at one moment: its row numbers are what an in
 holds, and its `cosines` one pass over every row.  That pass is a numba kernel
 (`retrieval.vector_kernel`), about four times faster than numpy widening `_BLOCK` rows at
 a time to float32 for BLAS (benchmarks/README.md, "Semantic stage latency"); the kernel
-is compiled in a background thread on first use, as `retrieval.bm25_compiled` does, and
+is compiled in a background thread on first use (`retrieval.background_compile`), and
 numpy answers until it is ready, so no question waits for numba.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from retrieval.background_compile import BackgroundKernel
+
 Int8s = NDArray[np.int8]
 Float32s = NDArray[np.float32]
 Ints = NDArray[np.int64]
 Kernel = Callable[[Int8s, Float32s, Float32s, Float32s], None]
 _BLOCK = 4096
-log = logging.getLogger(__name__)
 
-_kernel: Kernel | None = None
-_kernel_done = threading.Event()
-_kernel_start = threading.Lock()
-_kernel_started = False
+
+def _load() -> Kernel:
+    from retrieval.vector_kernel import dots, warm_up
+
+    warm_up()
+    return dots
+
+
+_DOTS: BackgroundKernel[Kernel] = BackgroundKernel(
+    "int8-kernel-compile",
+    _load,
+    "cannot compile the int8 cosine kernel (numba); using numpy, slower",
+)
 
 
 def compiled_dots(*, wait: bool = False) -> Kernel | None:
     """The compiled kernel, or None while numba compiles it (the first call starts that;
     `wait` blocks until it is over, for benchmarks and tests); None for good when the
     compile failed (logged once)."""
-    global _kernel_started
-    if _kernel is None and not _kernel_done.is_set():
-        with _kernel_start:
-            if not _kernel_started:
-                _kernel_started = True
-                threading.Thread(target=_compile, name="int8-kernel-compile", daemon=True).start()
-        if wait:
-            _kernel_done.wait()
-    return _kernel
-
-
-def _compile() -> None:
-    global _kernel
-    try:
-        from retrieval.vector_kernel import dots, warm_up
-
-        warm_up()
-        _kernel = dots
-    except Exception:  # numpy gives the same cosines, only slower
-        log.exception("cannot compile the int8 cosine kernel (numba); using numpy, slower")
-    finally:
-        _kernel_done.set()
+    return _DOTS.get(wait=wait)
 
 
 @dataclass(frozen=True, slots=True)
