@@ -116,12 +116,49 @@ class _File:
         return self.data[self.offsets[index] : self.offsets[index + 1]]
 
 
-class StoredColumn(Sequence[T], Generic[T]):
-    """A read-only sequence of items unpickled from the file on first use: a whole stored
-    column, or a view of some of its items (`cut`).
+class _Column(Sequence[T], Generic[T]):
+    """What both kinds of column share: read-only, equal to the tuple of their items,
+    pickled as that tuple (in a worker process, a test); `_item` is the one to write."""
 
-    Equal to the tuple of the same items.  Safe to share between threads: two threads
-    that make the same item at once each get an equal one, and one of them is kept."""
+    __slots__ = ()
+
+    def _item(self, index: int) -> T:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[T, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
+        length = len(self)
+        if isinstance(index, slice):
+            return tuple([self._item(i) for i in range(*index.indices(length))])
+        if index < 0:
+            index += length
+        if not 0 <= index < length:
+            raise IndexError(f"{type(self).__name__} index out of range")
+        return self._item(index)
+
+    def __eq__(self, other: object) -> bool:
+        """Item by item, as a tuple compares (any other sequence but text)."""
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return False
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # equal to a tuple, yet not one
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return tuple, (tuple(self),)
+
+
+class StoredColumn(_Column[T]):
+    """Items unpickled from the file on first use: a whole stored column, or a view of
+    some of its items (`cut`).
+
+    Safe to share between threads: two threads that make the same item at once each get
+    an equal one, and one of them is kept."""
 
     __slots__ = ("_file", "_length", "_start")
 
@@ -133,19 +170,7 @@ class StoredColumn(Sequence[T], Generic[T]):
     def __len__(self) -> int:
         return self._length
 
-    @overload
-    def __getitem__(self, index: int) -> T: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> tuple[T, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
-        if isinstance(index, slice):
-            return tuple([self[i] for i in range(*index.indices(self._length))])
-        if index < 0:
-            index += self._length
-        if not 0 <= index < self._length:
-            raise IndexError("stored column index out of range")
+    def _item(self, index: int) -> T:
         item: T = self._file.item(self._start + index)
         return item
 
@@ -166,20 +191,11 @@ class StoredColumn(Sequence[T], Generic[T]):
         raw = self._file.raw
         return (raw(index) for index in range(self._start, self._start + self._length))
 
-    def __eq__(self, other: object) -> bool:
-        return _equal(self, other)
-
-    __hash__ = None  # type: ignore[assignment]  # equal to a tuple, yet not one
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Pickled elsewhere (a worker process, a test), it is just its items.
-        return tuple, (tuple(self),)
-
     def __repr__(self) -> str:
         return f"StoredColumn({self._length} items, {len(self._file.made)} of its file's kept)"
 
 
-class Joined(Sequence[T], Generic[T]):
+class Joined(_Column[T]):
     """Parts' columns one after another, without copying them (see `joined`)."""
 
     __slots__ = ("_segments", "_starts")
@@ -191,32 +207,12 @@ class Joined(Sequence[T], Generic[T]):
     def __len__(self) -> int:
         return self._starts[-1]
 
-    @overload
-    def __getitem__(self, index: int) -> T: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> tuple[T, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
-        if isinstance(index, slice):
-            return tuple([self[i] for i in range(*index.indices(len(self)))])
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError("joined column index out of range")
+    def _item(self, index: int) -> T:
         at = bisect_right(self._starts, index) - 1
         return self._segments[at][index - self._starts[at]]
 
     def __iter__(self) -> Iterator[T]:
         return chain.from_iterable(self._segments)
-
-    def __eq__(self, other: object) -> bool:
-        return _equal(self, other)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return tuple, (tuple(self),)
 
     def __repr__(self) -> str:
         return f"Joined({len(self)} items in {len(self._segments)} segments)"
@@ -285,13 +281,6 @@ def _encoded(items: Sequence[Any], record: type | None) -> Iterator[bytes | memo
             for item in segment:
                 row = tuple([getattr(item, name) for name in fields])
                 yield pickle.dumps(row, pickle.HIGHEST_PROTOCOL)
-
-
-def _equal(column: Sequence[Any], other: object) -> bool:
-    """Item by item, as a tuple compares (any other sequence but text)."""
-    if not isinstance(other, Sequence) or isinstance(other, str | bytes):
-        return False
-    return len(column) == len(other) and all(a == b for a, b in zip(column, other, strict=True))
 
 
 def _values(value: T) -> T:
