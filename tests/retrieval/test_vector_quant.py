@@ -8,6 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
+from retrieval import vector_quant
 from retrieval.search import SearchEngine
 from retrieval.semantic import Embedder
 from retrieval.vector_quant import Chunk, Kernel, Snapshot, compiled_dots, numpy_dots, quantise
@@ -133,3 +134,21 @@ def test_real_minilm_vectors_keep_their_cosines_and_their_order(
         exact = vectors @ question.astype(np.float64)
         assert np.abs(got - exact).max() < 0.01
         assert np.argsort(-got)[:3].tolist() == np.argsort(-exact)[:3].tolist()
+
+
+def test_a_big_pass_shared_between_threads_gives_the_same_cosines(
+    kernel: Kernel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Bit for bit with the compiled kernel (each row on its own); BLAS, which numpy
+    # calls, may round a row differently by where its block starts.
+    snapshot = snapshot_of(unit_rows(3001, seed=7), pieces=2)
+    question = unit_rows(1, seed=8)[0].astype(np.float32)
+    whole = snapshot.cosines(question, kernel=kernel)
+    monkeypatch.setattr(vector_quant, "_SPLIT_ROWS", 100)
+    monkeypatch.setattr(vector_quant, "_WORKERS", 3)
+    assert len(vector_quant._slices(snapshot.chunks[0], 0)) == 3
+    shared = snapshot.cosines(question, kernel=kernel)
+    if kernel is numpy_dots:
+        np.testing.assert_allclose(shared, whole, rtol=0, atol=1e-6)
+    else:
+        assert shared.tobytes() == whole.tobytes()
