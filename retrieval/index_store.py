@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import BinaryIO, Final, NamedTuple
 
 from retrieval.bm25 import FastBM25
 from retrieval.errors import IndexCacheError
@@ -251,17 +251,26 @@ def _read_checked(path: Path) -> tuple[bytes | memoryview, str]:
     holds the mapped pages once for every process that maps them.
     """
     with open(path, "rb") as file:
-        digest = hashlib.sha256()
-        while chunk := file.read(_HASH_CHUNK):
-            digest.update(chunk)
-        if file.tell() == 0:
-            return b"", digest.hexdigest()
-        return memoryview(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)), digest.hexdigest()
+        size, digest = _hashed(file)
+        if size == 0:
+            return b"", digest
+        return memoryview(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)), digest
 
 
 def _describe(path: Path) -> dict[str, int | str]:
-    data, digest = _read_checked(path)
-    return {"size": len(data), "sha256": digest}
+    with open(path, "rb") as file:
+        size, digest = _hashed(file)
+    return {"size": size, "sha256": digest}
+
+
+def _hashed(file: BinaryIO) -> tuple[int, str]:
+    """The size and sha256 of what `file` holds from where it is, read a chunk at a time."""
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := file.read(_HASH_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    return size, digest.hexdigest()
 
 
 def _write_synced(path: Path, data: bytes | bytearray | memoryview) -> None:
