@@ -33,10 +33,10 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +60,16 @@ from retrieval.scorer import EPSILON, K1, B, Floats, Ints, Scorer, best_of
 
 if TYPE_CHECKING:
     from retrieval.bm25_kernel import Postings
+
+
+class Forward(NamedTuple):
+    """The forward index: document d's tokens are `token_ids[starts[d]:starts[d + 1]]`,
+    ids as in `terms`; what stage two matches questions against without strings."""
+
+    terms: Mapping[str, int]
+    token_ids: npt.NDArray[np.int32]
+    starts: Ints
+
 
 BACKENDS: Final[tuple[str, ...]] = ("fast", "rank-bm25")
 
@@ -100,6 +110,7 @@ class FastBM25(Scorer):
         term_best_code: Ints,
         block_best_code: npt.NDArray[np.unsignedinteger[Any]],
         block: int,
+        token_ids: npt.NDArray[np.int32],
     ) -> None:
         # Stored state: the postings of term t are doc_ids and pair_codes over
         # [term_offsets[t], term_offsets[t+1]), doc ids ascending; pair code c
@@ -117,13 +128,18 @@ class FastBM25(Scorer):
         self._term_best_code = term_best_code
         self._block_best_code = block_best_code
         self._block = block
+        # Each document's tokens as term ids, in order: stage two's forward index.
+        self._token_ids = token_ids
         # Derived state, recomputed rather than stored so it always matches k1, b, epsilon.
         n_tokens = int(doc_len.sum())
         self.avgdl = n_tokens / self.n_docs if self.n_docs else 0.0
         self._tf_part = okapi_tf_part(pair_tf, pair_dl, k1, b, self.avgdl)
         self._idf, self.average_idf = okapi_idf(np.diff(term_offsets), self.n_docs, epsilon)
         self._block_offsets = block_offsets_of(term_offsets, block)
-        for array in (self._tf_part, self._idf, self._block_offsets, *self._stored()):
+        self._token_starts = np.zeros(self.n_docs + 1, dtype=np.int64)
+        np.cumsum(doc_len, out=self._token_starts[1:])
+        derived = (self._tf_part, self._idf, self._block_offsets, self._token_starts)
+        for array in (*derived, *self._stored()):
             # Immutable, so safe to share between threads; and the compiled top-k
             # is built for read-only arrays, which is what a loaded index holds.
             array.flags.writeable = False
@@ -138,6 +154,7 @@ class FastBM25(Scorer):
             self._pair_dl,
             self._term_best_code,
             self._block_best_code,
+            self._token_ids,
         )
 
     # ---- building -----------------------------------------------------------------
@@ -165,10 +182,13 @@ class FastBM25(Scorer):
         doc_len = np.fromiter(map(len, corpus), dtype=np.int64, count=n_docs)
         terms = TermIds()
         chunk_docs = max(chunk_docs, 1)
-        chunks = [
+        inverted = [
             invert_chunk(corpus[first : first + chunk_docs], first, doc_len, terms)
             for first in range(0, n_docs, chunk_docs)
         ]
+        chunks = [chunk for chunk, _ in inverted]
+        token_ids = np.concatenate([ids for _, ids in inverted] or [np.zeros(0, np.int32)])
+        del inverted
         term_offsets, doc_ids, tf = merge_chunks(chunks, len(terms))
         pair_codes, pair_tf, pair_dl = number_pairs(tf, doc_ids, doc_len)
         del tf
@@ -190,6 +210,7 @@ class FastBM25(Scorer):
             term_best_code=term_best_code,
             block_best_code=block_best_code,
             block=block,
+            token_ids=token_ids,
         )
 
     # ---- scoring ------------------------------------------------------------------
@@ -211,6 +232,11 @@ class FastBM25(Scorer):
 
     def vocabulary(self) -> Collection[str]:
         return self._terms.keys()
+
+    @functools.cached_property
+    def forward(self) -> Forward:
+        """Each document's tokens as term ids, for stage two (`retrieval.rerank_compiled`)."""
+        return Forward(self._terms, self._token_ids, self._token_starts)
 
     def get_scores(self, query: Sequence[str]) -> Floats:
         return self._dense_scores(self._known(query))
@@ -297,6 +323,7 @@ class FastBM25(Scorer):
             "pair_dl": self._pair_dl,
             "term_best_code": self._term_best_code,
             "block_best_code": self._block_best_code,
+            "token_ids": self._token_ids,
         }
         params = {"k1": self.k1, "b": self.b, "epsilon": self.epsilon, "block": self._block}
         write_arrays(path, params, arrays)
@@ -337,6 +364,7 @@ class FastBM25(Scorer):
                 term_best_code=arrays["term_best_code"],
                 block_best_code=arrays["block_best_code"],
                 block=_positive_int(params["block"]),
+                token_ids=arrays["token_ids"],
             )
             index._check_consistent(len(bounds) - 1)
         except (KeyError, TypeError, ValueError, IndexError, UnicodeDecodeError) as error:
@@ -364,6 +392,16 @@ class FastBM25(Scorer):
             (self._block_best_code.dtype != self._pair_codes.dtype, "block codes' type differs"),
             (bool(np.any(self._block_best_code >= max(len(self._pair_tf), 1))), "bad block"),
             (bool(np.any(self.doc_len < 0)), "negative document length"),
+            (len(self._token_ids) != self._token_starts[-1], "tokens do not match lengths"),
+            (self._token_ids.dtype != np.int32, "token ids are not int32"),
+            (
+                len(self._token_ids) > 0
+                and not 0
+                <= int(self._token_ids.min())
+                <= int(self._token_ids.max())
+                < len(offsets) - 1,
+                "token id out of range",
+            ),
         ]
         for failed, what in problems:
             if failed:

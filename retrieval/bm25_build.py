@@ -70,10 +70,15 @@ def okapi_tf_part(pair_tf: Ints, pair_dl: Ints, k1: float, b: float, avgdl: floa
 # ---- inverting documents into posting lists -------------------------------------------
 
 
+Chunk = tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int32]]
+
+
 def invert_chunk(
     docs: Sequence[Sequence[str]], first: int, doc_len: Ints, terms: TermIds
-) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int32]]:
-    """(term, doc, tf) of every posting of consecutive documents, term-major, docs ascending."""
+) -> tuple[Chunk, npt.NDArray[np.int32]]:
+    """(term, doc, tf) of every posting of consecutive documents, term-major, docs
+    ascending; and the term id of each of their tokens, in document order (the forward
+    index stage two reads, `retrieval.rerank_compiled`)."""
     lengths = doc_len[first : first + len(docs)]
     n_tokens = int(lengths.sum())
     # One key per token, term-major then doc: after sorting, a run of equal
@@ -81,6 +86,7 @@ def invert_chunk(
     keys = np.fromiter(
         map(terms.__getitem__, chain.from_iterable(docs)), dtype=np.int64, count=n_tokens
     )
+    token_ids = keys.astype(np.int32)
     width = max(len(docs), 1)
     keys *= width
     keys += np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
@@ -91,11 +97,11 @@ def invert_chunk(
     tf = np.diff(starts, append=n_tokens)
     term, doc = np.divmod(keys[starts], width)
     doc += first
-    return term.astype(np.int32), doc.astype(np.int32), tf.astype(np.int32)
+    return (term.astype(np.int32), doc.astype(np.int32), tf.astype(np.int32)), token_ids
 
 
 def merge_chunks(
-    chunks: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int32]]],
+    chunks: list[Chunk],
     n_terms: int,
 ) -> tuple[Ints, npt.NDArray[np.int32], npt.NDArray[np.int32]]:
     """Lay the chunks' postings out term-major: (term offsets, doc ids, tfs).

@@ -19,7 +19,8 @@ from retrieval.errors import IndexCacheError
 
 _MAGIC: Final = b"RBOTBM25"
 _FORMAT: Final = "reports-bot/bm25"
-_FORMAT_VERSION: Final = 2  # 2: block bounds (block_best_code, "block")
+# 2: block bounds (block_best_code, "block"); 3: the forward index (token_ids)
+_FORMAT_VERSION: Final = 3
 _ALIGN: Final = 64
 _DTYPES: Final = frozenset({"<i4", "<i8", "<u2", "<u4", "<f8", "|u1"})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -169,6 +170,7 @@ def test_save_and_load_give_identical_scores(tmp_path: Path) -> None:
         assert np.array_equal(loaded.get_scores(query), fast.get_scores(query))
         assert loaded.top_k(query, 3)[0].tolist() == fast.top_k(query, 3)[0].tolist()
         assert [loaded.term_idf(t) for t in query] == [fast.term_idf(t) for t in query]
+    assert np.array_equal(loaded.forward.token_ids, fast.forward.token_ids)
     assert [p.name for p in tmp_path.iterdir()] == ["index.bm25"]  # no temporary left
 
 
@@ -188,8 +190,9 @@ def test_damaged_files_raise_index_cache_error(tmp_path: Path) -> None:
         "not an index": b"hello world" * 20,
         "truncated": data[:-1],
         "header cut": data[:30],
-        "other version": data.replace(b'"version": 2', b'"version": 9'),
-        "version 1 (no block bounds)": data.replace(b'"version": 2', b'"version": 1'),
+        "other version": data.replace(b'"version": 3', b'"version": 9'),
+        "version 1 (no block bounds)": data.replace(b'"version": 3', b'"version": 1'),
+        "version 2 (no forward index)": data.replace(b'"version": 3', b'"version": 2'),
         "blocks of no postings": data.replace(b'"block": 64', b'"block": 0'),
     }
     for what, content in damaged.items():
@@ -199,3 +202,13 @@ def test_damaged_files_raise_index_cache_error(tmp_path: Path) -> None:
             pytest.fail(f"{what} was loaded")
     with pytest.raises(IndexCacheError, match="rebuild"):
         FastBM25.load(tmp_path / "missing.bm25")
+
+
+def test_the_forward_index_holds_each_documents_tokens_in_order() -> None:
+    docs = [["storm", "coast", "storm"], [], ["rain", "coast"], ["été"]]
+    forward = FastBM25.build(docs, chunk_docs=2).forward
+    names = {term_id: term for term, term_id in forward.terms.items()}
+    starts = forward.starts.tolist()
+    assert starts == [0, 3, 3, 5, 6]
+    for doc, (start, end) in zip(docs, itertools.pairwise(starts), strict=True):
+        assert [names[i] for i in forward.token_ids[start:end].tolist()] == doc
