@@ -100,6 +100,7 @@ def staged_search(
         idf=engine._idf_of(terms),
         n_docs=engine._scorer.n_docs,
         kind=question_kind(question, analyzer.language),
+        forward=engine._forward,
     )
     settings = engine.settings.rerank
     laps.lap("query (idf, answer kind)")

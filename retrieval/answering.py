@@ -14,6 +14,7 @@ import numpy as np
 from retrieval import rerank, semantic_rank, speakers
 from retrieval.analyzer import Analyzer
 from retrieval.answer_types import question_kind, without_question_words
+from retrieval.bm25 import Forward
 from retrieval.corpus import Corpus
 from retrieval.hits import make_hits
 from retrieval.models import Hit, Passage, Report
@@ -42,6 +43,7 @@ class Question:
     terms: tuple[str, ...]
     idf: dict[str, float]
     n_docs: int
+    forward: Forward | None = None
 
 
 def question_terms(
@@ -150,6 +152,7 @@ def _query(question: Question, analyzer: Analyzer) -> rerank.Query:
         idf=question.idf,
         n_docs=question.n_docs,
         kind=question_kind(question.text, analyzer.language),
+        forward=question.forward,
     )
 
 

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from itertools import chain
 
-from retrieval import languages, rerank
+from retrieval import languages, rerank, rerank_profile
 from retrieval.analyzer import Analyzer, space_separated
 from retrieval.loader import LoadProblem
 from retrieval.models import Passage, Report
@@ -42,7 +42,7 @@ class Corpus:
     problems: tuple[LoadProblem, ...]
     # Stage two's inputs: each passage's profile and report (index into reports),
     # and each report's tokens for the report-level BM25 index.
-    profiles: Sequence[rerank.PassageProfile] = ()
+    profiles: Sequence[rerank_profile.PassageProfile] = ()
     passage_reports: Sequence[int] = ()
     report_tokens: Sequence[tuple[str, ...]] = ()
 
@@ -84,19 +84,19 @@ def _make_corpus(
     passages_of = [make_passages(report) for report in reports]
     passages = tuple(chain.from_iterable(passages_of))
     tokens: list[tuple[str, ...]] = []
-    profiles: list[rerank.PassageProfile] = []
+    profiles: list[rerank_profile.PassageProfile] = []
     report_tokens: list[tuple[str, ...]] = [()] * len(reports)
-    # Each language's memo of word -> cue terms (rerank.profile_report).
+    # Each language's memo of word -> cue terms (rerank_profile.profile_report).
     word_terms: dict[str, dict[str, list[str]]] = {}
     for group in _report_groups(reports, passages_of):
         language = reports[group[0]].language
         own = analyzer.for_language(language)
         group_passages = [passage for i in group for passage in passages_of[i]]
-        sentences = rerank.analyze_sentences(group_passages, own)
+        sentences = rerank_profile.analyze_sentences(group_passages, own)
         group_tokens = [passage_tokens(p, sentences, own) for p in group_passages]
         pairs = list(zip(group_passages, group_tokens, strict=True))
         memo = word_terms.setdefault(own.language, {})
-        profiles.extend(rerank.profile_report(pairs, sentences, own, memo))
+        profiles.extend(rerank_profile.profile_report(pairs, sentences, own, memo))
         tokens.extend(group_tokens)
         for i in group:
             report_tokens[i] = report_tokens_of(reports[i], passages_of[i], sentences, own)
@@ -150,7 +150,7 @@ def _report_groups(
 ) -> list[list[int]]:
     """The reports whose passages are profiled together: one each, except that reports of
     one id whose passages follow one another are one report to the profile (as they
-    are to rerank.profile_passages, which groups the passages by report id)."""
+    are to rerank_profile.profile_passages, which groups the passages by report id)."""
     groups: list[list[int]] = []
     for i, report in enumerate(reports):
         if not passages_of[i]:

@@ -50,6 +50,13 @@ _CORPUS_MODULES = (
     "scripts.py",
     "answer_types.py",
     "rerank.py",
+    "rerank_profile.py",
+    "rerank_pack.py",
+    # The cached passage index holds the forward index stage two reads.
+    "bm25.py",
+    "bm25_build.py",
+    "bm25_file.py",
+    "scorer.py",
     "corpus.py",
     "corpus_rows.py",
     "search.py",

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from retrieval.corpus import Corpus
 from retrieval.models import Passage, Report
 from retrieval.records import init_fields, maker
-from retrieval.rerank import PassageProfile
+from retrieval.rerank_profile import PassageProfile
 
 T = TypeVar("T")
 

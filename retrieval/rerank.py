@@ -23,19 +23,25 @@ benchmarks/bench_quality.py) before it earns its weight.
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from operator import attrgetter
+from typing import TYPE_CHECKING, Literal, overload
 
-from retrieval.analyzer import Analyzer
-from retrieval.answer_types import NO_CUES, AnswerKind, Cues, sentence_cues
+import numpy as np
+
+from retrieval.answer_types import NO_CUES, AnswerKind
 from retrieval.models import Passage, Report
 from retrieval.records import maker
+from retrieval.rerank_compiled import Matches, match_compiled
 from retrieval.rerank_match import Matcher
+from retrieval.rerank_profile import PassageProfile
 from retrieval.spelling import DEFAULT_LIMITS, SpellingLimits
+
+if TYPE_CHECKING:
+    from retrieval.bm25 import Forward
+    from retrieval.scorer import Floats, Ints
 
 NotFoundRule = Literal["sentences", "passage", "never"]
 
@@ -81,23 +87,6 @@ class RerankSettings:
     widen_quotes: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class PassageProfile:
-    """What stage two needs of a passage beyond its tokens, worked out at index time.
-
-    `sentence_ends[j]` is the token offset where sentence j of the passage ends;
-    it is empty when the tokens could not be lined up with the sentences, and
-    the passage is then scored as one block.
-    """
-
-    sentence_ends: tuple[int, ...]
-    # Ordinal of the passage's first sentence in its report (0 = the lead).
-    first_sentence: int
-    cues: tuple[Cues, ...]
-    # Bit p is set when the passage's token p occurs more than once in its report.
-    recurring: int = 0
-
-
 _SHARPNESS = 2.0
 
 
@@ -110,6 +99,9 @@ class Query:
     idf: Mapping[str, float]
     n_docs: int
     kind: AnswerKind | None = None
+    # The passage index's tokens as term ids, when it keeps them: stage two then
+    # matches candidates in one compiled pass (retrieval.rerank_compiled).
+    forward: Forward | None = field(default=None, repr=False, compare=False)
     weights: Mapping[str, float] = field(init=False, repr=False, compare=False)
     total_weight: float = field(init=False, repr=False, compare=False)
 
@@ -178,118 +170,121 @@ def report_text(report: Report) -> str:
     return "\n\n".join(part for part in (report.title, report.caption, report.text) if part)
 
 
-def profile_passages(
-    passages: Sequence[Passage], tokens: Sequence[Sequence[str]], analyzer: Analyzer
-) -> tuple[PassageProfile, ...]:
-    """A profile for each passage; `passages` in report order, as make_passages gives them."""
-    profiles: list[PassageProfile] = []
-    pairs = list(zip(passages, tokens, strict=True))
-    word_terms: dict[str, list[str]] = {}
-    for _, group in itertools.groupby(pairs, key=lambda pair: pair[0].report_id):
-        pairs_of_report = list(group)
-        sentences = analyze_sentences((passage for passage, _ in pairs_of_report), analyzer)
-        profiles.extend(profile_report(pairs_of_report, sentences, analyzer, word_terms))
-    return tuple(profiles)
-
-
-def analyze_sentences(passages: Iterable[Passage], analyzer: Analyzer) -> dict[str, list[str]]:
-    """Each distinct sentence of one report's passages, in order of first appearance,
-    and its tokens (windows overlap: a sentence is analyzed once)."""
-    tokens: dict[str, list[str]] = {}
-    for passage in passages:
-        for sentence in passage.sentences:
-            if sentence not in tokens:
-                tokens[sentence] = analyzer.tokens(sentence)
-    return tokens
-
-
-def profile_report(
-    pairs: Sequence[tuple[Passage, Sequence[str]]],
-    sentence_tokens: Mapping[str, Sequence[str]],
-    analyzer: Analyzer,
-    word_terms: dict[str, list[str]],
-) -> list[PassageProfile]:
-    """Profiles of one report's passages, with `analyze_sentences` of them.
-
-    The report's sentences are counted once each, in order of first appearance;
-    `word_terms` is sentence_cues' memo, shared by the reports of one build.
-    """
-    cues_of: dict[str, Cues] = {}
-    ordinals = {sentence: i for i, sentence in enumerate(sentence_tokens)}
-    counts = Counter(itertools.chain.from_iterable(sentence_tokens.values()))
-    # Each token's bit of `recurring`, as a digit; a token the sentences lack has 0.
-    bit_of = {token: "1" if count > 1 else "0" for token, count in counts.items()}
-    profiles = []
-    for passage, passage_tokens in pairs:
-        first = ordinals[passage.sentences[0]] if passage.sentences else 0
-        recurring = _recurring(passage_tokens, bit_of)
-        lengths = map(len, map(sentence_tokens.__getitem__, passage.sentences))
-        ends = list(itertools.accumulate(lengths))
-        if not ends or ends[-1] != len(passage_tokens):
-            cues = sentence_cues(passage.text, analyzer, word_terms)
-            profiles.append(PassageProfile((), first, (cues,), recurring))
-            continue
-        for sentence in passage.sentences:
-            if sentence not in cues_of:
-                cues_of[sentence] = sentence_cues(sentence, analyzer, word_terms)
-        cues_each = tuple(cues_of[sentence] for sentence in passage.sentences)
-        profiles.append(PassageProfile(tuple(ends), first, cues_each, recurring))
-    return profiles
-
-
-def _recurring(tokens: Sequence[str], bit_of: Mapping[str, str]) -> int:
-    """Bit p set when token p occurs more than once in the report."""
-    # Read as a binary numeral, the last token's bit first: one int() instead of a
-    # big integer added to once per token.
-    bits = "".join(map(bit_of.get, reversed(tokens), itertools.repeat("0")))
-    return int(bits, 2) if bits else 0
-
-
 def rank(
     query: Query, candidates: Sequence[Candidate], settings: RerankSettings | None = None
-) -> list[Scored]:
+) -> Sequence[Scored]:
     """Candidates scored by stage two, best first (ties keep BM25's order)."""
     settings = settings or RerankSettings()
     if not candidates:
         return []
-    top_bm25 = max(c.bm25 for c in candidates) or 1.0
-    top_report = max(c.report_score for c in candidates) or 1.0
-    match = Matcher(
-        query.weights,
-        query.total_weight,
-        query.terms,
-        query.kind,
-        sentence_weight=settings.sentence_weight,
-        cue_weight=settings.cue_weight,
-        next_cue_weight=settings.next_cue_weight,
-        lead_weight=settings.lead_weight,
-        single_mention_weight=settings.single_mention_weight,
-    ).match
-    passage_weight, report_weight = settings.passage_weight, settings.report_weight
-    coverage_weight, evidence_weight = settings.coverage_weight, settings.evidence_weight
-    scored = []
+    found = _matches(query, candidates, settings)
+    count = len(candidates)
+    bm25 = np.fromiter(map(_BM25, candidates), dtype=np.float64, count=count)
+    report = np.fromiter(map(_REPORT_SCORE, candidates), dtype=np.float64, count=count)
+    top_bm25 = float(bm25.max()) or 1.0
+    top_report = float(report.max()) or 1.0
+    # Elementwise, in the order `a * b / c + d * e / f + g + h * i + j * k` reads: the
+    # floats the same sum per candidate in Python gives (numpy fuses no operations).
+    score = settings.passage_weight * bm25 / top_bm25
+    score += settings.report_weight * report / top_report
+    score += found.sentence
+    score += settings.coverage_weight * found.covered
+    score += settings.evidence_weight * found.evidence
+    index = np.fromiter(map(_INDEX, candidates), dtype=np.int64, count=count)
+    return Ranked(candidates, np.lexsort((index, -score)), score, found)
+
+
+class Ranked(Sequence[Scored]):
+    """`rank`'s answer: each `Scored` record is made when first read, since most
+    questions read only the first few (a record costs as much as its match)."""
+
+    __slots__ = ("_best", "_candidates", "_evidence", "_made", "_order", "_scores")
+
+    def __init__(
+        self, candidates: Sequence[Candidate], order: Ints, scores: Floats, found: Matches
+    ) -> None:
+        self._candidates = candidates
+        self._order: list[int] = order.tolist()
+        self._scores: list[float] = scores.tolist()
+        self._best: list[int] = found.best.tolist()
+        self._evidence: list[float] = found.evidence.tolist()
+        self._made: list[Scored | None] = [None] * len(self._order)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @overload
+    def __getitem__(self, at: int) -> Scored: ...
+
+    @overload
+    def __getitem__(self, at: slice) -> list[Scored]: ...
+
+    def __getitem__(self, at: int | slice) -> Scored | list[Scored]:
+        if isinstance(at, slice):
+            return [self._scored(i) for i in range(*at.indices(len(self._order)))]
+        return self._scored(range(len(self._order))[at])
+
+    def _scored(self, at: int) -> Scored:
+        made = self._made[at]
+        if made is None:
+            i = self._order[at]
+            made = _make_scored(
+                self._candidates[i], self._scores[i], self._best[i], self._evidence[i]
+            )
+            self._made[at] = made
+        return made
+
+
+_BM25 = attrgetter("bm25")
+_REPORT_SCORE = attrgetter("report_score")
+_INDEX = attrgetter("index")
+
+
+def _matches(query: Query, candidates: Sequence[Candidate], settings: RerankSettings) -> Matches:
+    """Each candidate's match (retrieval.rerank_match): compiled over the forward
+    index when there is one and the kernel is ready, else in Python."""
+    knobs = {
+        "sentence_weight": settings.sentence_weight,
+        "cue_weight": settings.cue_weight,
+        "next_cue_weight": settings.next_cue_weight,
+        "lead_weight": settings.lead_weight,
+        "single_mention_weight": settings.single_mention_weight,
+    }
+    if query.forward is not None:
+        compiled = match_compiled(
+            query.forward,
+            query.weights,
+            query.total_weight,
+            frozenset(query.terms),
+            query.kind,
+            candidates,
+            **knobs,
+        )
+        if compiled is not None:
+            return compiled
+    match = Matcher(query.weights, query.total_weight, query.terms, query.kind, **knobs).match
+    found = []
     for candidate in candidates:
         profile = candidate.profile
         if profile is None:
-            found = match(candidate.tokens, (), 0, _ONE_BLOCK, None)
+            found.append(match(candidate.tokens, (), 0, _ONE_BLOCK, None))
         else:
-            found = match(
-                candidate.tokens,
-                profile.sentence_ends,
-                profile.first_sentence,
-                profile.cues,
-                profile.recurring,
+            found.append(
+                match(
+                    candidate.tokens,
+                    profile.sentence_ends,
+                    profile.first_sentence,
+                    profile.cues,
+                    profile.recurring,
+                )
             )
-        sentence_score, best_sentence, evidence, covered = found
-        score = (
-            passage_weight * candidate.bm25 / top_bm25
-            + report_weight * candidate.report_score / top_report
-            + sentence_score
-            + coverage_weight * covered
-            + evidence_weight * evidence
-        )
-        scored.append(_make_scored(candidate, score, best_sentence, evidence))
-    return sorted(scored, key=lambda s: (-s.score, s.candidate.index))
+    sentence, best, evidence, covered = zip(*found, strict=True)
+    return Matches(
+        np.array(sentence, dtype=np.float64),
+        np.array(best, dtype=np.int64),
+        np.array(evidence, dtype=np.float64),
+        np.array(covered, dtype=np.float64),
+    )
 
 
 def coverage(query: Query, tokens: Sequence[str]) -> float:

@@ -8,7 +8,7 @@ uses more than once.  Everything else is worked out from those masks.
 The scores are bit-for-bit those of the straightforward per-candidate code this
 replaced (tests/retrieval/rerank_reference.py keeps it, and
 tests/retrieval/test_rerank_exact.py compares the two): a share of the question's idf
-mass is always summed in question order with `sum`, over exactly the same weights,
+mass is always added in question order (`added_in_order`), over exactly the same weights,
 so a mask's share can be worked out once per question and looked up after that.
 """
 
@@ -16,13 +16,23 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import compress, pairwise
 
 from retrieval.answer_types import NO_CUES, AnswerKind, Cues
 
 # (sentence score, best sentence or -1, evidence, coverage) of one candidate.
 Match = tuple[float, int, float, float]
+
+
+def added_in_order(values: Iterable[float]) -> float:
+    """The values added one by one from 0.0: `sum` as Python 3.11 adds floats (3.12 adds
+    them with compensation), and as the compiled kernel adds them
+    (`retrieval.rerank_kernel`), so the two give the same bits on every Python."""
+    total = 0.0
+    for value in values:
+        total += value
+    return total
 
 
 def lead(ordinal: int) -> float:
@@ -92,7 +102,7 @@ class Matcher:
         if share is None:
             weights = self._weights
             picked = [weights[k] for k in range(len(weights)) if mask >> k & 1]
-            share = self._shares[mask] = sum(picked) / self._total
+            share = self._shares[mask] = added_in_order(picked) / self._total
         return share
 
     def _evidence(self, mask: int, recurring: int) -> float:
@@ -109,7 +119,7 @@ class Matcher:
                 for k in range(len(weights))
                 if mask >> k & 1
             ]
-            share = self._evidences[key] = sum(picked) / self._total
+            share = self._evidences[key] = added_in_order(picked) / self._total
         return share
 
     def _lead_term(self, ordinal: int) -> float:

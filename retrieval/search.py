@@ -92,6 +92,9 @@ class SearchEngine:
         self._scorer = scorer
         # The index cache keeps it too (over 100,000 small reports: half a second to build).
         self._report_scorer = report_scorer or build_scorer(settings.backend, corpus.report_tokens)
+        # Stage two matches over the passage index's term ids when it keeps them.
+        fast = isinstance(scorer, FastBM25) and scorer.n_docs == len(corpus.passages)
+        self._forward = scorer.forward if fast and isinstance(scorer, FastBM25) else None
         self._analyzer = analyzer
         self.settings = settings
         languages.warm_up(analyzer.settings.language_model)
@@ -348,7 +351,9 @@ class SearchEngine:
         if not terms or top <= 0 or not self._corpus.passages:
             return []
         indices, scores = self._first_stage(terms, within)
-        asked = Question(question, tuple(terms), self._idf_of(terms), self._scorer.n_docs)
+        asked = Question(
+            question, tuple(terms), self._idf_of(terms), self._scorer.n_docs, self._forward
+        )
         report_scores = self._report_scorer.get_scores(terms)
         # "Does this new report answer?" (within) stays lexical: pushes do not wait for vectors.
         stage = self._semantic if within is None else None

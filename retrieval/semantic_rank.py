@@ -181,7 +181,8 @@ def pool(
     features of each."""
     window_cos, sentence_cos = cos.windows, cos.sentences
     best_sentence, best_window = cos.best_sentence, cos.best_window
-    ranked = rerank.rank(query, candidates, settings)
+    # Every record is read below: made all at once.
+    ranked = list(rerank.rank(query, candidates, settings))
     n = len(ranked)
     features = np.zeros((n, len(FEATURES)), dtype=np.float64)
     if n == 0:

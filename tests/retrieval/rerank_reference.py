@@ -1,7 +1,8 @@
 """Stage two's ranking as it was before it was made faster (retrieval/rerank.py and
 retrieval/rerank_match.py, issue 14): each candidate's tokens scanned once per feature,
 shares summed over dicts and sets.  test_rerank_exact.py checks that the fast `rank`
-gives exactly what this gives; keep it as it is."""
+gives exactly what this gives; keep it as it is (but for its shares, added one by one
+as Python 3.11's `sum` adds them, on every Python)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 from retrieval.answer_types import NO_CUES
 from retrieval.rerank import Candidate, Query, RerankSettings, Scored
+from retrieval.rerank_match import added_in_order
 
 
 def rank(
@@ -59,7 +61,7 @@ def _match(query: Query, candidate: Candidate, settings: RerankSettings) -> _Mat
         # Summed in question order, never in set order: set order follows the
         # per-process string hash, and float sums in another order can differ in
         # the last bit, which would make two runs (or two backends) disagree.
-        return sum(w for t, w in weights.items() if t in terms) / total
+        return added_in_order(w for t, w in weights.items() if t in terms) / total
 
     coverages = [share(block) for block in blocks]
     evidence = max(

@@ -40,6 +40,7 @@ from retrieval.corpus import Corpus, index_reports, make_corpus, with_language
 from retrieval.loader import load_reports
 from retrieval.models import Passage, Report
 from retrieval.passages import make_passages
+from retrieval.rerank_profile import PassageProfile
 
 ANALYZER = Analyzer()
 WHEN = datetime(2024, 5, 1, tzinfo=UTC)
@@ -96,7 +97,7 @@ def reference_cues(sentence: str, analyzer: Analyzer) -> Cues:
 
 def reference_profiles(
     passages: Sequence[Passage], tokens: Sequence[Sequence[str]], languages: dict[str, Analyzer]
-) -> list[rerank.PassageProfile]:
+) -> list[PassageProfile]:
     """rerank's profiles as they were worked out, report by report (`languages`: each
     report id's analyzer)."""
     profiles = []
@@ -116,10 +117,12 @@ def reference_profiles(
             ends = list(itertools.accumulate(len(sentence_tokens[s]) for s in passage.sentences))
             if not ends or ends[-1] != len(passage_tokens):
                 whole = (reference_cues(passage.text, analyzer),)
-                profiles.append(rerank.PassageProfile((), first, whole, recurring))
+                profiles.append(PassageProfile.of(passage_tokens, (), first, whole, recurring))
             else:
                 each = tuple(reference_cues(s, analyzer) for s in passage.sentences)
-                profiles.append(rerank.PassageProfile(tuple(ends), first, each, recurring))
+                profiles.append(
+                    PassageProfile.of(passage_tokens, tuple(ends), first, each, recurring)
+                )
     return profiles
 
 

@@ -32,9 +32,9 @@ from retrieval.rerank import (
     RerankSettings,
     Scored,
     is_not_found,
-    profile_passages,
     rank,
 )
+from retrieval.rerank_profile import profile_passages
 from retrieval.search import SearchEngine
 from retrieval.sentences import split_sentences
 from tests.conftest import make_report

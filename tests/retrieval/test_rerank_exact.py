@@ -1,4 +1,5 @@
-"""Stage two's fast ranking (retrieval.rerank.rank over retrieval.rerank_match) gives
+"""Stage two's fast ranking (retrieval.rerank.rank over retrieval.rerank_match, and over
+the compiled retrieval.rerank_kernel) gives
 exactly what the straightforward code it replaced gives (tests/retrieval/rerank_reference.py):
 the same order, the same float scores (==, and the same bits), the same best sentence
 and evidence, for every question's real candidates and under settings that switch each
@@ -13,7 +14,7 @@ from dataclasses import replace
 import pytest
 
 from benchmarks.corpus import CorpusSpec, generate
-from retrieval import rerank
+from retrieval import rerank, rerank_compiled
 from retrieval.answer_types import AnswerKind
 from retrieval.rerank import Candidate, Query, RerankSettings, Scored
 from retrieval.search import SearchEngine
@@ -53,7 +54,8 @@ def variants_of(query: Query) -> Iterator[Query]:
 
 
 def check(query: Query, candidates: Sequence[Candidate]) -> None:
-    for asked in variants_of(query):
+    # With the forward index (the compiled match) and without it (Matcher, in Python).
+    for asked in (q for v in variants_of(query) for q in (v, replace(v, forward=None))):
         for settings in VARIANTS:
             same(
                 FAST(asked, candidates, settings),
@@ -62,6 +64,32 @@ def check(query: Query, candidates: Sequence[Candidate]) -> None:
     # Without profiles every passage is one block; equal BM25 scores make ties.
     bare = [replace(c, profile=None, bm25=round(c.bm25)) for c in candidates]
     same(FAST(query, bare), rerank_reference.rank(query, bare))
+    same(FAST(replace(query, forward=None), bare), rerank_reference.rank(query, bare))
+
+
+def compiled_at_all(query: Query, candidates: Sequence[Candidate]) -> bool:
+    """Whether the compiled match takes these candidates (not the Python fallback)."""
+    assert query.forward is not None
+    found = rerank_compiled.match_compiled(
+        query.forward,
+        query.weights,
+        query.total_weight,
+        frozenset(query.terms),
+        query.kind,
+        candidates,
+        sentence_weight=DEFAULT.sentence_weight,
+        cue_weight=DEFAULT.cue_weight,
+        next_cue_weight=DEFAULT.next_cue_weight,
+        lead_weight=DEFAULT.lead_weight,
+        single_mention_weight=DEFAULT.single_mention_weight,
+    )
+    return found is not None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compiled_kernel() -> None:
+    """The compiled match ready before any question, so that `check` compares it."""
+    assert rerank_compiled.compiled_match(wait=True) is not None
 
 
 class Recorder:
@@ -70,15 +98,18 @@ class Recorder:
     def __init__(self) -> None:
         self.calls = 0
         self.candidates = 0
+        self.compiled = 0
 
     def __call__(
         self, query: Query, candidates: Sequence[Candidate], settings: RerankSettings | None = None
-    ) -> list[Scored]:
+    ) -> Sequence[Scored]:
+        assert query.forward is not None  # the engines here keep a forward index
         ranked = FAST(query, candidates, settings)
         same(ranked, rerank_reference.rank(query, candidates, settings))
         check(query, candidates)
         self.calls += 1
         self.candidates += len(candidates)
+        self.compiled += compiled_at_all(query, candidates)
         return ranked
 
 
@@ -105,6 +136,8 @@ def run(engine: SearchEngine, questions: Sequence[str], monkeypatch: pytest.Monk
         engine.search(question, top=5)
     monkeypatch.undo()
     assert recorder.calls > len(questions) // 2
+    # The compiled match is what was compared, not only the Python one.
+    assert recorder.compiled >= 0.9 * recorder.calls
     return recorder.candidates
 
 
