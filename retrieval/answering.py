@@ -14,7 +14,7 @@ import numpy as np
 from retrieval import rerank, semantic_rank, speakers
 from retrieval.analyzer import Analyzer
 from retrieval.answer_types import question_kind, without_question_words
-from retrieval.bm25 import Forward
+from retrieval.bm25_build import Forward
 from retrieval.corpus import Corpus
 from retrieval.hits import make_hits
 from retrieval.models import Hit, Passage, Report

@@ -12,9 +12,9 @@ postings of a term.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import chain
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +24,15 @@ from retrieval.scorer import Floats, Ints
 # Postings per block of the block bounds: smaller blocks bound tighter but cost more
 # checks per posting skipped (retrieval.bm25_kernel), and 2 bytes each in the index.
 BLOCK: Final = 64
+
+
+class Forward(NamedTuple):
+    """The forward index: document d's tokens are `token_ids[starts[d]:starts[d + 1]]`,
+    ids as in `terms`; what stage two matches questions against without strings."""
+
+    terms: Mapping[str, int]
+    token_ids: npt.NDArray[np.int32]
+    starts: Ints
 
 
 class TermIds(dict[str, int]):

@@ -40,7 +40,7 @@ from retrieval.rerank_profile import PassageProfile
 from retrieval.spelling import DEFAULT_LIMITS, SpellingLimits
 
 if TYPE_CHECKING:
-    from retrieval.bm25 import Forward
+    from retrieval.bm25_build import Forward
     from retrieval.scorer import Floats, Ints
 
 NotFoundRule = Literal["sentences", "passage", "never"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from operator import attrgetter
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -22,11 +22,22 @@ from retrieval.answer_types import AnswerKind
 from retrieval.background_compile import BackgroundKernel
 from retrieval.rerank_match import lead
 from retrieval.rerank_pack import STRAY, one_block
+from retrieval.rerank_profile import PassageProfile
 
 if TYPE_CHECKING:
-    from retrieval.bm25 import Forward
-    from retrieval.rerank import Candidate
+    from retrieval.bm25_build import Forward
     from retrieval.scorer import Floats, Ints
+
+
+class Candidate(Protocol):
+    """What this module reads of `rerank.Candidate` (not imported: rerank imports us)."""
+
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def profile(self) -> PassageProfile | None: ...
+
 
 # A question's terms are bits of an int64 mask (the sign bit left alone).
 MAX_TERMS: Final = 62

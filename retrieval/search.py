@@ -92,7 +92,6 @@ class SearchEngine:
         self._scorer = scorer
         # The index cache keeps it too (over 100,000 small reports: half a second to build).
         self._report_scorer = report_scorer or build_scorer(settings.backend, corpus.report_tokens)
-        # Stage two matches over the passage index's term ids when it keeps them.
         fast = isinstance(scorer, FastBM25) and scorer.n_docs == len(corpus.passages)
         self._forward = scorer.forward if fast and isinstance(scorer, FastBM25) else None
         self._analyzer = analyzer
@@ -129,12 +128,10 @@ class SearchEngine:
         *,
         follow_outside_links: bool = False,
     ) -> SearchEngine:
-        """Load reports from a file or folder and build the index.
-
-        With `cache_dir` (fast backend only) a previously built index for the
-        very same files and analyzer settings is loaded instead of rebuilt.
-        Symlinks that lead outside `path` are skipped unless `follow_outside_links`.
-        """
+        """Load reports from a file or folder and build the index.  With `cache_dir`
+        (fast backend only) a previously built index for the very same files and
+        analyzer settings is loaded instead of rebuilt.  Symlinks that lead outside
+        `path` are skipped unless `follow_outside_links`."""
         settings = settings or SearchSettings()
         root = Path(path)
         if cache_dir is None or settings.backend != "fast":
@@ -351,9 +348,8 @@ class SearchEngine:
         if not terms or top <= 0 or not self._corpus.passages:
             return []
         indices, scores = self._first_stage(terms, within)
-        asked = Question(
-            question, tuple(terms), self._idf_of(terms), self._scorer.n_docs, self._forward
-        )
+        idf, n_docs = self._idf_of(terms), self._scorer.n_docs  # forward: for stage two
+        asked = Question(question, tuple(terms), idf, n_docs, self._forward)
         report_scores = self._report_scorer.get_scores(terms)
         # "Does this new report answer?" (within) stays lexical: pushes do not wait for vectors.
         stage = self._semantic if within is None else None
