@@ -282,22 +282,13 @@ def model_identity(model: str | None) -> str:
 
 
 def warm_up(model: str | None = None) -> None:
-    """Load the detector and its compiled kernel in the background (about a second), so
-    that the first question after a start from the index cache, which needs both, does
-    not wait for all of it."""
-    # Not _LOCK: the load holds that, and a second warm-up must not wait for it.
-    with _WARMED_LOCK:
+    """Load the detector in the background (about a second), so that the first question
+    after a start from the index cache, which needs it, does not wait for all of it."""
+    with _LOCK:
         if model in _WARMED:
             return
         _WARMED.add(model)
-    threading.Thread(target=_warm, args=(model,), name="language-model", daemon=True).start()
-
-
-def _warm(model: str | None) -> None:
-    found = detector(model)
-    if found is not None:
-        found.detect("warm")  # loads the compiled kernel (numba's first use: ~0.4 s)
+    threading.Thread(target=detector, args=(model,), name="language-model", daemon=True).start()
 
 
 _WARMED: set[str | None] = set()
-_WARMED_LOCK = threading.Lock()
