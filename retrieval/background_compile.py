@@ -9,7 +9,6 @@ the one thread, the flag and the outcome that `retrieval.bm25_compiled` and
 
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
 from collections.abc import Callable
@@ -18,7 +17,6 @@ from typing import Generic, TypeVar
 log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., object])
-_EXIT_WAIT_S = 10.0
 
 
 class BackgroundKernel(Generic[F]):
@@ -43,9 +41,6 @@ class BackgroundKernel(Generic[F]):
                 if not self._started:
                     self._started = True
                     threading.Thread(target=self._compile, name=self._name, daemon=True).start()
-                    # A compile still running while the interpreter tears down can crash
-                    # it (numba/LLVM in a daemon thread): an exit waits for it, a while.
-                    atexit.register(self._done.wait, _EXIT_WAIT_S)
             if wait:
                 self._done.wait()
         return self._kernel
