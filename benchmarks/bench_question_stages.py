@@ -18,6 +18,7 @@ from retrieval.answer_types import question_kind, without_question_words
 from retrieval.hits import best_sentence, distinct_windows
 from retrieval.models import Hit
 from retrieval.passages import widen
+from retrieval.scorer import idf_of
 from retrieval.search import SearchEngine
 
 # In the order search runs them; make_hits' own steps are indented in the tables.
@@ -97,7 +98,7 @@ def staged_search(
     query = rerank.Query(
         text=question,
         terms=tuple(terms),
-        idf=engine._idf_of(terms),
+        idf=idf_of(engine._scorer, terms),
         n_docs=engine._scorer.n_docs,
         kind=question_kind(question, analyzer.language),
         forward=engine._forward,

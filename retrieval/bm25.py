@@ -44,10 +44,9 @@ import numpy.typing as npt
 from retrieval.bm25_build import (
     BLOCK,
     Forward,
-    TermIds,
     best_codes,
     block_offsets_of,
-    invert_chunk,
+    invert_chunks,
     merge_chunks,
     number_pairs,
     okapi_idf,
@@ -57,6 +56,7 @@ from retrieval.bm25_compiled import compiled_top_k
 from retrieval.bm25_file import read_arrays, write_arrays
 from retrieval.bm25_reference import RankBM25Backend
 from retrieval.errors import IndexCacheError, UnknownBackendError
+from retrieval.forward_tokens import numbered_tokens
 from retrieval.scorer import EPSILON, K1, B, Floats, Ints, Scorer, best_of
 
 if TYPE_CHECKING:
@@ -171,16 +171,8 @@ class FastBM25(Scorer):
         n_docs = len(corpus)
         if n_docs >= 2**31:
             raise ValueError("FastBM25 indexes at most 2**31 - 1 documents; split the corpus")
-        doc_len = np.fromiter(map(len, corpus), dtype=np.int64, count=n_docs)
-        terms = TermIds()
-        chunk_docs = max(chunk_docs, 1)
-        inverted = [
-            invert_chunk(corpus[first : first + chunk_docs], first, doc_len, terms)
-            for first in range(0, n_docs, chunk_docs)
-        ]
-        chunks = [chunk for chunk, _ in inverted]
-        token_ids = np.concatenate([ids for _, ids in inverted] or [np.zeros(0, np.int32)])
-        del inverted
+        terms, token_ids, doc_len = numbered_tokens(corpus)
+        chunks = invert_chunks(token_ids, doc_len, max(chunk_docs, 1))
         term_offsets, doc_ids, tf = merge_chunks(chunks, len(terms))
         pair_codes, pair_tf, pair_dl = number_pairs(tf, doc_ids, doc_len)
         del tf

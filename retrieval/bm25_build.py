@@ -12,8 +12,7 @@ postings of a term.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from itertools import chain
+from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
 import numpy as np
@@ -33,6 +32,11 @@ class Forward(NamedTuple):
     terms: Mapping[str, int]
     token_ids: npt.NDArray[np.int32]
     starts: Ints
+
+    @property
+    def size(self) -> int:
+        """How many documents."""
+        return len(self.starts) - 1
 
 
 class TermIds(dict[str, int]):
@@ -82,23 +86,28 @@ def okapi_tf_part(pair_tf: Ints, pair_dl: Ints, k1: float, b: float, avgdl: floa
 Chunk = tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int32]]
 
 
-def invert_chunk(
-    docs: Sequence[Sequence[str]], first: int, doc_len: Ints, terms: TermIds
-) -> tuple[Chunk, npt.NDArray[np.int32]]:
+def invert_chunks(token_ids: npt.NDArray[np.int32], doc_len: Ints, chunk_docs: int) -> list[Chunk]:
+    """`invert_chunk` over every `chunk_docs` documents, which caps the sorts' memory."""
+    starts = np.zeros(len(doc_len) + 1, dtype=np.int64)
+    np.cumsum(doc_len, out=starts[1:])
+    return [
+        invert_chunk(token_ids[starts[first] : starts[first + len(lengths)]], first, lengths)
+        for first in range(0, len(doc_len), chunk_docs)
+        for lengths in (doc_len[first : first + chunk_docs],)
+    ]
+
+
+def invert_chunk(token_ids: npt.NDArray[np.int32], first: int, lengths: Ints) -> Chunk:
     """(term, doc, tf) of every posting of consecutive documents, term-major, docs
-    ascending; and the term id of each of their tokens, in document order (the forward
-    index stage two reads, `retrieval.rerank_compiled`)."""
-    lengths = doc_len[first : first + len(docs)]
-    n_tokens = int(lengths.sum())
+    ascending: `token_ids` are their tokens' term ids, one document after another,
+    `first` the first one's number and `lengths` their lengths."""
+    n_tokens = len(token_ids)
     # One key per token, term-major then doc: after sorting, a run of equal
     # keys is one posting and its length is the term frequency.
-    keys = np.fromiter(
-        map(terms.__getitem__, chain.from_iterable(docs)), dtype=np.int64, count=n_tokens
-    )
-    token_ids = keys.astype(np.int32)
-    width = max(len(docs), 1)
+    keys = token_ids.astype(np.int64)
+    width = max(len(lengths), 1)
     keys *= width
-    keys += np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
+    keys += np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     keys.sort()
     new_run = np.ones(n_tokens, dtype=bool)
     np.not_equal(keys[1:], keys[:-1], out=new_run[1:])
@@ -106,7 +115,7 @@ def invert_chunk(
     tf = np.diff(starts, append=n_tokens)
     term, doc = np.divmod(keys[starts], width)
     doc += first
-    return (term.astype(np.int32), doc.astype(np.int32), tf.astype(np.int32)), token_ids
+    return term.astype(np.int32), doc.astype(np.int32), tf.astype(np.int32)
 
 
 def merge_chunks(

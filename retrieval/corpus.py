@@ -3,9 +3,10 @@ passages, their tokens and stage two's profiles, and each report's tokens.
 
 `make_corpus` analyzes reports; a corpus can be cut into one part per report and
 parts merged back (`index_reports`, `merge_parts`, `split_parts`), so a live
-reload (retrieval.library) re-analyzes only the reports that changed.  The index
-cache (retrieval.corpus_cache) pickles a `Corpus` whole; retrieval.corpus_pool runs
-`make_corpus` on several cores.
+reload (retrieval.library) re-analyzes only the reports that changed.  An engine keeps
+the tokens as its BM25 indexes' term ids (`tokens_of_indexes`); the index cache
+(retrieval.corpus_cache) stores the rest; retrieval.corpus_pool runs `make_corpus` on
+several cores.
 
 Each sentence is analyzed once: a passage's tokens and its report's are its
 sentences' tokens one after another whenever its text is those sentences with
@@ -23,6 +24,8 @@ from itertools import chain
 
 from retrieval import languages, rerank, rerank_profile
 from retrieval.analyzer import Analyzer, space_separated
+from retrieval.bm25_build import Forward
+from retrieval.forward_tokens import ForwardTokens
 from retrieval.loader import LoadProblem
 from retrieval.models import Passage, Report
 from retrieval.passages import make_passages
@@ -218,6 +221,23 @@ def merge_parts(parts: Sequence[Corpus], problems: Sequence[LoadProblem]) -> Cor
         passage_reports=tuple(passage_reports),
         report_tokens=joined(p.report_tokens for p in parts),
     )
+
+
+def tokens_of_indexes(corpus: Corpus, passages: Forward | None, reports: Forward | None) -> Corpus:
+    """`corpus` with its passages' and reports' tokens read from the forward indexes of
+    their BM25 indexes (retrieval.forward_tokens) instead of kept as tuples; an index
+    that does not hold one document per passage (report) is not used."""
+    changes: dict[str, ForwardTokens] = {}
+    for name, forward, items in (
+        ("passage_tokens", passages, corpus.passages),
+        ("report_tokens", reports, corpus.reports),
+    ):
+        kept = getattr(corpus, name)
+        if forward is None or forward.size != len(items):
+            continue
+        if not (isinstance(kept, ForwardTokens) and kept.is_whole(forward)):
+            changes[name] = ForwardTokens.whole(forward)
+    return replace(corpus, **changes) if changes else corpus  # type: ignore[arg-type]
 
 
 def split_parts(corpus: Corpus) -> list[Corpus]:

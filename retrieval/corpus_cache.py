@@ -56,6 +56,7 @@ _CORPUS_MODULES = (
     "bm25.py",
     "bm25_build.py",
     "bm25_file.py",
+    "forward_tokens.py",
     "scorer.py",
     "corpus.py",
     "corpus_rows.py",
@@ -66,12 +67,15 @@ _CORPUS_MODULES = (
 )
 
 
-# The payload's first bytes: this layout, version 2 (1 was one pickle of the whole corpus).
-_MAGIC = b"RBCORP02"
+# The payload's first bytes: this layout, version 3 (1 was one pickle of the whole corpus,
+# 2 kept the tokens too).
+_MAGIC = b"RBCORP03"
 _HEADER_AT = len(_MAGIC) + 8  # where the columns start: after the magic and the header's place
 # The columns a question reads a few items of, and only a reload reads whole: kept in
 # the file (retrieval.stored_columns).  The rest is small and unpickled at load.
-_STORED = ("passages", "passage_tokens", "profiles", "report_tokens")
+_STORED = ("passages", "profiles")
+# Kept in neither: the BM25 indexes hold them, as term ids (retrieval.forward_tokens).
+_IN_INDEXES = ("passage_tokens", "report_tokens")
 
 
 def pickle_corpus(corpus: Corpus) -> bytearray:
@@ -87,7 +91,7 @@ def pickle_corpus(corpus: Corpus) -> bytearray:
     small = dataclasses.replace(
         corpus,
         reports=Records.pack(corpus.reports, Sharer()),
-        **{name: () for name in _STORED},
+        **{name: () for name in (*_STORED, *_IN_INDEXES)},
     )
     payload = bytearray(_MAGIC + bytes(8))
     specs = write_columns({name: getattr(corpus, name) for name in _STORED}, payload)

@@ -18,7 +18,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +109,13 @@ class FolderFiles:
             return False
         self._order = None
         return True
+
+    def replace_parts(self, views: Mapping[int, CorpusPart]) -> None:
+        """Each part whose id() is in `views` replaced by that view (Library._as_views_of)."""
+        for path, content in self.contents.items():
+            if any(id(part) in views for part in content.parts):
+                parts = tuple(views.get(id(part), part) for part in content.parts)
+                self.contents[path] = FileContent(parts, content.problems)
 
     # -- a walk of everything --------------------------------------------------------------
 

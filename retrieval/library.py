@@ -3,8 +3,7 @@ indexed as files come, change and go.
 
 `Library.refresh()` loads only new or changed files (by size and mtime), drops deleted
 ones, and builds a new `SearchEngine` from per-report parts analyzed earlier: only the
-BM25 statistics, which are global, are recomputed (a fraction of a second at 100k
-passages, against ~12 s to analyze everything again).  The engine it returns is
+BM25 indexes, whose statistics are global, are built again.  The engine it returns is
 complete and immutable, so whoever swaps it in never exposes a half-built index; with
 a semantic stage (`use_semantic`) each new engine's corpus is embedded in the background.
 
@@ -16,8 +15,8 @@ missed events.  A restart (`open` with an index cache) takes the newest engine c
 for the folder as it is, with the files it was built from, so its first walk reads
 again only what changed while it was down.
 
-Reading, settling and per-file isolation are `retrieval.folder`'s.  Nothing here
-knows about Telegram; the bot runs `refresh` in a worker thread.
+Reading, settling and per-file isolation are `retrieval.folder`'s; the bot runs `refresh`
+in a worker thread.
 """
 
 from __future__ import annotations
@@ -370,7 +369,12 @@ class Library:
         extras = [("(feed)", (part,), ()) for part in self._extras.values()]
         parts, problems = first_of_each([*files, *(extras if with_extras else [])])
         walk_problems = list(self.folder.walk_problems)
-        return SearchEngine.from_parts(parts, self.settings, walk_problems + problems)
+        engine = SearchEngine.from_parts(parts, self.settings, walk_problems + problems)
+        if with_extras:  # to serve: its cut parts replace these (tokens kept once, as ids)
+            views = dict(zip(map(id, parts), engine.parts(), strict=True))
+            self.folder.replace_parts(views)
+            self._extras = {key: views.get(id(p), p) for key, p in self._extras.items()}
+        return engine
 
     def _cut_seed(self) -> None:
         engine, self._seed = self._seed, None

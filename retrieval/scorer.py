@@ -49,6 +49,12 @@ class Scorer(Protocol):
         ...
 
 
+def idf_of(scorer: Scorer, terms: Sequence[str]) -> dict[str, float]:
+    """The idf of each of `terms` the scorer knows (stage two's term weights)."""
+    known = scorer.vocabulary()
+    return {term: scorer.term_idf(term) for term in set(terms) if term in known}
+
+
 def best_of(
     ids: Ints, scores: Floats, k: int, *, positive_only: bool = True
 ) -> tuple[Ints, Floats]:

@@ -33,7 +33,7 @@ from retrieval.answering import (
     question_terms,
 )
 from retrieval.bm25 import BACKENDS, FastBM25, build_scorer
-from retrieval.corpus import Corpus, CorpusPart, merge_parts, split_parts
+from retrieval.corpus import Corpus, CorpusPart, merge_parts, split_parts, tokens_of_indexes
 from retrieval.corpus_cache import (
     code_version,
     file_signatures,
@@ -53,7 +53,7 @@ from retrieval.rerank import RerankSettings
 
 if TYPE_CHECKING:
     from retrieval.semantic_stage import SemanticStage
-from retrieval.scorer import Floats, Ints, Scorer
+from retrieval.scorer import Floats, Ints, Scorer, idf_of
 from retrieval.spelling import SpellingCorrector
 
 log = logging.getLogger(__name__)
@@ -87,13 +87,15 @@ class SearchEngine:
         report_scorer: Scorer | None = None,
         semantic: SemanticStage | None = None,
     ) -> None:
-        self._corpus = corpus
         self._semantic = semantic
         self._scorer = scorer
         # The index cache keeps it too (over 100,000 small reports: half a second to build).
         self._report_scorer = report_scorer or build_scorer(settings.backend, corpus.report_tokens)
         fast = isinstance(scorer, FastBM25) and scorer.n_docs == len(corpus.passages)
         self._forward = scorer.forward if fast and isinstance(scorer, FastBM25) else None
+        # The tokens are in the indexes already: kept once, as term ids.
+        reports = self._report_scorer.forward if isinstance(self._report_scorer, FastBM25) else None
+        self._corpus = tokens_of_indexes(corpus, self._forward, reports)
         self._analyzer = analyzer
         self.settings = settings
         languages.warm_up(analyzer.settings.language_model)
@@ -189,7 +191,9 @@ class SearchEngine:
         if cached is None:
             return None
         corpus = unpickle_corpus(cached.payload)
-        if not isinstance(corpus, Corpus):
+        indexed = (cached.scorer.n_docs, getattr(cached.report_scorer, "n_docs", -1))
+        # The tokens are read from the indexes, so each must hold one document per item.
+        if not isinstance(corpus, Corpus) or indexed != (len(corpus.passages), len(corpus.reports)):
             log.warning("cached index %s holds unexpected data; rebuilding", name[:12])
             return None
         log.info("loaded cached index %s (%d passages)", name[:12], len(corpus.passages))
@@ -348,7 +352,7 @@ class SearchEngine:
         if not terms or top <= 0 or not self._corpus.passages:
             return []
         indices, scores = self._first_stage(terms, within)
-        idf, n_docs = self._idf_of(terms), self._scorer.n_docs  # forward: for stage two
+        idf, n_docs = idf_of(self._scorer, terms), self._scorer.n_docs  # forward: for stage two
         asked = Question(question, tuple(terms), idf, n_docs, self._forward)
         report_scores = self._report_scorer.get_scores(terms)
         # "Does this new report answer?" (within) stays lexical: pushes do not wait for vectors.
@@ -394,7 +398,3 @@ class SearchEngine:
         # idf means more passages use the term.
         known = self._scorer.vocabulary()
         return SpellingCorrector(known, lambda term: -self._scorer.term_idf(term), limits)
-
-    def _idf_of(self, terms: Sequence[str]) -> dict[str, float]:
-        known = self._scorer.vocabulary()
-        return {term: self._scorer.term_idf(term) for term in set(terms) if term in known}

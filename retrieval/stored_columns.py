@@ -12,9 +12,10 @@ asked for and kept while at most `KEPT` are kept; past that, the kept ones are d
 all at once, so a long-running process never drifts back to holding every record.
 
 A live library cuts its corpus into one part per report and joins the parts again after
-a change (retrieval.corpus): `cut` and `joined` keep the unchanged parts as views of the
-file, so a reload unpickles only what it must read (the tokens, for the BM25 indexes),
-and saving the cache again copies their bytes as they are.
+a change (retrieval.corpus): `cut` and `joined` keep the unchanged parts as views
+(`ColumnView`: of this file, or of a BM25 index's tokens, retrieval.forward_tokens), so a
+reload unpickles nothing it does not need, and saving the cache again copies their
+bytes as they are.
 
 The file is checked whole against its sha256 before it is mapped (retrieval.index_store),
 so an item that does not unpickle is a bug, not a bad disk.
@@ -153,7 +154,26 @@ class _Column(Sequence[T], Generic[T]):
         return tuple, (tuple(self),)
 
 
-class StoredColumn(_Column[T]):
+class ColumnView(_Column[T]):
+    """Some items of a column kept elsewhere (in a file, an index), not as a tuple:
+    `cut` and `joined` keep views as views, and merge consecutive ones."""
+
+    __slots__ = ()
+
+    def view(self, start: int, end: int) -> ColumnView[T]:
+        """Items start to end (clipped), still where they are."""
+        raise NotImplementedError
+
+    def _continued_by(self, other: ColumnView[T]) -> bool:
+        """Whether `other` holds the items right after this view's, in the same place."""
+        raise NotImplementedError
+
+    def _extended(self, other: ColumnView[T]) -> ColumnView[T]:
+        """This view and `other`, which continues it, as one."""
+        raise NotImplementedError
+
+
+class StoredColumn(ColumnView[T]):
     """Items unpickled from the file on first use: a whole stored column, or a view of
     some of its items (`cut`).
 
@@ -184,8 +204,15 @@ class StoredColumn(_Column[T]):
         start, end, _ = slice(start, end).indices(self._length)
         return StoredColumn(self._file, self._start + start, max(end - start, 0))
 
-    def _continued_by(self, other: StoredColumn[T]) -> bool:
-        return other._file is self._file and other._start == self._start + self._length
+    def _continued_by(self, other: ColumnView[T]) -> bool:
+        return (
+            isinstance(other, StoredColumn)
+            and other._file is self._file
+            and other._start == self._start + self._length
+        )
+
+    def _extended(self, other: ColumnView[T]) -> StoredColumn[T]:
+        return StoredColumn(self._file, self._start, self._length + len(other))
 
     def _raw(self) -> Iterator[memoryview]:
         raw = self._file.raw
@@ -214,35 +241,39 @@ class Joined(_Column[T]):
     def __iter__(self) -> Iterator[T]:
         return chain.from_iterable(self._segments)
 
+    @property
+    def segments(self) -> tuple[Sequence[T], ...]:
+        return self._segments
+
     def __repr__(self) -> str:
         return f"Joined({len(self)} items in {len(self._segments)} segments)"
 
 
 def cut(column: Sequence[T], start: int, end: int) -> Sequence[T]:
-    """Items start to end of `column`: a view when they are still in the file."""
-    if isinstance(column, StoredColumn):
+    """Items start to end of `column`: a view when it is a view."""
+    if isinstance(column, ColumnView):
         return column.view(start, end)
     return tuple(column[start:end])
 
 
 def joined(columns: Iterable[Sequence[T]]) -> Sequence[T]:
-    """The columns one after another: a tuple when none is stored, else views of the file
+    """The columns one after another: a tuple when none is a view, else the views
     (consecutive ones merged) and tuples of the rest."""
     segments: list[Sequence[T]] = []
     loose: list[T] = []
     for column in columns:
         parts = column._segments if isinstance(column, Joined) else (column,)
         for part in parts:
-            if not isinstance(part, StoredColumn):
+            if not isinstance(part, ColumnView):
                 loose.extend(part)
                 continue
             if loose:
                 segments.append(tuple(loose))
                 loose = []
             last = segments[-1] if segments else None
-            if isinstance(last, StoredColumn) and last._continued_by(part):
-                segments[-1] = StoredColumn(last._file, last._start, last._length + part._length)
-            elif part._length:
+            if isinstance(last, ColumnView) and last._continued_by(part):
+                segments[-1] = last._extended(part)
+            elif len(part):
                 segments.append(part)
     if not segments:
         return tuple(loose)

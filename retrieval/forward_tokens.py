@@ -1,0 +1,177 @@
+"""Documents' tokens read from a FastBM25 index's forward index, instead of kept as
+tuples of strings.
+
+A FastBM25 index already holds every document's tokens, as term ids in one int32 array
+(`retrieval.bm25_build.Forward`, 4 bytes a token, mapped from the index cache).  Kept
+as tuples as well, a million passages' tokens and their reports' were most of what a
+replica held after a reload, and what the index cache stored twice.  `ForwardTokens`
+is a column of tuples made from those ids when asked for: a question reads a hundred,
+and a rebuild reads none, since `numbered_tokens` hands FastBM25.build the ids
+themselves.
+
+A `ForwardTokens` view of some documents (`view`, and `stored_columns.cut` on one) is a
+`stored_columns.ColumnView`, so a corpus cut into parts and joined again
+(retrieval.corpus) keeps unchanged parts as views of the old index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from functools import cached_property
+from itertools import chain
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from retrieval.bm25_build import Forward, TermIds
+from retrieval.stored_columns import ColumnView, Joined
+
+Tokens = tuple[str, ...]
+# Tokens renumbered at a time (`_by_first_appearance`): 32 MB of positions.
+_STEP = 1 << 22
+
+
+class _Source:
+    """What the views of one forward index share: the index, and its terms by id."""
+
+    __slots__ = ("__dict__", "forward")
+
+    def __init__(self, forward: Forward) -> None:
+        self.forward = forward
+
+    @cached_property
+    def names(self) -> list[str]:
+        names = [""] * len(self.forward.terms)
+        for term, term_id in self.forward.terms.items():
+            names[term_id] = term
+        return names
+
+
+class ForwardTokens(ColumnView[Tokens]):
+    """Documents start to start + length of a forward index, each as its tuple of terms."""
+
+    __slots__ = ("_length", "_source", "_start")
+
+    def __init__(self, source: _Source, start: int, length: int) -> None:
+        self._source = source
+        self._start = start
+        self._length = length
+
+    @classmethod
+    def whole(cls, forward: Forward) -> ForwardTokens:
+        return cls(_Source(forward), 0, forward.size)
+
+    def is_whole(self, forward: Forward) -> bool:
+        """Whether this is every document of `forward` (an engine copied keeps its column)."""
+        return self._source.forward is forward and self._start == 0 and len(self) == forward.size
+
+    def __len__(self) -> int:
+        return self._length
+
+    def _item(self, index: int) -> Tokens:
+        starts, at = self._source.forward.starts, self._start + index
+        ids = self._source.forward.token_ids[starts[at] : starts[at + 1]]
+        names = self._source.names
+        return tuple([names[i] for i in ids.tolist()])
+
+    def __iter__(self) -> Iterator[Tokens]:
+        return (self._item(i) for i in range(self._length))
+
+    def view(self, start: int, end: int) -> ForwardTokens:
+        start, end, _ = slice(start, end).indices(self._length)
+        return ForwardTokens(self._source, self._start + start, max(end - start, 0))
+
+    def _continued_by(self, other: ColumnView[Tokens]) -> bool:
+        return (
+            isinstance(other, ForwardTokens)
+            and other._source is self._source
+            and other._start == self._start + self._length
+        )
+
+    def _extended(self, other: ColumnView[Tokens]) -> ForwardTokens:
+        return ForwardTokens(self._source, self._start, self._length + len(other))
+
+    def ids(self) -> npt.NDArray[np.int32]:
+        """The term ids of all the view's tokens, in order (ids of its index's terms)."""
+        starts = self._source.forward.starts
+        first, end = int(starts[self._start]), int(starts[self._start + self._length])
+        return self._source.forward.token_ids[first:end]
+
+    def __repr__(self) -> str:
+        return f"ForwardTokens({self._length} documents)"
+
+
+class Numbered(NamedTuple):
+    """Documents as term ids: every token's, one after another, and each document's length."""
+
+    terms: TermIds
+    token_ids: npt.NDArray[np.int32]
+    doc_len: npt.NDArray[np.int64]
+
+
+def numbered_tokens(docs: Sequence[Sequence[str]]) -> Numbered:
+    """Every token of `docs` as a term id, the terms numbered in order of first appearance
+    (as rank-bm25 meets them, which is the order its average idf adds them in).
+
+    Views of a forward index give their ids without a string being made: each index's
+    ids are mapped once onto a provisional numbering, then renumbered by where each term
+    first appears, in one pass over the ids."""
+    segments = docs.segments if isinstance(docs, Joined) else (docs,)
+    doc_len = np.concatenate([_lengths(s) for s in segments] or [np.zeros(0, np.int64)])
+    views = [s for s in segments if isinstance(s, ForwardTokens)]
+    if not views:
+        return Numbered(*_numbered_strings(docs), doc_len)
+    # Numbered like the first view's index, its ids need no mapping.
+    first_source = views[0]._source
+    provisional = TermIds(zip(first_source.names, range(len(first_source.names)), strict=True))
+    remaps: dict[int, npt.NDArray[np.int32]] = {}
+    pieces: list[npt.NDArray[np.int32]] = []
+    for segment in segments:
+        if isinstance(segment, ForwardTokens):
+            source = segment._source
+            if source is first_source:
+                pieces.append(segment.ids())
+                continue
+            remap = remaps.get(id(source))
+            if remap is None:
+                remap = np.fromiter(map(provisional.__getitem__, source.names), np.int32)
+                remaps[id(source)] = remap
+            pieces.append(remap[segment.ids()])
+        else:
+            count = sum(map(len, segment))
+            flat = chain.from_iterable(segment)
+            pieces.append(np.fromiter(map(provisional.__getitem__, flat), np.int32, count=count))
+    ids = np.concatenate(pieces) if pieces else np.zeros(0, np.int32)
+    return Numbered(*_by_first_appearance(provisional, ids), doc_len)
+
+
+def _lengths(docs: Sequence[Sequence[str]]) -> npt.NDArray[np.int64]:
+    if isinstance(docs, ForwardTokens):
+        starts = docs._source.forward.starts
+        return np.diff(starts[docs._start : docs._start + docs._length + 1]).astype(np.int64)
+    return np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+
+
+def _numbered_strings(docs: Sequence[Sequence[str]]) -> tuple[TermIds, npt.NDArray[np.int32]]:
+    terms = TermIds()
+    count = sum(map(len, docs))
+    flat = chain.from_iterable(docs)
+    return terms, np.fromiter(map(terms.__getitem__, flat), np.int32, count=count)
+
+
+def _by_first_appearance(
+    provisional: TermIds, ids: npt.NDArray[np.int32]
+) -> tuple[TermIds, npt.NDArray[np.int32]]:
+    n_tokens = len(ids)
+    first = np.full(len(provisional), n_tokens, dtype=np.int64)
+    for start in range(0, n_tokens, _STEP):  # a step at a time: its positions are a copy
+        end = min(start + _STEP, n_tokens)
+        np.minimum.at(first, ids[start:end], np.arange(start, end, dtype=np.int64))
+    present = np.flatnonzero(first < n_tokens)
+    in_order = present[np.argsort(first[present], kind="stable")]
+    new_id = np.full(len(provisional), -1, dtype=np.int32)
+    new_id[in_order] = np.arange(len(in_order), dtype=np.int32)
+    names = list(provisional)
+    terms = TermIds(zip([names[i] for i in in_order.tolist()], range(len(in_order)), strict=True))
+    return terms, new_id[ids]
