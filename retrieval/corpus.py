@@ -240,6 +240,30 @@ def tokens_of_indexes(corpus: Corpus, passages: Forward | None, reports: Forward
     return replace(corpus, **changes) if changes else corpus  # type: ignore[arg-type]
 
 
+def parts_reading(corpus: Corpus, parts: Sequence[Corpus]) -> list[Corpus]:
+    """`parts`, of one report each, as merged into `corpus` (merge_parts), with their
+    tokens cut from its columns (views of its indexes, not tuples of their own)."""
+    if len(parts) != len(corpus.reports):
+        return list(parts)
+    cut_parts: list[Corpus] = []
+    at, tokens, report_tokens = 0, corpus.passage_tokens, corpus.report_tokens
+    for i, part in enumerate(parts):
+        end = at + len(part.passages)
+        cut_parts.append(
+            Corpus(
+                reports=part.reports,
+                passages=part.passages,
+                passage_tokens=cut(tokens, at, end),
+                problems=part.problems,
+                profiles=part.profiles,
+                passage_reports=part.passage_reports,
+                report_tokens=cut(report_tokens, i, i + 1),
+            )
+        )
+        at = end
+    return cut_parts
+
+
 def split_parts(corpus: Corpus) -> list[Corpus]:
     """The inverse of merge_parts: one part per report (its passages are contiguous)."""
     starts = [0] * (len(corpus.reports) + 1)

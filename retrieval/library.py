@@ -30,7 +30,7 @@ from pathlib import Path
 
 from retrieval.analyzer import Analyzer
 from retrieval.changes import DUPLICATE_REASON, Change, Pending, diff, first_of_each, holds
-from retrieval.corpus import CorpusPart, index_reports
+from retrieval.corpus import CorpusPart, index_reports, parts_reading
 from retrieval.corpus_cache import source_id
 from retrieval.corpus_pool import PooledFolder
 from retrieval.errors import ReportsNotFoundError
@@ -371,7 +371,7 @@ class Library:
         walk_problems = list(self.folder.walk_problems)
         engine = SearchEngine.from_parts(parts, self.settings, walk_problems + problems)
         if with_extras:  # to serve: its cut parts replace these (tokens kept once, as ids)
-            views = dict(zip(map(id, parts), engine.parts(), strict=True))
+            views = dict(zip(map(id, parts), parts_reading(engine.corpus, parts), strict=True))
             self.folder.replace_parts(views)
             self._extras = {key: views.get(id(p), p) for key, p in self._extras.items()}
         return engine

@@ -28,7 +28,7 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import accumulate, chain
-from typing import Any, Generic, NamedTuple, TypeVar, overload
+from typing import Any, Generic, NamedTuple, TypeVar, cast, overload
 
 from retrieval.records import init_fields, maker
 
@@ -245,14 +245,30 @@ class Joined(_Column[T]):
     def segments(self) -> tuple[Sequence[T], ...]:
         return self._segments
 
+    def cut(self, start: int, end: int) -> Sequence[T]:
+        """Items start to end (clipped), each segment's cut as `cut` cuts it."""
+        start, end, _ = slice(start, end).indices(len(self))
+        at = bisect_right(self._starts, start) - 1
+        pieces: list[Sequence[T]] = []
+        while start < end:
+            segment, offset = self._segments[at], self._starts[at]
+            stop = min(end, offset + len(segment))
+            pieces.append(cut(segment, start - offset, stop - offset))
+            start, at = stop, at + 1
+        return joined(pieces)
+
     def __repr__(self) -> str:
         return f"Joined({len(self)} items in {len(self._segments)} segments)"
 
 
 def cut(column: Sequence[T], start: int, end: int) -> Sequence[T]:
-    """Items start to end of `column`: a view when it is a view."""
+    """Items start to end of `column`: views where it holds views."""
+    if type(column) is tuple:  # the usual case, and an ABC's isinstance is slow
+        return column[start:end]
     if isinstance(column, ColumnView):
         return column.view(start, end)
+    if isinstance(column, Joined):
+        return column.cut(start, end)
     return tuple(column[start:end])
 
 
@@ -262,17 +278,18 @@ def joined(columns: Iterable[Sequence[T]]) -> Sequence[T]:
     segments: list[Sequence[T]] = []
     loose: list[T] = []
     for column in columns:
-        parts = column._segments if isinstance(column, Joined) else (column,)
+        parts = column._segments if type(column) is Joined else (column,)
         for part in parts:
-            if not isinstance(part, ColumnView):
+            if type(part) is tuple or not isinstance(part, ColumnView):
                 loose.extend(part)
                 continue
             if loose:
                 segments.append(tuple(loose))
                 loose = []
-            last = segments[-1] if segments else None
-            if isinstance(last, ColumnView) and last._continued_by(part):
-                segments[-1] = last._extended(part)
+            last = segments[-1] if segments else ()
+            # Segments are views and tuples; a type test is far cheaper than an ABC's.
+            if type(last) is not tuple and cast(ColumnView[T], last)._continued_by(part):
+                segments[-1] = cast(ColumnView[T], last)._extended(part)
             elif len(part):
                 segments.append(part)
     if not segments:
