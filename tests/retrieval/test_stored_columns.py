@@ -187,3 +187,18 @@ def test_a_cached_library_reloads_a_change_keeping_the_rest_in_the_file(
     fresh = Library.open(folder, watch=None, settle_seconds=0)
     assert passages == fresh.engine.passages
     assert library.engine.search("ferry cancelled") == fresh.engine.search("ferry cancelled")
+
+
+def test_cutting_a_joined_column_keeps_its_views_unread() -> None:
+    items = tuple((f"word{n}",) for n in range(20))
+    column = stored({"tokens": items})["tokens"]
+    read = unpickled(column)  # the first item, read when the column is opened
+    fresh = (("new",), ("newer",))
+    mixed = joined([cut(column, 0, 8), fresh, cut(column, 12, 20)])
+    assert isinstance(mixed, Joined)
+    inside = cut(mixed, 2, 6)
+    across = cut(mixed, 6, 12)
+    assert isinstance(inside, StoredColumn) and isinstance(across, Joined)
+    assert unpickled(column) == read
+    assert inside == items[2:6] and across == items[6:8] + fresh + items[12:14]
+    assert cut(mixed, 9, 9) == () and cut(mixed, 8, 10) == fresh
