@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from retrieval.bm25_build import Forward, TermIds
-from retrieval.stored_columns import ColumnView, Joined
+from retrieval.stored_columns import KEPT, ColumnView, Joined
 
 Tokens = tuple[str, ...]
 # Tokens renumbered at a time (`_by_first_appearance`): 32 MB of positions.
@@ -35,10 +35,13 @@ _STEP = 1 << 22
 class _Source:
     """What the views of one forward index share: the index, and its terms by id."""
 
-    __slots__ = ("__dict__", "forward")
+    __slots__ = ("__dict__", "forward", "made")
 
     def __init__(self, forward: Forward) -> None:
         self.forward = forward
+        # Tuples made, as a stored column keeps its items: a question's candidates are
+        # often the last questions' (a few microseconds each to make again).
+        self.made: dict[int, Tokens] = {}
 
     @cached_property
     def names(self) -> list[str]:
@@ -70,10 +73,18 @@ class ForwardTokens(ColumnView[Tokens]):
         return self._length
 
     def _item(self, index: int) -> Tokens:
-        starts, at = self._source.forward.starts, self._start + index
-        ids = self._source.forward.token_ids[starts[at] : starts[at + 1]]
-        names = self._source.names
-        return tuple([names[i] for i in ids.tolist()])
+        source, at = self._source, self._start + index
+        made = source.made.get(at)
+        if made is None:
+            starts = source.forward.starts
+            names = source.names
+            made = tuple(
+                [names[i] for i in source.forward.token_ids[starts[at] : starts[at + 1]].tolist()]
+            )
+            if len(source.made) >= KEPT:
+                source.made.clear()
+            source.made[at] = made
+        return made
 
     def __iter__(self) -> Iterator[Tokens]:
         return (self._item(i) for i in range(self._length))

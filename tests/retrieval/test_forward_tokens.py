@@ -138,3 +138,13 @@ def test_a_live_library_keeps_no_token_tuples_after_a_build_or_a_reload(tmp_path
     assert library.engine.search("ferry cancelled") == fresh.engine.search("ferry cancelled")
     for part in (p for content in library.folder.contents.values() for p in content.parts):
         assert part.passage_tokens._source is tokens._source  # type: ignore[attr-defined]
+
+
+def test_tuples_made_are_kept_within_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("retrieval.forward_tokens.KEPT", 2)
+    tokens = forward_of(DOCS)
+    first = tokens[0]
+    assert tokens[0] is first  # made once, kept
+    for index in range(len(DOCS)):
+        assert tokens[index] == DOCS[index]
+        assert len(tokens._source.made) <= 2
