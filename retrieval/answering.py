@@ -16,6 +16,7 @@ from retrieval.analyzer import Analyzer
 from retrieval.answer_types import question_kind, without_question_words
 from retrieval.bm25_build import Forward
 from retrieval.corpus import Corpus
+from retrieval.forward_tokens import ForwardTokens
 from retrieval.hits import make_hits
 from retrieval.models import Hit, Passage, Report
 from retrieval.records import maker
@@ -217,10 +218,11 @@ def make_candidates(
     reports = corpus.passage_reports
     # One gather instead of a numpy scalar per candidate; the same float64 values.
     report_of: list[float] = report_scores[[reports[i] for i in ids]].tolist()
+    of_ids = tokens.items(ids) if isinstance(tokens, ForwardTokens) else [tokens[i] for i in ids]
     make = _make_candidate
     return [
-        make(i, s, passages[i], tokens[i], profiles[i], r)
-        for i, s, r in zip(ids, scores.tolist(), report_of, strict=True)
+        make(i, s, passages[i], t, profiles[i], r)
+        for i, s, t, r in zip(ids, scores.tolist(), of_ids, report_of, strict=True)
     ]
 
 

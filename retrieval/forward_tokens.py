@@ -86,6 +86,16 @@ class ForwardTokens(ColumnView[Tokens]):
             source.made[at] = made
         return made
 
+    def items(self, indices: Sequence[int]) -> list[Tokens]:
+        """`[self[i] for i in indices]` (indices in range) at a fraction of the cost:
+        stage two asks for a hundred candidates' tokens at once."""
+        made, at = self._source.made, self._start
+        found = [made.get(at + i) for i in indices]
+        if None in found:
+            pairs = zip(found, indices, strict=True)
+            return [t if t is not None else self._item(i) for t, i in pairs]
+        return found  # type: ignore[return-value]  # no None in it
+
     def __iter__(self) -> Iterator[Tokens]:
         return (self._item(i) for i in range(self._length))
 

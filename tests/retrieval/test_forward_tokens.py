@@ -148,3 +148,11 @@ def test_tuples_made_are_kept_within_the_limit(monkeypatch: pytest.MonkeyPatch) 
     for index in range(len(DOCS)):
         assert tokens[index] == DOCS[index]
         assert len(tokens._source.made) <= 2
+
+
+def test_many_items_at_once_are_the_items_one_by_one() -> None:
+    tokens = cut(forward_of(DOCS), 1, 5)
+    assert isinstance(tokens, ForwardTokens)
+    wanted = [3, 0, 0, 2]
+    assert tokens.items(wanted) == [DOCS[1 + i] for i in wanted]  # made
+    assert tokens.items(wanted) == [DOCS[1 + i] for i in wanted]  # kept
