@@ -51,15 +51,10 @@ class _Source:
         return names
 
 
-class ForwardTokens(ColumnView[Tokens]):
+class ForwardTokens(ColumnView[Tokens, _Source]):
     """Documents start to start + length of a forward index, each as its tuple of terms."""
 
-    __slots__ = ("_length", "_source", "_start")
-
-    def __init__(self, source: _Source, start: int, length: int) -> None:
-        self._source = source
-        self._start = start
-        self._length = length
+    __slots__ = ()
 
     @classmethod
     def whole(cls, forward: Forward) -> ForwardTokens:
@@ -67,13 +62,10 @@ class ForwardTokens(ColumnView[Tokens]):
 
     def is_whole(self, forward: Forward) -> bool:
         """Whether this is every document of `forward` (an engine copied keeps its column)."""
-        return self._source.forward is forward and self._start == 0 and len(self) == forward.size
-
-    def __len__(self) -> int:
-        return self._length
+        return self._home.forward is forward and self._start == 0 and len(self) == forward.size
 
     def _item(self, index: int) -> Tokens:
-        source, at = self._source, self._start + index
+        source, at = self._home, self._start + index
         made = source.made.get(at)
         if made is None:
             starts = source.forward.starts
@@ -89,7 +81,7 @@ class ForwardTokens(ColumnView[Tokens]):
     def items(self, indices: Sequence[int]) -> list[Tokens]:
         """`[self[i] for i in indices]` (indices in range) at a fraction of the cost:
         stage two asks for a hundred candidates' tokens at once."""
-        made, at = self._source.made, self._start
+        made, at = self._home.made, self._start
         found = [made.get(at + i) for i in indices]
         if None in found:
             pairs = zip(found, indices, strict=True)
@@ -99,25 +91,11 @@ class ForwardTokens(ColumnView[Tokens]):
     def __iter__(self) -> Iterator[Tokens]:
         return (self._item(i) for i in range(self._length))
 
-    def view(self, start: int, end: int) -> ForwardTokens:
-        start, end, _ = slice(start, end).indices(self._length)
-        return ForwardTokens(self._source, self._start + start, max(end - start, 0))
-
-    def _continued_by(self, other: ColumnView[Tokens]) -> bool:
-        return (
-            isinstance(other, ForwardTokens)
-            and other._source is self._source
-            and other._start == self._start + self._length
-        )
-
-    def _extended(self, other: ColumnView[Tokens]) -> ForwardTokens:
-        return ForwardTokens(self._source, self._start, self._length + len(other))
-
     def ids(self) -> npt.NDArray[np.int32]:
         """The term ids of all the view's tokens, in order (ids of its index's terms)."""
-        starts = self._source.forward.starts
+        starts = self._home.forward.starts
         first, end = int(starts[self._start]), int(starts[self._start + self._length])
-        return self._source.forward.token_ids[first:end]
+        return self._home.forward.token_ids[first:end]
 
     def __repr__(self) -> str:
         return f"ForwardTokens({self._length} documents)"
@@ -142,15 +120,16 @@ def numbered_tokens(docs: Sequence[Sequence[str]]) -> Numbered:
     doc_len = np.concatenate([_lengths(s) for s in segments] or [np.zeros(0, np.int64)])
     views = [s for s in segments if isinstance(s, ForwardTokens)]
     if not views:
-        return Numbered(*_numbered_strings(docs), doc_len)
+        terms = TermIds()
+        return Numbered(terms, _ids_of(docs, terms), doc_len)
     # Numbered like the first view's index, its ids need no mapping.
-    first_source = views[0]._source
+    first_source = views[0]._home
     provisional = TermIds(zip(first_source.names, range(len(first_source.names)), strict=True))
     remaps: dict[int, npt.NDArray[np.int32]] = {}
     pieces: list[npt.NDArray[np.int32]] = []
     for segment in segments:
         if isinstance(segment, ForwardTokens):
-            source = segment._source
+            source = segment._home
             if source is first_source:
                 pieces.append(segment.ids())
                 continue
@@ -160,25 +139,23 @@ def numbered_tokens(docs: Sequence[Sequence[str]]) -> Numbered:
                 remaps[id(source)] = remap
             pieces.append(remap[segment.ids()])
         else:
-            count = sum(map(len, segment))
-            flat = chain.from_iterable(segment)
-            pieces.append(np.fromiter(map(provisional.__getitem__, flat), np.int32, count=count))
+            pieces.append(_ids_of(segment, provisional))
     ids = np.concatenate(pieces) if pieces else np.zeros(0, np.int32)
     return Numbered(*_by_first_appearance(provisional, ids), doc_len)
 
 
 def _lengths(docs: Sequence[Sequence[str]]) -> npt.NDArray[np.int64]:
     if isinstance(docs, ForwardTokens):
-        starts = docs._source.forward.starts
+        starts = docs._home.forward.starts
         return np.diff(starts[docs._start : docs._start + docs._length + 1]).astype(np.int64)
     return np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
 
 
-def _numbered_strings(docs: Sequence[Sequence[str]]) -> tuple[TermIds, npt.NDArray[np.int32]]:
-    terms = TermIds()
+def _ids_of(docs: Sequence[Sequence[str]], terms: TermIds) -> npt.NDArray[np.int32]:
+    """The term id of every token of `docs`, new terms numbered as they come."""
     count = sum(map(len, docs))
     flat = chain.from_iterable(docs)
-    return terms, np.fromiter(map(terms.__getitem__, flat), np.int32, count=count)
+    return np.fromiter(map(terms.__getitem__, flat), np.int32, count=count)
 
 
 def _by_first_appearance(

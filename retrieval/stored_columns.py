@@ -28,11 +28,12 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import accumulate, chain
-from typing import Any, Generic, NamedTuple, TypeVar, cast, overload
+from typing import Any, Generic, NamedTuple, Self, TypeVar, cast, overload
 
 from retrieval.records import init_fields, maker
 
 T = TypeVar("T")
+H = TypeVar("H")  # where a view's items are kept
 
 # Items of one column kept unpickled at once (about 40 MB of passages).
 KEPT = 65_536
@@ -154,72 +155,59 @@ class _Column(Sequence[T], Generic[T]):
         return tuple, (tuple(self),)
 
 
-class ColumnView(_Column[T]):
-    """Some items of a column kept elsewhere (in a file, an index), not as a tuple:
-    `cut` and `joined` keep views as views, and merge consecutive ones."""
+class ColumnView(_Column[T], Generic[T, H]):
+    """Items start to start + length of a column kept elsewhere (`_home`: a file, an
+    index), not as a tuple: `cut` and `joined` keep views as views, and merge
+    consecutive ones."""
 
-    __slots__ = ()
+    __slots__ = ("_home", "_length", "_start")
 
-    def view(self, start: int, end: int) -> ColumnView[T]:
-        """Items start to end (clipped), still where they are."""
-        raise NotImplementedError
-
-    def _continued_by(self, other: ColumnView[T]) -> bool:
-        """Whether `other` holds the items right after this view's, in the same place."""
-        raise NotImplementedError
-
-    def _extended(self, other: ColumnView[T]) -> ColumnView[T]:
-        """This view and `other`, which continues it, as one."""
-        raise NotImplementedError
-
-
-class StoredColumn(ColumnView[T]):
-    """Items unpickled from the file on first use: a whole stored column, or a view of
-    some of its items (`cut`).
-
-    Safe to share between threads: two threads that make the same item at once each get
-    an equal one, and one of them is kept."""
-
-    __slots__ = ("_file", "_length", "_start")
-
-    def __init__(self, file: _File, start: int, length: int) -> None:
-        self._file = file
+    def __init__(self, home: H, start: int, length: int) -> None:
+        self._home = home
         self._start = start
         self._length = length
 
     def __len__(self) -> int:
         return self._length
 
+    def view(self, start: int, end: int) -> Self:
+        """Items start to end (clipped), still where they are."""
+        start, end, _ = slice(start, end).indices(self._length)
+        return type(self)(self._home, self._start + start, max(end - start, 0))
+
+    def _continued_by(self, other: ColumnView[T, Any]) -> bool:
+        """Whether `other` holds the items right after this view's, in the same place."""
+        return other._home is self._home and other._start == self._start + self._length
+
+    def _extended(self, other: ColumnView[T, Any]) -> Self:
+        """This view and `other`, which continues it, as one."""
+        return type(self)(self._home, self._start, self._length + other._length)
+
+
+class StoredColumn(ColumnView[T, _File]):
+    """Items unpickled from the file on first use: a whole stored column, or a view of
+    some of its items (`cut`).
+
+    Safe to share between threads: two threads that make the same item at once each get
+    an equal one, and one of them is kept."""
+
+    __slots__ = ()
+
     def _item(self, index: int) -> T:
-        item: T = self._file.item(self._start + index)
+        item: T = self._home.item(self._start + index)
         return item
 
     def __iter__(self) -> Iterator[T]:
-        item = self._file.item
+        item = self._home.item
         for index in range(self._start, self._start + self._length):
             yield item(index)
 
-    def view(self, start: int, end: int) -> StoredColumn[T]:
-        """Items start to end (clipped), still in the file."""
-        start, end, _ = slice(start, end).indices(self._length)
-        return StoredColumn(self._file, self._start + start, max(end - start, 0))
-
-    def _continued_by(self, other: ColumnView[T]) -> bool:
-        return (
-            isinstance(other, StoredColumn)
-            and other._file is self._file
-            and other._start == self._start + self._length
-        )
-
-    def _extended(self, other: ColumnView[T]) -> StoredColumn[T]:
-        return StoredColumn(self._file, self._start, self._length + len(other))
-
     def _raw(self) -> Iterator[memoryview]:
-        raw = self._file.raw
+        raw = self._home.raw
         return (raw(index) for index in range(self._start, self._start + self._length))
 
     def __repr__(self) -> str:
-        return f"StoredColumn({self._length} items, {len(self._file.made)} of its file's kept)"
+        return f"StoredColumn({self._length} items, {len(self._home.made)} of its file's kept)"
 
 
 class Joined(_Column[T]):
@@ -288,8 +276,8 @@ def joined(columns: Iterable[Sequence[T]]) -> Sequence[T]:
                 loose = []
             last = segments[-1] if segments else ()
             # Segments are views and tuples; a type test is far cheaper than an ABC's.
-            if type(last) is not tuple and cast(ColumnView[T], last)._continued_by(part):
-                segments[-1] = cast(ColumnView[T], last)._extended(part)
+            if type(last) is not tuple and cast(ColumnView[T, Any], last)._continued_by(part):
+                segments[-1] = cast(ColumnView[T, Any], last)._extended(part)
             elif len(part):
                 segments.append(part)
     if not segments:
@@ -309,7 +297,7 @@ def _record_class(items: Sequence[Any]) -> type | None:
     kinds: set[type | None] = set()
     for segment in _segments(items):
         if isinstance(segment, StoredColumn):
-            kinds.add(segment._file.record)
+            kinds.add(segment._home.record)
         else:
             kinds.update(map(type, segment))
     if len(kinds) != 1:
@@ -321,7 +309,7 @@ def _record_class(items: Sequence[Any]) -> type | None:
 def _encoded(items: Sequence[Any], record: type | None) -> Iterator[bytes | memoryview]:
     fields = init_fields(record) if record is not None else None
     for segment in _segments(items):
-        if isinstance(segment, StoredColumn) and segment._file.record is record:
+        if isinstance(segment, StoredColumn) and segment._home.record is record:
             yield from segment._raw()
         elif fields is None:
             yield from (pickle.dumps(item, pickle.HIGHEST_PROTOCOL) for item in segment)

@@ -137,7 +137,7 @@ def test_a_live_library_keeps_no_token_tuples_after_a_build_or_a_reload(tmp_path
     assert tokens == fresh.engine.corpus.passage_tokens
     assert library.engine.search("ferry cancelled") == fresh.engine.search("ferry cancelled")
     for part in (p for content in library.folder.contents.values() for p in content.parts):
-        assert part.passage_tokens._source is tokens._source  # type: ignore[attr-defined]
+        assert part.passage_tokens._home is tokens._home  # type: ignore[attr-defined]
 
 
 def test_tuples_made_are_kept_within_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -147,7 +147,7 @@ def test_tuples_made_are_kept_within_the_limit(monkeypatch: pytest.MonkeyPatch) 
     assert tokens[0] is first  # made once, kept
     for index in range(len(DOCS)):
         assert tokens[index] == DOCS[index]
-        assert len(tokens._source.made) <= 2
+        assert len(tokens._home.made) <= 2
 
 
 def test_many_items_at_once_are_the_items_one_by_one() -> None:

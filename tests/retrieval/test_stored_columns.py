@@ -40,7 +40,7 @@ def stored(columns: dict[str, Sequence[object]], start: int = 0) -> dict[str, St
 
 
 def unpickled(column: StoredColumn[object]) -> int:
-    return len(column._file.made)
+    return len(column._home.made)
 
 
 def test_columns_equal_the_tuples_they_were_written_from(seeds_engine: SearchEngine) -> None:
