@@ -86,6 +86,14 @@ class FolderFiles:
             self._signatures = adopted()
         return self._signatures
 
+    def listing(self) -> list[tuple[str, int, int]]:
+        """Every file known as (name, size, mtime_ns), as the index cache lists them
+        (retrieval.corpus_cache): names relative to the root, or a lone file's name."""
+        if not self.root.is_dir():
+            return [(self.root.name, size, mtime) for size, mtime in self.signatures.values()]
+        relative = self.lister.relative
+        return [(relative(path), size, mtime) for path, (size, mtime) in self.signatures.items()]
+
     def order(self) -> list[str]:
         """The loaded files in the loader's order (it decides which duplicate id wins)."""
         if self._order is None:

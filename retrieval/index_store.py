@@ -13,6 +13,11 @@ Entries are written into a temporary folder and renamed into place, so a
 reader sees a whole entry or none.  Anything that fails verification (a
 changed byte, a cut file, a manifest for another key, another format) is
 logged, deleted and reported as a miss: a bad cache is rebuilt, never served.
+
+Once an entry has been hashed whole, its files' stamps are recorded, and a later
+load of files that still have them maps them at once and hashes them in the
+background (retrieval.cache_stamps): a restart does not wait for a gigabyte of
+sha256.
 """
 
 from __future__ import annotations
@@ -32,6 +37,15 @@ from pathlib import Path
 from typing import BinaryIO, Final, NamedTuple
 
 from retrieval.bm25 import FastBM25
+from retrieval.cache_stamps import MANIFEST as _MANIFEST
+from retrieval.cache_stamps import (
+    CacheCheck,
+    Stamp,
+    hashed,
+    open_stamped,
+    record_stamps,
+    stamp_of,
+)
 from retrieval.errors import IndexCacheError
 
 log = logging.getLogger(__name__)
@@ -42,9 +56,7 @@ _SCORER: Final = "bm25.idx"
 _PAYLOAD: Final = "payload.bin"
 _REPORT_SCORER: Final = "reports.idx"
 _LISTING: Final = "listing.bin"
-_MANIFEST: Final = "manifest.json"
 _ENTRY_PREFIX: Final = "index-"
-_HASH_CHUNK: Final = 1 << 22
 _TMP_PREFIX: Final = ".tmp-"
 # A temporary folder this old belongs to a save that died, not one in progress.
 _ABANDONED_AFTER_S: Final = 3600.0
@@ -66,12 +78,13 @@ def fingerprint(
 
 
 class CachedIndex(NamedTuple):
-    """One entry, checked against its manifest."""
+    """One entry, checked against its manifest: hashed, or (`check` set) its stamps."""
 
     scorer: FastBM25
     payload: bytes | bytearray | memoryview  # mapped when loaded (see _read_checked)
     report_scorer: FastBM25 | None = None
     listing: bytes | memoryview | None = None
+    check: CacheCheck | None = None  # the hashes still to check, for an entry served on stamps
 
 
 class IndexStore:
@@ -210,7 +223,9 @@ def _write_entry(folder: Path, key: str, cached: CachedIndex, source: str) -> No
 
 def _read_entry(entry: Path, key: str) -> CachedIndex:
     try:
-        manifest = json.loads((entry / _MANIFEST).read_bytes())
+        with open(entry / _MANIFEST, "rb") as file:
+            manifest_stamp = stamp_of(file)
+            manifest = json.loads(file.read())
         if manifest["format"] != _FORMAT or manifest["version"] != _VERSION:
             raise IndexCacheError(f"format {manifest['format']} v{manifest['version']}")
         if manifest["key"] != key:
@@ -219,18 +234,15 @@ def _read_entry(entry: Path, key: str) -> CachedIndex:
         if _SCORER not in listed or _PAYLOAD not in listed:
             raise KeyError(f"{_SCORER} and {_PAYLOAD}")
         names = [n for n in (_SCORER, _PAYLOAD, _REPORT_SCORER, _LISTING) if n in listed]
-        # Reading and hashing release the GIL: in threads, the files are checked on both
-        # cores at once, and the rest of a start-up (imports, the token check) goes on.
-        with ThreadPoolExecutor(len(names)) as pool:
-            checked = dict(
-                zip(names, pool.map(lambda n: _read_checked(entry / n), names), strict=True)
-            )
-        contents = {}
-        for name, (data, digest) in checked.items():
-            expected = listed[name]
-            if len(data) != expected["size"] or digest != expected["sha256"]:
-                raise IndexCacheError(f"{name} does not match its checksum")
-            contents[name] = data
+        expected = {name: str(listed[name]["sha256"]) for name in names}
+        stamped = open_stamped(entry, key, names, manifest_stamp)
+        check: CacheCheck | None = None
+        if stamped is None:
+            contents = _hashed_files(entry, listed, names, manifest_stamp, key)
+        else:
+            contents = _mapped_files(stamped, {name: listed[name]["size"] for name in names})
+            check = CacheCheck(entry, stamped, expected)
+            check.start()
     except (ValueError, KeyError, TypeError) as error:
         raise IndexCacheError(f"unreadable manifest: {error}") from error
     scorer = FastBM25.from_bytes(contents[_SCORER], source=str(entry / _SCORER))
@@ -238,39 +250,68 @@ def _read_entry(entry: Path, key: str) -> CachedIndex:
     report_scorer = (
         None if reports is None else FastBM25.from_bytes(reports, str(entry / _REPORT_SCORER))
     )
-    return CachedIndex(scorer, contents[_PAYLOAD], report_scorer, contents.get(_LISTING))
+    return CachedIndex(scorer, contents[_PAYLOAD], report_scorer, contents.get(_LISTING), check)
 
 
-def _read_checked(path: Path) -> tuple[bytes | memoryview, str]:
-    """The file mapped read-only (a view of it, equal to its bytes), and the sha256 of
-    what it holds.
+def _hashed_files(
+    entry: Path, listed: dict[str, dict[str, object]], names: list[str], manifest: Stamp, key: str
+) -> dict[str, bytes | memoryview]:
+    """Each file mapped, once its size and sha256 match the manifest's; the files' stamps
+    are then recorded, so the next load need not hash them."""
+    # Reading and hashing release the GIL: in threads, the files are checked on both
+    # cores at once, and the rest of a start-up (imports, the token check) goes on.
+    with ThreadPoolExecutor(len(names)) as pool:
+        checked = dict(zip(names, pool.map(lambda n: _read_checked(entry / n), names), strict=True))
+    contents = {}
+    for name, (data, digest, _) in checked.items():
+        expected = listed[name]
+        if len(data) != expected["size"] or digest != expected["sha256"]:
+            raise IndexCacheError(f"{name} does not match its checksum")
+        contents[name] = data
+    stamps = {name: stamp for name, (_, _, stamp) in checked.items()}
+    record_stamps(entry, key, {**stamps, _MANIFEST: manifest})
+    return contents
+
+
+def _read_checked(path: Path) -> tuple[bytes | memoryview, str, Stamp]:
+    """The file mapped read-only (a view of it, equal to its bytes), the sha256 of what it
+    holds, and its stamp from before it was read.
 
     Hashed through reads, not the mapping, so checking it adds nothing to the process's
-    resident memory; both come from one open file, so what is mapped is what was hashed
-    (entries are replaced by renaming folders, never written in place).  The page cache
-    holds the mapped pages once for every process that maps them.
+    resident memory; all three come from one open file, so what is mapped is what was
+    hashed (entries are replaced by renaming folders, never written in place).  The page
+    cache holds the mapped pages once for every process that maps them.
     """
     with open(path, "rb") as file:
-        size, digest = _hashed(file)
-        if size == 0:
-            return b"", digest
-        return memoryview(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)), digest
+        stamp = stamp_of(file)
+        size, digest = hashed(file)
+        return _mapped(file, size), digest, stamp
+
+
+def _mapped(file: BinaryIO, size: int) -> bytes | memoryview:
+    if size == 0:
+        return b""
+    return memoryview(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ))
+
+
+def _mapped_files(
+    files: dict[str, BinaryIO], sizes: dict[str, object]
+) -> dict[str, bytes | memoryview]:
+    contents = {}
+    for name, file in files.items():
+        size = os.fstat(file.fileno()).st_size
+        if size != sizes[name]:
+            for opened in files.values():
+                opened.close()
+            raise IndexCacheError(f"{name} is not the size its manifest gives")
+        contents[name] = _mapped(file, size)
+    return contents
 
 
 def _describe(path: Path) -> dict[str, int | str]:
     with open(path, "rb") as file:
-        size, digest = _hashed(file)
+        size, digest = hashed(file)
     return {"size": size, "sha256": digest}
-
-
-def _hashed(file: BinaryIO) -> tuple[int, str]:
-    """The size and sha256 of what `file` holds from where it is, read a chunk at a time."""
-    digest = hashlib.sha256()
-    size = 0
-    while chunk := file.read(_HASH_CHUNK):
-        digest.update(chunk)
-        size += len(chunk)
-    return size, digest.hexdigest()
 
 
 def _write_synced(path: Path, data: bytes | bytearray | memoryview) -> None:

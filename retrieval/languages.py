@@ -282,13 +282,31 @@ def model_identity(model: str | None) -> str:
 
 
 def warm_up(model: str | None = None) -> None:
-    """Load the detector in the background (about a second), so that the first question
-    after a start from the index cache, which needs it, does not wait for all of it."""
-    with _LOCK:
+    """Load the detector and its compiled walk in the background (about a second), so
+    that the first question after a start from the index cache, which needs both, does
+    not wait for all of it.
+
+    Its own lock, not the one the load holds: a second engine built meanwhile (the
+    library's copy with the semantic stage) must not wait for the load either.  The
+    thread is not a daemon, so the interpreter joins it at exit instead of tearing
+    numpy and numba down under it; the load is bounded (a few seconds when numba has
+    no cache yet), well within a container's stop timeout.
+    """
+    with _WARMING:
         if model in _WARMED:
             return
         _WARMED.add(model)
-    threading.Thread(target=detector, args=(model,), name="language-model", daemon=True).start()
+    threading.Thread(target=_load_and_walk, args=(model,), name="language-model").start()
 
 
+def _load_and_walk(model: str | None) -> None:
+    found = detector(model)
+    try:
+        if found is not None:
+            found.probabilities("warm")  # loads (or compiles) language_kernel's walk
+    except Exception as error:  # the first question meets it again, and says so
+        log.warning("could not warm up language detection: %r", error)
+
+
+_WARMING = threading.Lock()
 _WARMED: set[str | None] = set()

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from retrieval.analyzer import Analyzer
+from retrieval.cache_stamps import CacheCheck
 from retrieval.changes import DUPLICATE_REASON, Change, Pending, diff, first_of_each, holds
 from retrieval.corpus import CorpusPart, index_reports, parts_reading
 from retrieval.corpus_cache import source_id
@@ -94,6 +95,7 @@ class Library:
         self._engine: SearchEngine | None = None
         self._semantic: SemanticStage | None = None
         self._seed: SearchEngine | None = None  # the cached engine whose parts are not cut out
+        self._cache_check: CacheCheck | None = None  # its hashes, checked in the background
         self._closed = False
         self._watch_failed = False  # said once, not at every refresh
         # Bumped when the folder's index changes; compared with what the cache last got.
@@ -145,7 +147,7 @@ class Library:
         found = SearchEngine.from_latest_cache(cache_dir, self._source(), self.settings)
         if found is None:
             return False
-        engine, listing = found
+        engine, listing, self._cache_check = found
         prefix = self.folder.lister.join(str(self.root), "") if self.root.is_dir() else None
 
         def signatures() -> dict[str, Signature]:
@@ -208,6 +210,11 @@ class Library:
 
     def refresh(self) -> Change | None:
         """Bring the index up to date; None when nothing changed (the engine stays)."""
+        if self._cache_check is not None and self._cache_check.failed:
+            # The cached index failed its hashes (retrieval.cache_stamps): read every file.
+            self._cache_check, self._seed = None, None
+            self.folder.adopt(dict)
+            return self._refresh(self.folder.walk())
         return self._refresh(None)
 
     def index_file(self, relative: str) -> tuple[Change | None, FileContent | None]:
@@ -346,21 +353,12 @@ class Library:
             if any(signature == UNKNOWN for signature in known.values()):
                 return False
             engine = self._build(with_extras=False) if self._extras else self._engine
-            signatures = self._signatures(known.items())
+            signatures = self.folder.listing()
             version = self._folder_version
         # The engine is immutable: no lock needed.
         engine.save_to_cache(cache_dir, signatures, source=self._source())
         self._saved_version = max(self._saved_version, version)
         return True
-
-    def _signatures(self, files: Iterable[tuple[str, Signature]]) -> list[tuple[str, int, int]]:
-        """(name, size, mtime_ns) as the index cache's key lists them (corpus_cache)."""
-        single = not self.root.is_dir()
-        relative = self.folder.lister.relative
-        return [
-            (self.root.name if single else relative(path), size, mtime)
-            for path, (size, mtime) in files
-        ]
 
     def _build(self, *, with_extras: bool = True) -> SearchEngine:
         self._cut_seed()

@@ -25,14 +25,9 @@ from typing import TYPE_CHECKING
 
 from retrieval import corpus_pool, languages
 from retrieval.analyzer import Analyzer, AnalyzerSettings
-from retrieval.answering import (
-    Question,
-    answer,
-    answer_semantic,
-    first_stage_among,
-    question_terms,
-)
+from retrieval.answering import Question, answer, answer_semantic, first_stage_among, question_terms
 from retrieval.bm25 import BACKENDS, FastBM25, build_scorer
+from retrieval.cache_stamps import CacheCheck
 from retrieval.corpus import Corpus, CorpusPart, merge_parts, split_parts, tokens_of_indexes
 from retrieval.corpus_cache import (
     code_version,
@@ -168,10 +163,10 @@ class SearchEngine:
     @classmethod
     def from_latest_cache(
         cls, cache_dir: Path, source: str, settings: SearchSettings | None = None
-    ) -> tuple[SearchEngine, list[tuple[str, int, int]]] | None:
-        """The newest engine cached for `source` (see corpus_cache.source_id) whatever files
-        it was built from, and the (relative path, size, mtime_ns) of those files, so the
-        caller can read again what changed since; None when there is none."""
+    ) -> tuple[SearchEngine, list[tuple[str, int, int]], CacheCheck | None] | None:
+        """The newest engine cached for `source` (corpus_cache.source_id) whatever files it
+        was built from, their (relative path, size, mtime_ns) for the caller to read again
+        what changed since, and the entry's `CachedIndex.check`; None when there is none."""
         settings = settings or SearchSettings()
         if settings.backend != "fast":
             return None
@@ -182,7 +177,7 @@ class SearchEngine:
         if listing is None:
             return None
         engine = cls._from_entry(cached, source, Analyzer(settings.analyzer), settings)
-        return None if engine is None else (engine, listing)
+        return None if engine is None else (engine, listing, cached.check)
 
     @classmethod
     def _from_entry(

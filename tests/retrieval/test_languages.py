@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,37 @@ def test_the_model_is_part_of_the_index_key(tmp_path: Path) -> None:
     copy.write_bytes(languages.default_model_path().read_bytes() + b"\0")
     own = Analyzer(AnalyzerSettings(language_model=str(copy)))
     assert own.fingerprint() != Analyzer().fingerprint()
+
+
+def test_a_second_warm_up_does_not_wait_for_the_first_s_load(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A cached library builds two engines at start-up (the second with the semantic
+    # stage); each warms the detector up.  The second used to wait on the lock that the
+    # first's load holds, the whole load long, before the bot could poll.
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_load(model: str | None) -> None:
+        entered.set()
+        release.wait(30)
+
+    monkeypatch.setattr(languages, "_detector", slow_load)
+    model = str(tmp_path / "slow-model")
+    languages.warm_up(model)
+    assert entered.wait(30)
+    loading = [t for t in threading.enumerate() if t.name == "language-model" and t.is_alive()]
+    second = threading.Thread(target=languages.warm_up, args=(model,))
+    second.start()
+    second.join(30)
+    try:
+        assert not second.is_alive(), "the second warm-up waited for the first's load"
+        # Joined at exit, not torn down under numpy and numba as a daemon would be.
+        assert loading and not any(t.daemon for t in loading)
+    finally:
+        release.set()
+        for thread in loading:
+            thread.join(30)
+        second.join(30)
 
 
 # -- detection ---------------------------------------------------------------------------
