@@ -13,10 +13,8 @@ a refresh looks only at the paths the file system reported and at files still wa
 to settle; the folder is walked again only when the watcher (re)starts or may have
 missed events.  A restart (`open` with an index cache) takes the newest engine cached
 for the folder as it is, with the files it was built from, so its first walk reads
-again only what changed while it was down.
-
-Reading, settling and per-file isolation are `retrieval.folder`'s; the bot runs `refresh`
-in a worker thread.
+again only what changed while it was down.  Reading, settling and per-file isolation
+are `retrieval.folder`'s; the bot runs `refresh` in a worker thread.
 """
 
 from __future__ import annotations
@@ -28,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from retrieval import languages
 from retrieval.analyzer import Analyzer
 from retrieval.cache_stamps import CacheCheck
 from retrieval.changes import DUPLICATE_REASON, Change, Pending, diff, first_of_each, holds
@@ -132,6 +131,8 @@ class Library:
                 f"no reports at {library.root}: the path does not exist. "
                 "Point it at a folder of reports or at one .txt, .md or .jsonl file."
             )
+        # The first question needs the language detector: it loads while the cache is read.
+        languages.warm_up(library.settings.analyzer.language_model)
         if cache_dir is not None and library._load_cached(cache_dir):
             return library
         library._refresh(library.folder.walk())

@@ -29,17 +29,36 @@ _SHARED_TUPLE_ITEMS = 64
 
 
 class Records(Sequence[R], Generic[R]):
-    """Records of one class, kept as rows of their field values in `__init__` order."""
+    """Records of one class, kept as rows of their field values in `__init__` order.
 
-    __slots__ = ("_cls", "_made", "_make", "_rows")
+    One field may be kept apart (`apart`: its name and a column of its values, one per
+    row, which the rows then leave out): the index cache keeps the reports' paragraphs,
+    nine tenths of their bytes, in its mapped file (retrieval.stored_columns), so a
+    restart unpickles only the small fields.
+    """
 
-    def __init__(self, cls: type[R], rows: Sequence[tuple[Any, ...]]) -> None:
+    __slots__ = ("_apart", "_at", "_cls", "_made", "_make", "_names", "_rows")
+
+    def __init__(
+        self,
+        cls: type[R],
+        rows: Sequence[tuple[Any, ...]],
+        apart: tuple[str, Sequence[Any]] | None = None,
+    ) -> None:
         names = init_fields(cls)
-        if names is None or any(len(row) != len(names) for row in rows[:1]):
+        width = None if names is None else len(names) - (apart is not None)
+        if (
+            names is None
+            or any(len(row) != width for row in rows[:1])
+            or (apart is not None and (apart[0] not in names or len(apart[1]) != len(rows)))
+        ):
             # A payload from another version of the class: fail at load, not mid-question.
             raise ValueError(f"rows do not fit {cls.__qualname__}'s fields")
         self._cls = cls
+        self._names = names
         self._rows = rows
+        self._apart = None if apart is None else apart[1]
+        self._at = -1 if apart is None else names.index(apart[0])
         self._make = maker(cls)
         self._made: list[R | None] = [None] * len(rows)
 
@@ -59,6 +78,10 @@ class Records(Sequence[R], Generic[R]):
         rows = tuple([tuple([share(getattr(r, name)) for name in names]) for r in records])
         return Records(kind, rows)
 
+    @property
+    def record_class(self) -> type[R]:
+        return self._cls
+
     def __len__(self) -> int:
         return len(self._rows)
 
@@ -73,7 +96,10 @@ class Records(Sequence[R], Generic[R]):
             return tuple([self[i] for i in range(*index.indices(len(self._rows)))])
         made = self._made[index]
         if made is None:
-            made = self._made[index] = self._make(*self._rows[index])
+            row, at = self._rows[index], self._at
+            if self._apart is not None:
+                row = (*row[:at], self._apart[index], *row[at:])
+            made = self._made[index] = self._make(*row)
         return made
 
     def __iter__(self) -> Iterator[R]:
@@ -82,9 +108,23 @@ class Records(Sequence[R], Generic[R]):
 
     def column(self, name: str) -> list[Any]:
         """One field of every record, without making the records."""
-        names = init_fields(self._cls) or ()
-        at = names.index(name)
+        at = self._names.index(name)
+        if self._apart is not None and at >= self._at:
+            if at == self._at:
+                return list(self._apart)
+            at -= 1
         return [row[at] for row in self._rows]
+
+    def kept_apart(self, name: str) -> tuple[Sequence[tuple[Any, ...]], Sequence[Any]]:
+        """The rows without the field `name`, and its column: what `Records(cls, rows,
+        (name, column))` takes."""
+        if self._apart is not None and self._names[self._at] == name:
+            return self._rows, self._apart
+        if self._apart is not None:
+            raise ValueError(f"{self._names[self._at]} is kept apart already, not {name}")
+        at = self._names.index(name)
+        rows = tuple([(*row[:at], *row[at + 1 :]) for row in self._rows])
+        return rows, tuple([row[at] for row in self._rows])
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Records | tuple):
@@ -94,7 +134,9 @@ class Records(Sequence[R], Generic[R]):
     __hash__ = None  # type: ignore[assignment]  # equal to a tuple, yet not one
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return Records, (self._cls, self._rows)
+        if self._apart is None:
+            return Records, (self._cls, self._rows)
+        return Records, (self._cls, self._rows, (self._names[self._at], self._apart))
 
     def __repr__(self) -> str:
         return f"Records({self._cls.__name__}, {len(self)} rows)"

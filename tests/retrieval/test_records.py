@@ -88,9 +88,45 @@ def test_rows_from_another_version_of_a_class_fail_at_load_not_mid_question(
     header_at = int.from_bytes(payload[8:16], "little")
     header = pickle.loads(payload[header_at:])
     assert unpickle_corpus(payload) is not None
+    older_rows = {**header, "report_rows": (("r1", "A title"),)}
+    assert unpickle_corpus(payload[:header_at] + pickle.dumps(older_rows)) is None
     header["corpus"] = dataclasses.replace(header["corpus"], reports=_RowsOfAnOlderReport())
-    older = payload[:header_at] + pickle.dumps(header)
+    older = payload[:header_at] + pickle.dumps({**header, "report_rows": None})
     assert unpickle_corpus(older) is None
+
+
+def test_a_field_kept_apart_reads_like_the_rest() -> None:
+    packed = Records.pack(REPORTS, Sharer())
+    assert isinstance(packed, Records)
+    rows, paragraphs = packed.kept_apart("paragraphs")
+    assert list(paragraphs) == [r.paragraphs for r in REPORTS]
+    apart = Records(Report, rows, ("paragraphs", paragraphs))
+    for records in (apart, roundtrip(apart)):
+        assert records == REPORTS
+        assert isinstance(records, Records)
+        for name in ("id", "title", "paragraphs", "published", "language"):
+            assert column(records, name) == [getattr(r, name) for r in REPORTS]
+    assert apart.kept_apart("paragraphs") == (rows, paragraphs)
+    with pytest.raises(ValueError, match="kept apart already"):
+        apart.kept_apart("title")
+    with pytest.raises(ValueError, match="fields"):
+        Records(Report, rows, ("paragraphs", paragraphs[:-1]))
+    with pytest.raises(ValueError, match="fields"):
+        Records(Report, rows, ("no such field", paragraphs))
+
+
+def test_a_cached_corpus_keeps_the_paragraphs_out_of_its_header(
+    seeds_engine: SearchEngine,
+) -> None:
+    # A restart unpickles the header whole: the paragraphs, most of the reports' bytes,
+    # stay in the mapped file until a record is asked for.
+    corpus = seeds_engine.corpus
+    payload = pickle_corpus(corpus)
+    header_at = int.from_bytes(payload[8:16], "little")
+    longest = max((p for r in corpus.reports for p in r.paragraphs), key=len).encode()
+    assert longest in payload and longest not in payload[header_at:]
+    loaded = unpickle_corpus(payload)
+    assert isinstance(loaded, Corpus) and loaded.reports == corpus.reports
 
 
 def test_mixed_or_plain_records_stay_a_tuple() -> None:
