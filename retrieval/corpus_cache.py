@@ -47,6 +47,7 @@ _CORPUS_MODULES = (
     "passages.py",
     "analyzer.py",
     "languages.py",
+    "language_arrays.py",
     "language_kernel.py",
     "scripts.py",
     "answer_types.py",

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from retrieval import language_arrays
+
 log = logging.getLogger(__name__)
 
 MODEL_PACKAGE = "py3langid"
@@ -164,28 +166,33 @@ class QuestionLanguages:
 
 
 class Detector:
-    """py3langid's model; thread-safe (it is only read after loading)."""
+    """py3langid's model; thread-safe (it is only read after loading).  With
+    `arrays_dir`, its arrays are kept there uncompressed and mapped on later loads
+    (retrieval.language_arrays)."""
 
-    def __init__(self, path: Path) -> None:
-        from py3langid.langid import LanguageIdentifier
-
-        try:
-            model = LanguageIdentifier.from_modelpath(path, norm_probs=True)
-        except Exception as error:  # lzma, numpy and zipfile each raise their own kinds
-            raise LanguageModelError(
-                f"cannot load the language model {path} ({error}): point LANGUAGE_MODEL at a "
-                "py3langid model file (model.npz.xz), or unset it for the bundled one"
-            ) from error
+    def __init__(self, path: Path, arrays_dir: Path | None = None) -> None:
         self.sha256 = file_sha256(path)
-        # py3langid's arrays, as numpy ones for the compiled walk (language_kernel); its
-        # weights widened from float16 once (57 MB), as each use would widen them anyway.
-        self._nextmove = np.asarray(model.tk_nextmove)
-        self._rowbase = np.asarray(model.tk_row, dtype=np.int64) << 8
-        self._output = np.asarray(model.tk_output, dtype=np.int32)
-        self._weights = np.asarray(model.nb_ptc, dtype=np.float32)
-        self._priors = np.asarray(model.nb_pc, dtype=np.float32)
+        folder = None if arrays_dir is None else language_arrays.folder_for(arrays_dir, self.sha256)
+        arrays = None if folder is None else language_arrays.load(folder)
+        if arrays is None:
+            try:
+                arrays = language_arrays.from_model(path)
+            except Exception as error:  # lzma, numpy and zipfile each raise their own kinds
+                raise LanguageModelError(
+                    f"cannot load the language model {path} ({error}): point LANGUAGE_MODEL at "
+                    "a py3langid model file (model.npz.xz), or unset it for the bundled one"
+                ) from error
+            if folder is not None:
+                language_arrays.save(folder, arrays)
+        # py3langid's arrays, as numpy ones for the compiled walk (language_kernel).
+        # Of the types check() made sure of: no copies.
+        self._nextmove: npt.NDArray[np.integer] = arrays["nextmove"]  # type: ignore[assignment]
+        self._rowbase = np.asarray(arrays["rowbase"], dtype=np.int64)
+        self._output = np.asarray(arrays["output"], dtype=np.int32)
+        self._weights = np.asarray(arrays["weights"], dtype=np.float32)
+        self._priors = np.asarray(arrays["priors"], dtype=np.float32)
         # The detector's classes merged by code (its aliases: "arz" is Arabic here).
-        codes = [_ALIASES.get(label, label) for label in model.nb_classes]
+        codes = [_ALIASES.get(label, label) for label in arrays["classes"].tolist()]
         self._codes = list(dict.fromkeys(codes))
         self._code_of = np.array([self._codes.index(code) for code in codes], dtype=np.intp)
 
@@ -255,7 +262,7 @@ _LOCK = threading.Lock()
 def _detector(model: str | None) -> Detector | None:
     try:
         path = Path(model) if model else default_model_path()
-        return Detector(path)
+        return Detector(path, _ARRAYS_DIRS.get(model))
     except LanguageModelError as error:
         log.warning("language detection is off: %s", error)
         return None
@@ -281,10 +288,11 @@ def model_identity(model: str | None) -> str:
     return PINNED_SHA256
 
 
-def warm_up(model: str | None = None) -> None:
+def warm_up(model: str | None = None, arrays_dir: Path | None = None) -> None:
     """Load the detector and its compiled walk in the background (about a second), so
     that the first question after a start from the index cache, which needs both, does
-    not wait for all of it.
+    not wait for all of it; with `arrays_dir` (the index cache's folder), the model's
+    arrays are kept there uncompressed, for the next start to map.
 
     Its own lock, not the one the load holds: a second engine built meanwhile (the
     library's copy with the semantic stage) must not wait for the load either.  The
@@ -293,6 +301,8 @@ def warm_up(model: str | None = None) -> None:
     no cache yet), well within a container's stop timeout.
     """
     with _WARMING:
+        if arrays_dir is not None:
+            _ARRAYS_DIRS.setdefault(model, arrays_dir)
         if model in _WARMED:
             return
         _WARMED.add(model)
@@ -310,3 +320,4 @@ def _load_and_walk(model: str | None) -> None:
 
 _WARMING = threading.Lock()
 _WARMED: set[str | None] = set()
+_ARRAYS_DIRS: dict[str | None, Path] = {}  # where each model's arrays are kept, if anywhere

@@ -132,7 +132,7 @@ class Library:
                 "Point it at a folder of reports or at one .txt, .md or .jsonl file."
             )
         # The first question needs the language detector: it loads while the cache is read.
-        languages.warm_up(library.settings.analyzer.language_model)
+        languages.warm_up(library.settings.analyzer.language_model, cache_dir)
         if cache_dir is not None and library._load_cached(cache_dir):
             return library
         library._refresh(library.folder.walk())
