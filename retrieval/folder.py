@@ -169,6 +169,26 @@ class FolderFiles:
         self.waiting = {}
         self._order = None
 
+    def fill_from(self, parts: Iterable[CorpusPart], problems: Iterable[LoadProblem]) -> None:
+        """Take every file not read since it was adopted from `parts` (one per report) and
+        `problems`: an engine loaded from the index cache, cut up.  A file they name that
+        is not known is taken as read too, its signature UNKNOWN, so a walk reads it."""
+        by_file: dict[str, list[CorpusPart]] = {}
+        for part in parts:
+            by_file.setdefault(part.reports[0].path or "", []).append(part)
+        signatures, contents = self.signatures, self.contents
+        found: dict[str, list[LoadProblem]] = {}
+        for problem in problems:
+            # A JSON Lines problem names "path:line".
+            path = problem.path if problem.path in signatures else problem.path.rsplit(":", 1)[0]
+            found.setdefault(path, []).append(problem)
+        for path in dict.fromkeys([*signatures, *by_file]):
+            if not path or path in contents:
+                continue  # read again since: the cached parts are out of date
+            signatures.setdefault(path, UNKNOWN)
+            contents[path] = FileContent(tuple(by_file.get(path, ())), tuple(found.get(path, ())))
+        self.invalidate_order()
+
     def _report_walk(self, walk: Walk) -> None:
         new = [p for p in walk.problems if p not in self.walk_problems]
         for problem in new if self.walk_problems or self.signatures else ():

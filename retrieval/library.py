@@ -36,7 +36,6 @@ from retrieval.corpus_pool import PooledFolder
 from retrieval.errors import ReportsNotFoundError
 from retrieval.folder import UNKNOWN, FileContent
 from retrieval.listing import Signature, Walk
-from retrieval.loader import LoadProblem
 from retrieval.models import Report
 from retrieval.search import SearchEngine, SearchSettings
 from retrieval.semantic_stage import SemanticStage
@@ -377,23 +376,6 @@ class Library:
 
     def _cut_seed(self) -> None:
         engine, self._seed = self._seed, None
-        if engine is None:
-            return
-        by_file: dict[str, list[CorpusPart]] = {}
-        for part in engine.parts():
-            by_file.setdefault(part.reports[0].path or "", []).append(part)
-        problems: dict[str, list[LoadProblem]] = {}
-        signatures, contents = self.folder.signatures, self.folder.contents
-        for problem in engine.problems:
-            if problem.reason.startswith(DUPLICATE_REASON):
-                continue  # every build finds those again
-            # A JSON Lines problem names "path:line".
-            path = problem.path if problem.path in signatures else problem.path.rsplit(":", 1)[0]
-            problems.setdefault(path, []).append(problem)
-        for path in dict.fromkeys([*signatures, *by_file]):
-            if not path or path in contents:
-                continue  # read again since: the cached parts are out of date
-            signatures.setdefault(path, UNKNOWN)
-            parts = tuple(by_file.get(path, ()))
-            contents[path] = FileContent(parts, tuple(problems.get(path, ())))
-        self.folder.invalidate_order()
+        if engine is not None:  # every build finds the duplicates again: theirs are not kept
+            kept = [p for p in engine.problems if not p.reason.startswith(DUPLICATE_REASON)]
+            self.folder.fill_from(engine.parts(), kept)
