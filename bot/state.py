@@ -109,10 +109,12 @@ class BotState:
         self.refusals = RefusalThrottle()
         self.admin_menus = set()
 
-    def serve(self, engine: SearchEngine) -> None:
-        """Answer from `engine` from now on (the rescan's swap: one assignment)."""
+    def serve(self, engine: SearchEngine, *, rebuilt: bool = True) -> None:
+        """Answer from `engine` from now on (the rescan's swap: one assignment); not
+        `rebuilt`: the same index, mapped from the cache just saved, as old as before."""
         self.engine = engine
-        self.engine_since = time.monotonic()
+        if rebuilt:
+            self.engine_since = time.monotonic()
 
     def __getattr__(self, name: str) -> Any:
         # Only called for attributes that were never set: the state was not wired.

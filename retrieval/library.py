@@ -339,15 +339,18 @@ class Library:
         """The folder changed since it was loaded (Library.open) or saved (save_cache)."""
         return self._folder_version != self._saved_version
 
-    def save_cache(self, cache_dir: Path) -> bool:
+    def save_cache(self, cache_dir: Path, *, then_map: bool = True) -> bool:
         """Save the folder's index (outside reports left out) as the index cache for its
         files as last read, so a restart loads it instead of analyzing everything again.
+        With `then_map`, and no outside reports, the entry saved then serves instead of
+        the engine it came from, as after a restart: the same index, its arrays the page
+        cache's (shared with other processes) instead of the process's own.
 
         False when there is nothing to save, or a file is still waiting to settle (the
         folder then does not match what the index holds).
         """
         with self._refresh_lock:
-            known = self.folder.signatures
+            known = dict(self.folder.signatures)
             if self._engine is None or not self.cache_stale or self.folder.waiting:
                 return False
             if any(signature == UNKNOWN for signature in known.values()):
@@ -358,6 +361,12 @@ class Library:
         # The engine is immutable: no lock needed.
         engine.save_to_cache(cache_dir, signatures, source=self._source())
         self._saved_version = max(self._saved_version, version)
+        if then_map and engine is self._engine:
+            mapped = SearchEngine.from_cache(cache_dir, signatures, self.settings)
+            with self._refresh_lock:
+                if mapped is not None and engine is self._engine:  # not refreshed meanwhile
+                    self.folder.adopt(lambda: known)
+                    self._seed, self._engine = mapped, self._with_semantic(mapped)
         return True
 
     def _build(self, *, with_extras: bool = True) -> SearchEngine:

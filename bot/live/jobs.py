@@ -93,21 +93,23 @@ async def stop(state: BotState) -> None:
     live.close()
     if live.feeds is not None:
         await live.feeds.aclose()
-    await _save_cache(state, live)
+    await _save_cache(state, live, then_map=False)
 
 
-async def _save_cache(state: BotState, live: LiveReports) -> None:
+async def _save_cache(state: BotState, live: LiveReports, *, then_map: bool = True) -> None:
     if not live.library.cache_stale:
         return
     live.last_cache_save = time.monotonic()
     cache_dir = state.settings.index_cache_dir
     try:
-        saved = await asyncio.to_thread(live.library.save_cache, cache_dir)
+        saved = await asyncio.to_thread(live.library.save_cache, cache_dir, then_map=then_map)
     except Exception as error:  # the cache is a speed-up; the bot carries on without it
         log.warning("could not save the index cache: %s", error)
     else:
         if saved:
             log.info("saved the index cache in %s", cache_dir)
+        if live.library.engine is not state.engine:  # the saved index, mapped (then_map)
+            state.serve(live.library.engine, rebuilt=False)
 
 
 def _live(state: BotState) -> LiveReports:

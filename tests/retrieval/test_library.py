@@ -20,6 +20,7 @@ from retrieval.corpus import index_reports
 from retrieval.library import Library
 from retrieval.loader import load_reports
 from retrieval.models import Report
+from retrieval.records import Records
 from retrieval.search import SearchEngine, SearchSettings
 from tests.conftest import make_report
 from tests.retrieval.indexed import as_indexed
@@ -348,6 +349,51 @@ def test_a_saved_cache_spares_the_next_start_the_analysis(
     assert cached.reports == as_indexed(load_reports(folder).reports)
     assert cached.report("feed-5") is None
     assert Library.open(folder, cache_dir=cache).refresh() is None
+
+
+def test_after_a_save_the_saved_entry_serves_mapped_as_after_a_restart(
+    folder: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    library = Library.open(folder, cache_dir=cache)
+    # Even the cold start's own engine is swapped for the entry it saved.
+    assert isinstance(library.engine.reports, Records)
+    write(folder / "wheat.txt", WHEAT)
+    change = library.refresh()
+    assert change is not None and not isinstance(change.engine.reports, Records)
+    rebuilt = change.engine
+    assert library.save_cache(cache)
+    mapped = library.engine
+    assert mapped is not rebuilt and isinstance(mapped.reports, Records)
+    assert mapped.reports == rebuilt.reports and mapped.passages == rebuilt.passages
+    for question in QUESTIONS:
+        assert hits_of(mapped, question) == hits_of(rebuilt, question)
+    # And it goes on like a restarted library: only what changes is read again.
+    assert library.refresh() is None
+    write(folder / "port.txt", PORT)
+    change = library.refresh()
+    assert change is not None and change.files_read == 1
+    assert [r.id for r in change.added] == ["port"]
+    fresh = SearchEngine.build(load_reports(folder).reports)
+    for question in (*QUESTIONS, "Which terminal resumed work?"):
+        assert hits_of(change.engine, question) == hits_of(fresh, question)
+
+
+def test_the_engine_stays_when_the_save_is_not_to_be_mapped_or_holds_less(
+    folder: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    library = Library.open(folder, cache_dir=cache)
+    write(folder / "wheat.txt", WHEAT)
+    change = library.refresh()
+    assert change is not None
+    assert library.save_cache(cache, then_map=False) and library.engine is change.engine
+    # Reports from outside are not in the saved entry: it cannot serve in their place.
+    library.put_reports([feed_report(5, "A feed story about tides.")])
+    write(folder / "port.txt", PORT)
+    change = library.refresh()
+    assert change is not None and library.save_cache(cache)
+    assert library.engine is change.engine and library.engine.report("feed-5") is not None
 
 
 def test_no_cache_is_saved_while_a_file_waits_to_settle(folder: Path, tmp_path: Path) -> None:
