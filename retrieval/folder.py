@@ -67,6 +67,7 @@ class FolderFiles:
         self._clock = clock
         self._signatures: dict[str, Signature] = {}  # every file known, as it was read
         self._adopted: Callable[[], dict[str, Signature]] | None = None
+        self._gone: set[str] = set()  # dropped since adopt(): their cached parts are not taken
         self.contents: dict[str, FileContent] = {}
         self.waiting: dict[str, tuple[Signature, float]] = {}  # unsettled: signature, first seen
         self.folders: dict[str, str] = {}  # every folder walked → its real path
@@ -115,6 +116,7 @@ class FolderFiles:
         self.contents.pop(path, None)
         if self.signatures.pop(path, None) is None:
             return False
+        self._gone.add(path)
         self._order = None
         return True
 
@@ -165,6 +167,7 @@ class FolderFiles:
         compares.  The list is made when first needed: over 100,000 files that takes a
         tenth of a second, and a restart answers its first question before."""
         self._adopted = signatures
+        self._gone = set()
         self.contents = {}
         self.waiting = {}
         self._order = None
@@ -172,7 +175,8 @@ class FolderFiles:
     def fill_from(self, parts: Iterable[CorpusPart], problems: Iterable[LoadProblem]) -> None:
         """Take every file not read since it was adopted from `parts` (one per report) and
         `problems`: an engine loaded from the index cache, cut up.  A file they name that
-        is not known is taken as read too, its signature UNKNOWN, so a walk reads it."""
+        is not known is taken as read too, its signature UNKNOWN, so a walk reads it;
+        not one dropped since (deleted while the engine served)."""
         by_file: dict[str, list[CorpusPart]] = {}
         for part in parts:
             by_file.setdefault(part.reports[0].path or "", []).append(part)
@@ -183,10 +187,11 @@ class FolderFiles:
             path = problem.path if problem.path in signatures else problem.path.rsplit(":", 1)[0]
             found.setdefault(path, []).append(problem)
         for path in dict.fromkeys([*signatures, *by_file]):
-            if not path or path in contents:
-                continue  # read again since: the cached parts are out of date
+            if not path or path in contents or path in self._gone:
+                continue  # read again or gone since: the cached parts are out of date
             signatures.setdefault(path, UNKNOWN)
             contents[path] = FileContent(tuple(by_file.get(path, ())), tuple(found.get(path, ())))
+        self._gone = set()
         self.invalidate_order()
 
     def _report_walk(self, walk: Walk) -> None:

@@ -351,6 +351,21 @@ def test_a_saved_cache_spares_the_next_start_the_analysis(
     assert Library.open(folder, cache_dir=cache).refresh() is None
 
 
+def test_a_file_deleted_after_a_restart_is_gone_at_the_first_refresh(
+    folder: Path, tmp_path: Path
+) -> None:
+    port = write(folder / "port.txt", PORT)
+    cache = tmp_path / "cache"
+    Library.open(folder, cache_dir=cache).close()
+    library = Library.open(folder, cache_dir=cache)  # from the cache, its parts not cut yet
+    assert library.engine.report("port") is not None
+    port.unlink()
+    change = library.refresh()
+    assert change is not None and change.removed == ("port",)
+    assert library.engine.report("port") is None
+    assert library.refresh() is None
+
+
 def test_after_a_save_the_saved_entry_serves_mapped_as_after_a_restart(
     folder: Path, tmp_path: Path
 ) -> None:
