@@ -67,7 +67,8 @@ class FolderFiles:
         self._clock = clock
         self._signatures: dict[str, Signature] = {}  # every file known, as it was read
         self._adopted: Callable[[], dict[str, Signature]] | None = None
-        self._gone: set[str] = set()  # dropped since adopt(): their cached parts are not taken
+        # Dropped since adopt(), until fill_from() takes the cached parts: not theirs.
+        self._gone: set[str] | None = None
         self.contents: dict[str, FileContent] = {}
         self.waiting: dict[str, tuple[Signature, float]] = {}  # unsettled: signature, first seen
         self.folders: dict[str, str] = {}  # every folder walked → its real path
@@ -116,7 +117,8 @@ class FolderFiles:
         self.contents.pop(path, None)
         if self.signatures.pop(path, None) is None:
             return False
-        self._gone.add(path)
+        if self._gone is not None:
+            self._gone.add(path)
         self._order = None
         return True
 
@@ -181,17 +183,17 @@ class FolderFiles:
         for part in parts:
             by_file.setdefault(part.reports[0].path or "", []).append(part)
         signatures, contents = self.signatures, self.contents
+        gone, self._gone = self._gone or set(), None
         found: dict[str, list[LoadProblem]] = {}
         for problem in problems:
             # A JSON Lines problem names "path:line".
             path = problem.path if problem.path in signatures else problem.path.rsplit(":", 1)[0]
             found.setdefault(path, []).append(problem)
         for path in dict.fromkeys([*signatures, *by_file]):
-            if not path or path in contents or path in self._gone:
+            if not path or path in contents or path in gone:
                 continue  # read again or gone since: the cached parts are out of date
             signatures.setdefault(path, UNKNOWN)
             contents[path] = FileContent(tuple(by_file.get(path, ())), tuple(found.get(path, ())))
-        self._gone = set()
         self.invalidate_order()
 
     def _report_walk(self, walk: Walk) -> None:
