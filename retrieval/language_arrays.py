@@ -11,7 +11,6 @@ fit together are made again from the model, which is checked by its own sha256
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -22,6 +21,8 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+
+from retrieval.cache_stamps import hashed
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +117,5 @@ def save(folder: Path, arrays: Arrays) -> None:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashed(handle)[1]
