@@ -13,7 +13,6 @@ be in the default language.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import threading
@@ -28,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from retrieval import language_arrays
+from retrieval.cache_stamps import hashed
 
 log = logging.getLogger(__name__)
 
@@ -146,14 +146,11 @@ def default_model_path() -> Path:
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     try:
         with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+            return hashed(handle)[1]
     except OSError as error:
         raise LanguageModelError(f"cannot read the language model {path}: {error}") from error
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,6 @@ Everything below the `Embedder` is pure numpy.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from retrieval.cache_stamps import hashed
 from retrieval.errors import RetrievalError
 
 MODEL_DIR_ENV = "SEMANTIC_MODEL_DIR"
@@ -145,16 +145,14 @@ def model_files(environ: Mapping[str, str] | None = None) -> ModelFiles:
 
 def verify(path: Path, sha256: str, fix: str) -> None:
     """Raise SemanticModelError unless the file at `path` has this sha256."""
-    digest = hashlib.sha256()
     try:
         with path.open("rb") as file:
-            for block in iter(lambda: file.read(1 << 20), b""):
-                digest.update(block)
+            digest = hashed(file)[1]
     except OSError as error:
         raise SemanticModelError(f"cannot read {path}: {error.strerror or error}; {fix}") from None
-    if digest.hexdigest() != sha256:
+    if digest != sha256:
         raise SemanticModelError(
-            f"{path} is not the pinned file (sha256 {digest.hexdigest()}, expected "
+            f"{path} is not the pinned file (sha256 {digest}, expected "
             f"{sha256}); {fix}, or set {MODEL_DIR_ENV} to a model directory of your own"
         )
 
