@@ -48,6 +48,7 @@ _CORPUS_MODULES = (
     "analyzer.py",
     "languages.py",
     "language_arrays.py",
+    "cache_stamps.py",  # the detector's model and arrays are hashed by it
     "language_kernel.py",
     "scripts.py",
     "answer_types.py",
