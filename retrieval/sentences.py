@@ -13,8 +13,12 @@ def word_set(words: str) -> frozenset[str]:
 
 # A run of terminators, then any closing quotes or brackets.  Besides the Latin ones:
 # Arabic's question mark and full stop (؟ ۔), Devanagari's danda (।), and the full-width
-# terminators of Chinese and Japanese (。！？), which no space follows.
-_TERMINATOR = re.compile(r"(?:[.!?]+|…|[؟۔।]+|(?P<wide>[。！？]+))[\"”’')\]」』）]*")
+# terminators of Chinese and Japanese (。！？), which no space follows.  The lookahead
+# names every first character at once: without it, the regex engine tries each
+# alternative at every position of the text, four times slower.
+_TERMINATOR = re.compile(
+    r"(?=[.!?…؟۔।。！？])(?:[.!?]+|…|[؟۔।]+|(?P<wide>[。！？]+))[\"”’')\]」』）]*"
+)
 _OPENERS = "\"“‘'([«"
 
 # Titles written before a name: a period after them never ends a sentence.
