@@ -166,7 +166,7 @@ class PooledFolder(FolderFiles):
             clock=clock,
         )
         self.workers = workers
-        self._shared: _Shared[_FileTask, list[_FileResult]] | None = None
+        self._shared: _Shared[_FileTask, _ChunkResult | None] | None = None
         self._chunk_of: dict[str, int] = {}
         self._untaken: set[int] = set()
         self._taken: dict[str, LoadedFile] = {}
@@ -203,27 +203,45 @@ class PooledFolder(FolderFiles):
         # The first of a chunk's files to be read takes the whole chunk's results.
         if index in self._untaken and self._shared is not None:
             self._untaken.discard(index)
-            for name, walked, packed, problems, records in self._shared.take(index) or ():
-                parts = tuple(split_parts(unpack(packed, None)))
-                self._taken[name] = LoadedFile(walked, parts, problems, records)
+            self._take(self._shared.take(index))
         loaded = self._taken.pop(path, None)
         if loaded is None or loaded.signature != signature:
             return super()._load(path, signature)  # read here, as without workers
         loaded.emit_log()
         return FileContent(loaded.parts, loaded.problems)
 
+    def _take(self, result: _ChunkResult | None) -> None:
+        if result is None:
+            return
+        files, packed = result
+        # One part per report, the chunk's files' one after another.
+        parts = split_parts(unpack(packed, None))
+        start = 0
+        for name, walked, count, problems, records in files:
+            self._taken[name] = LoadedFile(
+                walked, tuple(parts[start : start + count]), problems, records
+            )
+            start += count
+
 
 _FileTask = tuple[str, bool, tuple[tuple[str, Signature], ...]]
-_FileResult = tuple[
-    str, Signature, "Packed", tuple[LoadProblem, ...], tuple[logging.LogRecord, ...]
+# Each file read (its path, signature, how many reports, problems and log), and all their
+# reports analyzed, packed as one corpus: the terms of the chunk's tokens cross once.
+_ChunkResult = tuple[
+    list[tuple[str, Signature, int, tuple[LoadProblem, ...], tuple[logging.LogRecord, ...]]],
+    "Packed",
 ]
 
 
-def _load_files(task: _FileTask) -> list[_FileResult]:
+def _load_files(task: _FileTask) -> _ChunkResult | None:
     """Each file of the chunk as `FolderFiles._load` reads it; one left out (it changed
-    since the walk, or raised) is read again by the parent."""
+    since the walk, or raised) is read again by the parent, and so is every file of a
+    chunk that could not be packed."""
     root, follow_outside_links, files = task
-    results: list[_FileResult] = []
+    results: list[
+        tuple[str, Signature, int, tuple[LoadProblem, ...], tuple[logging.LogRecord, ...]]
+    ] = []
+    parts: list[CorpusPart] = []
     # Paused as in the bot's start-up: analysis makes long-lived objects and no cycles,
     # and whatever cycles a document's parser leaves are a chunk's worth at most.
     with collector_paused():
@@ -235,12 +253,15 @@ def _load_files(task: _FileTask) -> list[_FileResult]:
                     )
                     if signature_of(path) != signature:
                         continue  # changed while read: the parent makes it wait to settle
-                    parts = index_reports(loaded.reports, _worker_analyzer())
-                    packed = pack(merge_parts(parts, ()), with_reports=True)
+                    file_parts = index_reports(loaded.reports, _worker_analyzer())
                 except Exception:  # read again by the parent, which logs it as a problem
                     continue
-            results.append((path, signature, packed, loaded.problems, tuple(records)))
-    return results
+            parts.extend(file_parts)
+            results.append((path, signature, len(file_parts), loaded.problems, tuple(records)))
+        try:
+            return results, pack(merge_parts(parts, ()), with_reports=True)
+        except Exception:
+            return None
 
 
 # ---- chunks, and the workers ----------------------------------------------------------

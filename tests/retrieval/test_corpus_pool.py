@@ -22,6 +22,8 @@ from bot.config import PROJECT_SEEDS
 from retrieval import corpus_pool
 from retrieval.analyzer import Analyzer
 from retrieval.corpus import make_corpus
+from retrieval.corpus_rows import pack, unpack
+from retrieval.forward_tokens import ForwardTokens
 from retrieval.library import Library
 from retrieval.loader import LoadProblem, load_reports
 from retrieval.models import Report
@@ -88,6 +90,9 @@ def test_a_build_by_a_worker_is_the_build_here(folder: Path, forced: list[bool])
     pooled = corpus_pool.make_corpus_pooled(reports, Analyzer(), problems, 2)
     assert len(forced) > 1 and all(forced)  # every chunk came from the worker
     assert pooled == make_corpus(reports, Analyzer(), problems)
+    # The worker's tokens came as term ids, which the BM25 build maps without strings.
+    segments = getattr(pooled.passage_tokens, "segments", (pooled.passage_tokens,))
+    assert all(isinstance(segment, ForwardTokens) for segment in segments)
 
 
 def test_a_build_shared_with_a_worker_is_the_build_here(folder: Path, forced: list[bool]) -> None:
@@ -169,6 +174,26 @@ def test_small_batches_one_worker_and_shared_ids_stay_here(
     monkeypatch.setattr(corpus_pool, "MIN_POOL_CHARS", 10**9)
     corpus_pool.make_corpus_pooled(reports, Analyzer(), (), 2)
     assert forced == []
+
+
+def test_packed_tokens_come_back_as_they_went(folder: Path) -> None:
+    reports, _ = reports_of(folder)
+    corpus = make_corpus(reports[:5], Analyzer(), ())
+    with_empty = type(corpus)(
+        reports=corpus.reports,
+        passages=corpus.passages,
+        passage_tokens=((), *corpus.passage_tokens[1:]),
+        problems=(),
+        profiles=corpus.profiles,
+        passage_reports=corpus.passage_reports,
+        report_tokens=corpus.report_tokens,
+    )
+    for original in (corpus, with_empty, make_corpus((), Analyzer(), ())):
+        back = unpack(pack(original, with_reports=True), None)
+        assert isinstance(back.passage_tokens, ForwardTokens)
+        assert list(back.passage_tokens) == list(original.passage_tokens)
+        assert list(back.report_tokens) == list(original.report_tokens)
+        assert back == original
 
 
 def test_pools_are_never_nested(monkeypatch: pytest.MonkeyPatch) -> None:
