@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -81,6 +82,16 @@ def build_scorer(backend: str, corpus: Sequence[Sequence[str]]) -> Scorer:
     raise UnknownBackendError(
         f"unknown scoring backend {backend!r}: use one of {', '.join(BACKENDS)}"
     )
+
+
+def build_scorers(backend: str, *corpora: Sequence[Sequence[str]]) -> list[Scorer]:
+    """`build_scorer` of each corpus: the first here, the others meanwhile in threads.
+    Much of a build is numpy's sorting, which lets go of the GIL: two builds side by side
+    take about two thirds of the time of one after the other."""
+    with ThreadPoolExecutor(max(len(corpora) - 1, 1), thread_name_prefix="bm25-build") as pool:
+        others = [pool.submit(build_scorer, backend, corpus) for corpus in corpora[1:]]
+        first = build_scorer(backend, corpora[0])
+        return [first, *(future.result() for future in others)]
 
 
 class FastBM25(Scorer):

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from retrieval import corpus_pool, languages
 from retrieval.analyzer import Analyzer, AnalyzerSettings
 from retrieval.answering import Question, answer, answer_semantic, first_stage_among, question_terms
-from retrieval.bm25 import BACKENDS, FastBM25, build_scorer
+from retrieval.bm25 import BACKENDS, FastBM25, build_scorer, build_scorers
 from retrieval.cache_stamps import CacheCheck
 from retrieval.corpus import Corpus, CorpusPart, merge_parts, split_parts, tokens_of_indexes
 from retrieval.corpus_cache import (
@@ -112,8 +112,8 @@ class SearchEngine:
         settings = settings or SearchSettings()
         analyzer = Analyzer(settings.analyzer)
         corpus = corpus_pool.make_corpus_pooled(reports, analyzer, problems, settings.build_workers)
-        scorer = build_scorer(settings.backend, corpus.passage_tokens)
-        report_scorer = build_scorer(settings.backend, corpus.report_tokens)
+        tokens = (corpus.passage_tokens, corpus.report_tokens)
+        scorer, report_scorer = build_scorers(settings.backend, *tokens)
         return cls(corpus, scorer, analyzer, settings, report_scorer)
 
     @classmethod
@@ -214,8 +214,9 @@ class SearchEngine:
         since their statistics span the whole collection."""
         settings = settings or SearchSettings()
         corpus = merge_parts(parts, problems)
-        scorer = build_scorer(settings.backend, corpus.passage_tokens)
-        return cls(corpus, scorer, Analyzer(settings.analyzer), settings)
+        tokens = (corpus.passage_tokens, corpus.report_tokens)
+        scorer, report_scorer = build_scorers(settings.backend, *tokens)
+        return cls(corpus, scorer, Analyzer(settings.analyzer), settings, report_scorer)
 
     def parts(self) -> list[CorpusPart]:
         """This engine's corpus cut into one part per report, in order (for from_parts)."""

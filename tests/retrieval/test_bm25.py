@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
 
-from retrieval.bm25 import BACKENDS, FastBM25, build_scorer
+from retrieval.bm25 import BACKENDS, FastBM25, build_scorer, build_scorers
 from retrieval.bm25_compiled import compiled_top_k
 from retrieval.bm25_reference import RankBM25Backend
 from retrieval.errors import IndexCacheError, UnknownBackendError
@@ -156,6 +156,23 @@ def test_corpora_without_tokens_score_zero() -> None:
 def test_unknown_backend_names_the_valid_ones() -> None:
     with pytest.raises(UnknownBackendError, match=r"fast.*rank-bm25"):
         build_scorer("lucene", [["a"]])
+
+
+def test_scorers_built_side_by_side_are_those_built_one_by_one() -> None:
+    passages = [["storm", "coast"], ["rain"], [], ["storm", "storm", "flood"]]
+    reports = [["storm", "coast", "rain"], ["flood", "storm"]]
+    together = build_scorers("fast", passages, reports)
+    for scorer, corpus in zip(together, (passages, reports), strict=True):
+        alone = build_scorer("fast", corpus)
+        assert isinstance(scorer, FastBM25) and isinstance(alone, FastBM25)
+        assert scorer.vocabulary() == alone.vocabulary()
+        for query in (["storm"], ["coast", "flood", "rain"], ["missing"]):
+            assert scorer.get_scores(query).tolist() == alone.get_scores(query).tolist()
+
+
+def test_a_side_by_side_build_that_fails_raises_here() -> None:
+    with pytest.raises(UnknownBackendError):
+        build_scorers("lucene", [["a"]], [["b"]])
 
 
 def test_save_and_load_give_identical_scores(tmp_path: Path) -> None:
