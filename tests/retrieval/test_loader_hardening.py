@@ -14,7 +14,9 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
+from retrieval import formats
 from retrieval.library import Library
 from retrieval.loader import (
     MAX_FILE_BYTES,
@@ -84,9 +86,14 @@ def test_a_date_out_of_range_in_utc_is_a_problem_naming_the_field(
     assert '"published"' in reason and "out of range" in reason
 
 
+@pytest.mark.parametrize("parser", ["libyaml", "pure Python"])
 def test_front_matter_nested_too_deeply_or_with_an_impossible_date_is_a_problem(
-    tmp_path: Path,
+    tmp_path: Path, parser: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if parser == "libyaml":  # what PyYAML's wheels bring, and what formats uses then
+        assert yaml.__with_libyaml__ and formats._YAML_LOADER is yaml.CSafeLoader
+    else:  # a PyYAML built without it
+        monkeypatch.setattr(formats, "_YAML_LOADER", yaml.SafeLoader)
     good(tmp_path)
     (tmp_path / "deep.md").write_text(f"---\ntitle: {DEEP_JSON}\n---\nText.\n", "utf-8")
     (tmp_path / "month.md").write_text("---\npublished: 2024-13-45\n---\nText.\n", "utf-8")
