@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from retrieval.bm25_build import Forward, TermIds
+from retrieval.bm25_build import Forward
 from retrieval.corpus import Corpus
-from retrieval.forward_tokens import ForwardTokens, numbered_tokens
+from retrieval.forward_tokens import ForwardTokens, TermsInOrder, numbered_tokens
 from retrieval.models import Passage, Report
 from retrieval.records import init_fields, maker
 from retrieval.rerank_profile import PassageProfile
@@ -84,8 +84,7 @@ def tokens_of(column: Numbered) -> ForwardTokens:
     names, token_ids, lengths = column
     starts = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
-    terms = TermIds(zip(names, range(len(names)), strict=True))
-    return ForwardTokens.whole(Forward(terms, token_ids, starts))
+    return ForwardTokens.whole(Forward(TermsInOrder(list(names)), token_ids, starts))
 
 
 def rows_of(records: Sequence[Any], cls: type) -> tuple[tuple[Any, ...], ...]:

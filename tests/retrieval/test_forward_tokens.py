@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from retrieval.bm25 import FastBM25
+from retrieval.bm25_build import Forward
 from retrieval.corpus import Corpus
 from retrieval.corpus_cache import pickle_corpus, unpickle_corpus
-from retrieval.forward_tokens import ForwardTokens, numbered_tokens
+from retrieval.forward_tokens import ForwardTokens, TermsInOrder, numbered_tokens
 from retrieval.library import Library
 from retrieval.search import SearchEngine
 from retrieval.stored_columns import Joined, cut, joined
@@ -156,3 +157,12 @@ def test_many_items_at_once_are_the_items_one_by_one() -> None:
     wanted = [3, 0, 0, 2]
     assert tokens.items(wanted) == [DOCS[1 + i] for i in wanted]  # made
     assert tokens.items(wanted) == [DOCS[1 + i] for i in wanted]  # kept
+
+
+def test_terms_in_order_number_their_names_and_read_as_a_forward_index() -> None:
+    terms = TermsInOrder(["storm", "coast", "rain"])
+    assert list(terms) == ["storm", "coast", "rain"] and len(terms) == 3
+    assert terms["rain"] == 2 and "coast" in terms and "flood" not in terms
+    ids = np.array([0, 1, 2, 0], dtype=np.int32)
+    tokens = ForwardTokens.whole(Forward(terms, ids, np.array([0, 2, 2, 4])))
+    assert list(tokens) == [("storm", "coast"), (), ("rain", "storm")]
