@@ -79,15 +79,13 @@ def build_scorer(backend: str, corpus: Sequence[Sequence[str]]) -> Scorer:
         return FastBM25.build(corpus)
     if backend == "rank-bm25":
         return RankBM25Backend.build(corpus)
-    raise UnknownBackendError(
-        f"unknown scoring backend {backend!r}: use one of {', '.join(BACKENDS)}"
-    )
+    valid = ", ".join(BACKENDS)
+    raise UnknownBackendError(f"unknown scoring backend {backend!r}: use one of {valid}")
 
 
 def build_scorers(backend: str, *corpora: Sequence[Sequence[str]]) -> list[Scorer]:
-    """`build_scorer` of each corpus: the first here, the others meanwhile in threads.
-    Much of a build is numpy's sorting, which lets go of the GIL: two builds side by side
-    take about two thirds of the time of one after the other."""
+    """`build_scorer` of each corpus, the first here and the others meanwhile in threads:
+    much of a build is numpy's sorting, which lets go of the GIL."""
     with ThreadPoolExecutor(max(len(corpora) - 1, 1), thread_name_prefix="bm25-build") as pool:
         others = [pool.submit(build_scorer, backend, corpus) for corpus in corpora[1:]]
         first = build_scorer(backend, corpora[0])
@@ -256,9 +254,8 @@ class FastBM25(Scorer):
         query_ids = np.array(occurrences, dtype=np.int64)
         postings, offsets = self._kernel_arrays
         # Plain int and float: other types (numpy's) would compile another version.
-        return top_k(
-            postings, offsets, query_ids, int(k), self.n_docs, int(prefill), float(daat_cost)
-        )
+        settings = (int(k), self.n_docs, int(prefill), float(daat_cost))
+        return top_k(postings, offsets, query_ids, *settings)
 
     def _exhaustive_top_k(self, occurrences: list[int], k: int) -> tuple[Ints, Floats]:
         """The kernel's answer the slow way: every document scored, then cut."""
