@@ -225,12 +225,11 @@ class PooledFolder(FolderFiles):
 
 
 _FileTask = tuple[str, bool, tuple[tuple[str, Signature], ...]]
-# Each file read (its path, signature, how many reports, problems and log), and all their
-# reports analyzed, packed as one corpus: the terms of the chunk's tokens cross once.
-_ChunkResult = tuple[
-    list[tuple[str, Signature, int, tuple[LoadProblem, ...], tuple[logging.LogRecord, ...]]],
-    "Packed",
-]
+# A file read: its path, signature, how many reports, problems and log.
+_FileRead = tuple[str, Signature, int, tuple[LoadProblem, ...], tuple[logging.LogRecord, ...]]
+# Each file read, and all their reports analyzed, packed as one corpus: the terms of the
+# chunk's tokens cross once.
+_ChunkResult = tuple[list[_FileRead], "Packed"]
 
 
 def _load_files(task: _FileTask) -> _ChunkResult | None:
@@ -238,9 +237,7 @@ def _load_files(task: _FileTask) -> _ChunkResult | None:
     since the walk, or raised) is read again by the parent, and so is every file of a
     chunk that could not be packed."""
     root, follow_outside_links, files = task
-    results: list[
-        tuple[str, Signature, int, tuple[LoadProblem, ...], tuple[logging.LogRecord, ...]]
-    ] = []
+    results: list[_FileRead] = []
     parts: list[CorpusPart] = []
     # Paused as in the bot's start-up: analysis makes long-lived objects and no cycles,
     # and whatever cycles a document's parser leaves are a chunk's worth at most.

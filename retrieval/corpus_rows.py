@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 # A column of token tuples: its terms in order of first appearance, every token's term
 # id, and each item's token count.
-Numbered = tuple[tuple[str, ...], npt.NDArray[np.int32], npt.NDArray[np.int64]]
+Numbered = tuple[list[str], npt.NDArray[np.int32], npt.NDArray[np.int64]]
 # Rows of reports (or only their languages, when the parent has them), passages, tokens,
 # profiles and so on.
 Packed = tuple[
@@ -76,7 +76,7 @@ def unpack(packed: Packed, reports: tuple[Report, ...] | None) -> Corpus:
 def numbered(tokens: Sequence[tuple[str, ...]]) -> Numbered:
     """`tokens` as `Numbered`, for `tokens_of` to read back."""
     terms, token_ids, lengths = numbered_tokens(tokens)
-    return tuple(terms), token_ids, lengths
+    return list(terms), token_ids, lengths
 
 
 def tokens_of(column: Numbered) -> ForwardTokens:
@@ -84,7 +84,7 @@ def tokens_of(column: Numbered) -> ForwardTokens:
     names, token_ids, lengths = column
     starts = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
-    return ForwardTokens.whole(Forward(TermsInOrder(list(names)), token_ids, starts))
+    return ForwardTokens.whole(Forward(TermsInOrder(names), token_ids, starts))
 
 
 def rows_of(records: Sequence[Any], cls: type) -> tuple[tuple[Any, ...], ...]:
