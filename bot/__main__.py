@@ -1,8 +1,6 @@
 """`python -m bot` is `reports-bot run`."""
 
-import sys
-
-from bot.runner import main
+from bot.runner import leave, main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())

@@ -232,9 +232,10 @@ def _write_output(path: Path, text: str | None) -> bool:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from bot.runner import leave
     from bot.runner import main as run_bot
 
-    return run_bot()
+    leave(run_bot())
 
 
 def _chat(args: argparse.Namespace) -> int:

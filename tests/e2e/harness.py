@@ -70,6 +70,8 @@ def bot_env(**settings: str | Path | None) -> dict[str, str]:
     """The environment for a bot process: ours, minus any bot setting, plus `settings`."""
     env = {k: v for k, v in os.environ.items() if k not in _BOT_VARIABLES}
     env["PYTHONUNBUFFERED"] = "1"
+    # A native crash (numba, onnxruntime) prints every thread's stack into the log.
+    env["PYTHONFAULTHANDLER"] = "1"
     # Off unless a test asks for it (tests/e2e/test_semantic.py): the semantic stage comes
     # on a moment after start-up, and an answer must not change under a test.
     env["SEMANTIC_SEARCH"] = "off"
