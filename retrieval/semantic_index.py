@@ -9,7 +9,10 @@ candidates for a question vector, and cosines of windows and sentences.
 It holds no vectors of its own: for each window and sentence, the row holding its vector
 in a `Snapshot` of the store's int8 chunks (memory-mapped), taken when it was assembled.
 So assembling costs a lookup per text, not a copy of the archive's vectors, and the
-indexes of two corpora (the stage keeps the last two) share the same chunks.
+indexes of two corpora (the stage keeps the last two) share the same chunks.  What it
+copies is each text's sign bits (an eighth of its int8 row), in its own order: a
+question's nearest texts are found by them, and only those, and the texts the ranker
+asks about, are read from the int8 rows (`nearest_windows`, `window_cosines`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from numpy.typing import NDArray
 
 from retrieval.corpus import Corpus
 from retrieval.semantic import Embedder, Vectors
-from retrieval.vector_quant import Float32s, Snapshot, compiled_dots
+from retrieval.vector_near import compiled_nearest, nearest_by_signs
+from retrieval.vector_quant import Float32s, Snapshot, Words, sign_bits
 from retrieval.vector_store import VectorStore, text_key
 
 log = logging.getLogger(__name__)
@@ -31,6 +35,11 @@ log = logging.getLogger(__name__)
 Ints = NDArray[np.int64]
 # MiniLM was trained on English: reports in other languages get no dense candidates.
 SEMANTIC_LANGUAGES = frozenset({"en"})
+# Texts scored exactly for each nearest one asked for, found by their sign bits first
+# (and at least _SCORED_AT_LEAST): on the NewsQA dev questions, the nearest 30 by the
+# int8 rows are then those of a pass over every row (docs/quality.md).
+_SCORED_EACH = 64
+_SCORED_AT_LEAST = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +123,9 @@ class SemanticIndex:
     # and only their sentences count for the not-found rule.
     eligible: NDArray[np.bool_]
     sentence_eligible: NDArray[np.bool_]
+    # The sign bits of each window's and sentence's vector (sign_bits), in this order.
+    window_signs: Words
+    sentence_signs: Words
 
     @property
     def size(self) -> int:
@@ -125,6 +137,30 @@ class SemanticIndex:
         longer in the corpus included), then the corpus' rows picked out."""
         every = self.vectors.cosines(question)
         return every[self.window_rows], every[self.sentence_rows]
+
+    def nearest_windows(self, question: Vectors, count: int) -> tuple[Ints, Float32s]:
+        """The `count` eligible windows nearest `question`, best first, and their cosines."""
+        return self._nearest(self.window_signs, self.eligible, self.window_rows, question, count)
+
+    def nearest_sentences(self, question: Vectors, count: int) -> tuple[Ints, Float32s]:
+        signs, eligible, rows = self.sentence_signs, self.sentence_eligible, self.sentence_rows
+        return self._nearest(signs, eligible, rows, question, count)
+
+    def window_cosines(self, passages: Ints, question: Vectors) -> Float32s:
+        """The cosines of these passages' windows with `question`, read from their rows."""
+        return self.vectors.dots(self.window_rows[passages], question)
+
+    def sentence_cosines(self, sentences: Ints, question: Vectors) -> Float32s:
+        return self.vectors.dots(self.sentence_rows[sentences], question)
+
+    def _nearest(
+        self, signs: Words, eligible: NDArray[np.bool_], rows: Ints, question: Vectors, count: int
+    ) -> tuple[Ints, Float32s]:
+        scored = max(count * _SCORED_EACH, _SCORED_AT_LEAST)
+        picked = nearest_by_signs(signs, eligible, sign_bits(question), scored)
+        cosines = self.vectors.dots(rows[picked], question)
+        best = np.argsort(-cosines, kind="stable")[:count]
+        return picked[best], cosines[best]
 
     def sentences_of(self, passage: int) -> Ints:
         return self.members[self.offsets[passage] : self.offsets[passage + 1]]
@@ -150,6 +186,8 @@ class SemanticIndex:
             self.report_passages,
             self.eligible,
             self.sentence_eligible,
+            self.window_signs,
+            self.sentence_signs,
         )
         return sum(a.nbytes for a in arrays)
 
@@ -176,7 +214,7 @@ def assemble(corpus: Corpus, texts: CorpusTexts, store: VectorStore) -> Semantic
     vectors, (window_rows, sentence_rows) = store.locate(texts.window_keys, texts.sentence_keys)
     # The kernel's compile (or its load from numba's cache) starts when an index is built,
     # not at its first question, which would otherwise share the interpreter with it.
-    compiled_dots()
+    compiled_nearest()
     return SemanticIndex(
         vectors=vectors,
         window_rows=window_rows,
@@ -190,6 +228,8 @@ def assemble(corpus: Corpus, texts: CorpusTexts, store: VectorStore) -> Semantic
         report_passages=np.argsort(reports, kind="stable").astype(np.int64),
         eligible=eligible,
         sentence_eligible=sentence_eligible,
+        window_signs=vectors.signs(window_rows),
+        sentence_signs=vectors.signs(sentence_rows),
     )
 
 

@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 
 from retrieval import rerank
 from retrieval.rerank import Query, RerankSettings, Scored
-from retrieval.semantic_index import Ints, SemanticIndex, top_indices
+from retrieval.semantic_index import Ints, SemanticIndex
 
 MODEL_FILE = Path(__file__).resolve().parent / "data" / "semantic-ranker.json"
 
@@ -127,46 +127,59 @@ class Pool:
 
 @dataclass(frozen=True, slots=True)
 class Cosines:
-    """The question's cosine with every window and every sentence, and the nearest of
-    each among the readable ones (each pass over the vectors made once: at 100k passages
-    they are most of the stage's time)."""
+    """The question's nearest windows and sentences among the readable ones, and its
+    cosine with any other the stage asks about, read from their rows when asked: no
+    question reads the vectors of the whole collection."""
 
-    windows: NDArray[np.float32]
-    sentences: NDArray[np.float32]
+    index: SemanticIndex
+    question: NDArray[np.float32]
     nearest_windows: Ints  # best first
     nearest_sentences: Ints
+    best_window: float  # the nearest one's cosine (-1 when there is none)
+    best_sentence: float
 
     @classmethod
     def of(cls, index: SemanticIndex, question: NDArray[np.float32], model: RankerModel) -> Cosines:
-        windows, sentences = index.cosines(question)
+        # At least the best one: the features and the not-found rule read it.
+        windows, window_cos = index.nearest_windows(question, max(model.dense_windows, 1))
+        sentences, sentence_cos = index.nearest_sentences(question, max(model.dense_sentences, 1))
         return cls(
+            index,
+            question,
             windows,
             sentences,
-            # At least the best one: the features and the not-found rule read it.
-            top_indices(windows, max(model.dense_windows, 1), index.eligible),
-            top_indices(sentences, max(model.dense_sentences, 1), index.sentence_eligible),
+            float(window_cos[0]) if len(windows) else -1.0,
+            float(sentence_cos[0]) if len(sentences) else -1.0,
         )
 
-    @property
-    def best_window(self) -> float:
-        best = self.nearest_windows
-        return float(self.windows[best[0]]) if len(best) else -1.0
+    def windows(self, passages: Ints) -> NDArray[np.float32]:
+        return self.index.window_cosines(passages, self.question)
 
-    @property
-    def best_sentence(self) -> float:
-        best = self.nearest_sentences
-        return float(self.sentences[best[0]]) if len(best) else -1.0
+    def best_of_groups(self, groups: Sequence[Ints], *, sentences: bool = False) -> Floats:
+        """The best cosine in each of `groups` (passages' windows, or sentences), each
+        non-empty, read in one go."""
+        flat = np.concatenate(groups) if groups else np.zeros(0, dtype=np.int64)
+        read = self.index.sentence_cosines if sentences else self.index.window_cosines
+        values = read(flat, self.question).astype(np.float64)
+        if not len(values):
+            return values
+        starts = np.cumsum([0, *(len(g) for g in groups[:-1])])
+        best: Floats = np.maximum.reduceat(values, starts)
+        return best
 
 
 def dense_ids(index: SemanticIndex, cos: Cosines, model: RankerModel) -> Ints:
     """The nearest windows, then the nearest window of each of the nearest sentences."""
-    window_cos = cos.windows
     ids = cos.nearest_windows[: model.dense_windows].tolist()
-    for sentence in cos.nearest_sentences[: model.dense_sentences].tolist():
-        holders = index.holders_of(sentence)
-        holders = holders[index.eligible[holders]]
-        if len(holders):
-            ids.append(int(holders[np.argmax(window_cos[holders])]))
+    groups = [index.holders_of(s) for s in cos.nearest_sentences[: model.dense_sentences].tolist()]
+    groups = [g[index.eligible[g]] for g in groups]
+    groups = [g for g in groups if len(g)]
+    flat = np.concatenate(groups) if groups else np.zeros(0, dtype=np.int64)
+    values = cos.windows(flat)
+    at = 0
+    for group in groups:
+        ids.append(int(group[np.argmax(values[at : at + len(group)])]))
+        at += len(group)
     return np.asarray(list(dict.fromkeys(ids)), dtype=np.int64)
 
 
@@ -179,7 +192,6 @@ def pool(
 ) -> Pool:
     """Stage two over `candidates` (BM25's and the dense ones together), and the
     features of each."""
-    window_cos, sentence_cos = cos.windows, cos.sentences
     best_sentence, best_window = cos.best_sentence, cos.best_window
     # Every record is read below: made all at once.
     ranked = list(rerank.rank(query, candidates, settings))
@@ -191,15 +203,15 @@ def pool(
     top_score = ranked[0].score or 1.0
     stage_two = np.array([s.score for s in ranked]) / top_score
     bm25 = np.array([s.candidate.bm25 for s in ranked])
-    windows = window_cos[ids].astype(np.float64)
-    sentences = np.array([float(sentence_cos[index.sentences_of(i)].max()) for i in ids])
+    windows = cos.windows(ids).astype(np.float64)
+    sentences = cos.best_of_groups([index.sentences_of(i) for i in ids], sentences=True)
     reports = index.passage_reports[ids]
-    report_cos: dict[int, float] = {}
     report_two: dict[int, float] = {}
     for report, share in zip(reports.tolist(), stage_two.tolist(), strict=True):
-        if report not in report_cos:
-            report_cos[report] = float(window_cos[index.passages_of_report(report)].max())
         report_two[report] = max(report_two.get(report, -math.inf), share)
+    distinct = list(report_two)
+    best_in_report = cos.best_of_groups([index.passages_of_report(r) for r in distinct])
+    report_cos = dict(zip(distinct, best_in_report.tolist(), strict=True))
     of_report = np.array([report_cos[r] for r in reports.tolist()])
     cosine_order = np.argsort(-windows, kind="stable")
     cosine_rank = np.empty(n)

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from retrieval.vector_quant import Chunk, Snapshot, quantise
+from retrieval.vector_quant import Chunk, Snapshot, quantise, sign_bits, words_for
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ SMALL = 16_384
 MANY = 32
 BIG = 1 << 18  # rows a merged chunk holds at most (100 MB at 384 dimensions)
 _ROW_BITS = 32  # a location is chunk id << _ROW_BITS | row
+# A chunk's files, the keys first: without them the rest does not count.
+_PARTS = (".keys", ".rows.npy", ".scales.npy", ".signs.npy")
 
 
 def text_key(text: str) -> bytes:
@@ -188,7 +190,7 @@ class VectorStore:
         for ident in small:
             number = self._held.pop(ident).number
             if number is not None:
-                self._remove(f"int8-{number:06d}", (".keys", ".rows.npy", ".scales.npy"))
+                self._remove(f"int8-{number:06d}", _PARTS)
         for number, _, _ in old:
             self._remove(f"chunk-{number:06d}", (".keys", ".npy"))
         if converted:
@@ -212,7 +214,11 @@ class VectorStore:
         """The chunk as written, memory-mapped; None when it could not be written."""
         assert self.folder is not None
         stem = self.folder / f"int8-{number:06d}"
-        parts = ((".rows.npy", chunk.rows), (".scales.npy", chunk.scales))
+        parts = (
+            (".rows.npy", chunk.rows),
+            (".scales.npy", chunk.scales),
+            (".signs.npy", chunk.signs),
+        )
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             for suffix, array in parts:
@@ -234,7 +240,7 @@ class VectorStore:
                 self.folder,
                 getattr(error, "strerror", None) or error,
             )
-            for suffix in (".rows.npy.tmp", ".scales.npy.tmp", ".keys.tmp"):
+            for suffix in (".rows.npy.tmp", ".scales.npy.tmp", ".signs.npy.tmp", ".keys.tmp"):
                 with contextlib.suppress(OSError):  # the folder itself may be what failed
                     Path(f"{stem}{suffix}").unlink(missing_ok=True)
             return None
@@ -283,7 +289,28 @@ def _read(stem: Path, count: int, dimension: int) -> Chunk:
         raise ValueError(f"rows of {rows.dtype} and scales of {scales.dtype}")
     if rows.shape != (count, dimension) or scales.shape != (count,):
         raise ValueError(f"{count} keys for rows {rows.shape} and scales {scales.shape}")
-    return Chunk(rows, scales)
+    return Chunk(rows, scales, _signs(stem, rows))
+
+
+def _signs(stem: Path, rows: NDArray[np.int8]) -> NDArray[np.uint64]:
+    """The chunk's sign bits, mapped; a chunk written before they were kept gets them
+    computed once (a pass over its rows) and written beside it."""
+    path = Path(f"{stem}.signs.npy")
+    words = (len(rows), words_for(rows.shape[1]))
+    with contextlib.suppress(FileNotFoundError, ValueError):  # missing or damaged: made again
+        mapped: NDArray[np.uint64] = np.load(path, mmap_mode="r")
+        if mapped.dtype == np.uint64 and mapped.shape == words:
+            return mapped
+    signs = sign_bits(rows)
+    temporary = Path(f"{path}.tmp")
+    try:
+        with temporary.open("wb") as file:
+            np.save(file, signs)
+        os.replace(temporary, path)
+    except OSError:  # kept in memory: the next start computes them again
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+    return signs
 
 
 def _read_float16(keys_path: Path, count: int, dimension: int) -> Chunk:

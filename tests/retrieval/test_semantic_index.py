@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from retrieval.corpus import Corpus
 from retrieval.search import SearchEngine
 from retrieval.semantic_index import SemanticIndex, assemble, texts_to_embed
-from retrieval.vector_quant import numpy_dots
 from retrieval.vector_store import VectorStore, text_key
 from tests.conftest import make_report
 
@@ -69,13 +69,13 @@ def test_an_index_is_not_changed_by_what_is_added_after_it(tmp_path: Path) -> No
     corpus = corpus_of(*REPORTS)
     index = index_of(store, corpus)
     question = np.full(16, 0.25, np.float32)
-    before = index.vectors.cosines(question, kernel=numpy_dots)
+    before = index.vectors.cosines(question)
     chunks = index.vectors.chunks
     # Many more chunks (merged as they come) for a bigger corpus.
     for i in range(40):
         filled(store, corpus_of(*REPORTS, make_report(f"Report {i}", report_id=f"x{i}")), i)
     assert index.vectors.chunks == chunks
-    np.testing.assert_array_equal(index.vectors.cosines(question, kernel=numpy_dots), before)
+    np.testing.assert_array_equal(index.vectors.cosines(question), before)
     bigger = assemble(corpus, texts_to_embed(corpus), store)
     np.testing.assert_allclose(bigger.cosines(question)[0], index.cosines(question)[0], atol=1e-5)
 
@@ -91,9 +91,48 @@ def test_two_indexes_share_the_stores_chunks(tmp_path: Path) -> None:
     assert second.vector_nbytes() > first.vector_nbytes() > 0
 
 
-def test_what_an_index_holds_itself_does_not_grow_with_the_dimension() -> None:
+def test_an_index_holds_its_texts_sign_bits_and_no_vectors() -> None:
     corpus = corpus_of(*REPORTS)
     small = index_of(VectorStore(None, "m", 8), corpus)
     large = index_of(VectorStore(None, "m", 384), corpus)
-    assert small.nbytes() == large.nbytes()
+    texts = small.size + len(small.sentence_rows)
+    # A 64-bit word a text at 8 dimensions, six at 384: 48 bytes, an eighth of int8's.
+    assert large.nbytes() - small.nbytes() == texts * (6 - 1) * 8
     assert large.vector_nbytes() > small.vector_nbytes()
+
+
+def test_the_nearest_texts_are_those_of_a_pass_over_every_row(tmp_path: Path) -> None:
+    # Fewer texts than are scored exactly: found by their bits or not, every one is read,
+    # so the nearest are exactly the full pass's best.
+    store = VectorStore(tmp_path, "m", 16)
+    corpus = corpus_of(*REPORTS)
+    index = index_of(store, corpus)
+    question = store.gather(texts_to_embed(corpus).sentence_keys[2:3])[0]
+    windows, sentences = index.cosines(question)
+    for (found, cosines), every, eligible in (
+        (index.nearest_windows(question, 3), windows, index.eligible),
+        (index.nearest_sentences(question, 4), sentences, index.sentence_eligible),
+    ):
+        best = np.argsort(-np.where(eligible, every, -np.inf), kind="stable")[: len(found)]
+        assert found.tolist() == best.tolist()
+        np.testing.assert_allclose(cosines, every[found], atol=1e-5)
+        assert list(cosines) == sorted(cosines, reverse=True)
+    assert index.nearest_sentences(question, 1)[1][0] == pytest.approx(1.0, abs=0.02)
+
+
+def test_cosines_asked_for_are_read_from_their_rows_alone(tmp_path: Path) -> None:
+    store = VectorStore(tmp_path, "m", 16)
+    for i in range(3):  # several chunks: the rows asked for come from each
+        filled(store, corpus_of(make_report(f"Report {i}", report_id=f"r{i}")), i)
+    corpus = corpus_of(*REPORTS, *(make_report(f"Report {i}", report_id=f"r{i}") for i in range(3)))
+    index = index_of(store, corpus)
+    assert len(index.vectors.chunks) > 1
+    question = np.linspace(-1, 1, 16).astype(np.float32)
+    windows, sentences = index.cosines(question)
+    passages = np.array([5, 0, 3, 3, len(windows) - 1])
+    np.testing.assert_allclose(
+        index.window_cosines(passages, question), windows[passages], atol=1e-5
+    )
+    some = np.arange(len(sentences))[::-1]
+    np.testing.assert_allclose(index.sentence_cosines(some, question), sentences[some], atol=1e-5)
+    assert index.window_cosines(passages[:0], question).shape == (0,)

@@ -1,17 +1,15 @@
-"""int8 vectors (retrieval.vector_quant): how far their cosines are from exact ones, with
-the compiled kernel and with numpy."""
+"""int8 vectors (retrieval.vector_quant): how far their cosines are from exact ones, and
+the rows a snapshot reads for a few texts."""
 
 from __future__ import annotations
 
 import itertools
 
 import numpy as np
-import pytest
 
-from retrieval import vector_quant
 from retrieval.search import SearchEngine
 from retrieval.semantic import Embedder
-from retrieval.vector_quant import Chunk, Kernel, Snapshot, compiled_dots, numpy_dots, quantise
+from retrieval.vector_quant import Chunk, Snapshot, quantise
 
 DIM = 384
 
@@ -22,38 +20,25 @@ def unit_rows(n: int, seed: int) -> np.ndarray:
     return unit
 
 
-def kernels() -> list[Kernel]:
-    compiled = compiled_dots(wait=True)
-    assert compiled is not None, "numba could not compile the kernel"
-    return [compiled, numpy_dots]
-
-
-@pytest.fixture(params=["compiled", "numpy"])
-def kernel(request: pytest.FixtureRequest) -> Kernel:
-    return kernels()[0 if request.param == "compiled" else 1]
-
-
 def snapshot_of(vectors: np.ndarray, pieces: int = 3) -> Snapshot:
     """Several chunks, as the store holds them: rows numbered across them in order."""
     parts = np.array_split(vectors.astype(np.float32), pieces)
     return Snapshot(tuple(quantise(p) for p in parts), np.zeros(pieces, np.int64))
 
 
-def test_cosines_are_within_a_hundredth_of_exact_ones(kernel: Kernel) -> None:
+def test_cosines_are_within_a_hundredth_of_exact_ones() -> None:
     vectors, questions = unit_rows(5000, seed=1), unit_rows(20, seed=2)
     # Some near neighbours too: the cosines that matter most are the high ones.
     vectors[:20] = questions + 0.3 * unit_rows(20, seed=3)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     snapshot = snapshot_of(vectors)
     for question in questions:
-        got = snapshot.cosines(question.astype(np.float32), kernel=kernel)
+        got = snapshot.cosines(question.astype(np.float32))
         assert got.dtype == np.float32 and got.shape == (5000,)
         assert np.abs(got - vectors @ question).max() < 0.01
 
 
-def test_the_top_k_order_is_the_exact_one_but_within_the_quantisation_error(
-    kernel: Kernel,
-) -> None:
+def test_the_top_k_order_is_the_exact_one_but_within_the_quantisation_error() -> None:
     vectors = unit_rows(3000, seed=4)
     question = unit_rows(1, seed=5)[0]
     vectors[:50] = question + np.linspace(0.2, 2.0, 50)[:, None] * unit_rows(50, seed=6)
@@ -62,9 +47,7 @@ def test_the_top_k_order_is_the_exact_one_but_within_the_quantisation_error(
     exact = vectors @ question
     # Each cosine is off by at most half a step per component: scale / 2 * |question|_1.
     error = chunk.scales.astype(np.float64) / 2 * np.abs(question).sum() + 1e-6
-    got = Snapshot((chunk,), np.zeros(1, np.int64)).cosines(
-        question.astype(np.float32), kernel=kernel
-    )
+    got = Snapshot((chunk,), np.zeros(1, np.int64)).cosines(question.astype(np.float32))
     k = 30
     top = np.argsort(-got, kind="stable")[:k]
     for better, worse in itertools.pairwise(top):
@@ -77,27 +60,16 @@ def test_the_top_k_order_is_the_exact_one_but_within_the_quantisation_error(
     assert top[:10].tolist() == np.argsort(-exact)[:10].tolist()
 
 
-def test_the_kernel_and_numpy_agree(kernel: Kernel) -> None:
+def test_the_dots_of_some_rows_are_their_cosines_in_a_full_pass() -> None:
     vectors = unit_rows(5000, seed=7).astype(np.float32)
     question = unit_rows(1, seed=8)[0].astype(np.float32)
     snapshot = snapshot_of(vectors, pieces=4)
-    np.testing.assert_allclose(
-        snapshot.cosines(question, kernel=kernel),
-        snapshot.cosines(question, kernel=numpy_dots),
-        atol=1e-5,
-    )
-
-
-def test_read_only_chunks_are_what_the_compiled_kernel_is_warmed_for() -> None:
-    chunk = quantise(unit_rows(10, seed=9).astype(np.float32))
-    chunk.rows.flags.writeable = False
-    chunk.scales.flags.writeable = False
-    question = unit_rows(1, seed=10)[0].astype(np.float32)
-    compiled = kernels()[0]
-    signatures = len(compiled.signatures)  # type: ignore[attr-defined]
-    out = np.empty(10, np.float32)
-    compiled(chunk.rows, chunk.scales, question, out)
-    assert len(compiled.signatures) == signatures  # type: ignore[attr-defined]
+    every = snapshot.cosines(question)
+    rows = np.array([4999, 0, 1250, 1250, 3000, 7])
+    np.testing.assert_allclose(snapshot.dots(rows, question), every[rows], atol=1e-5)
+    assert snapshot.dots(rows[:0], question).shape == (0,)
+    one = Snapshot(snapshot.chunks[:1], np.zeros(1, np.int64))
+    np.testing.assert_allclose(one.dots(rows[1:2], question), every[:1], atol=1e-5)
 
 
 def test_quantising_keeps_the_sign_and_the_largest_component() -> None:
@@ -113,7 +85,7 @@ def test_a_snapshot_gives_rows_back_across_its_chunks() -> None:
     rows = np.array([9, 0, 4, 4])
     np.testing.assert_allclose(snapshot.vectors(rows), vectors[rows], atol=0.01)
     assert snapshot.size == 10
-    assert snapshot.nbytes() == 10 * DIM + 10 * 4
+    assert snapshot.nbytes() == 10 * DIM + 10 * 4 + 10 * 48  # rows, scales and sign bits
     empty = Chunk.concatenate([], DIM)
     assert len(empty) == 0 and empty.rows.shape == (0, DIM)
 
@@ -134,21 +106,3 @@ def test_real_minilm_vectors_keep_their_cosines_and_their_order(
         exact = vectors @ question.astype(np.float64)
         assert np.abs(got - exact).max() < 0.01
         assert np.argsort(-got)[:3].tolist() == np.argsort(-exact)[:3].tolist()
-
-
-def test_a_big_pass_shared_between_threads_gives_the_same_cosines(
-    kernel: Kernel, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Bit for bit with the compiled kernel (each row on its own); BLAS, which numpy
-    # calls, may round a row differently by where its block starts.
-    snapshot = snapshot_of(unit_rows(3001, seed=7), pieces=2)
-    question = unit_rows(1, seed=8)[0].astype(np.float32)
-    whole = snapshot.cosines(question, kernel=kernel)
-    monkeypatch.setattr(vector_quant, "_SPLIT_ROWS", 100)
-    monkeypatch.setattr(vector_quant, "_WORKERS", 3)
-    assert len(vector_quant._slices(snapshot.chunks[0], 0)) == 3
-    shared = snapshot.cosines(question, kernel=kernel)
-    if kernel is numpy_dots:
-        np.testing.assert_allclose(shared, whole, rtol=0, atol=1e-6)
-    else:
-        assert shared.tobytes() == whole.tobytes()

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from retrieval import vector_store
-from retrieval.vector_quant import numpy_dots
 from retrieval.vector_store import VectorStore, text_key
 
 DIM = 4
@@ -54,7 +53,7 @@ def test_written_chunks_are_int8_and_read_back_memory_mapped(tmp_path: Path) -> 
     (chunk,) = store.snapshot().chunks
     assert isinstance(chunk.rows, np.memmap) and isinstance(chunk.scales, np.memmap)
     assert chunk.rows.dtype == np.int8 and chunk.scales.dtype == np.float32
-    assert store.nbytes() == 2 * DIM + 2 * 4
+    assert store.nbytes() == 2 * DIM + 2 * 4 + 2 * 8  # int8 rows, scales, a word of signs
     in_memory = VectorStore(None, "m", DIM)
     in_memory.add(keys_of("a", "b"), vectors(2))
     np.testing.assert_array_equal(store.gather(keys_of("b")), in_memory.gather(keys_of("b")))
@@ -145,6 +144,7 @@ def test_float16_chunks_of_the_first_layout_are_converted_once(
         "int8-000000.keys",
         "int8-000000.rows.npy",
         "int8-000000.scales.npy",
+        "int8-000000.signs.npy",
     ]
     said = [r.getMessage() for r in caplog.records if "converted" in r.getMessage()]
     assert len(said) == 1
@@ -190,7 +190,7 @@ def test_many_small_chunks_are_merged_into_one(
     rows = vectors(6)
     store.add(keys_of(*texts[:1]), rows[:1])
     before = store.snapshot()
-    before_cosines = before.cosines(rows[0], kernel=numpy_dots)
+    before_cosines = before.cosines(rows[0])
     for i in range(1, 6):
         store.add(keys_of(texts[i]), rows[i : i + 1])
     # The first four chunks became one; the next two wait for more.
@@ -200,7 +200,7 @@ def test_many_small_chunks_are_merged_into_one(
     close(store.gather(keys_of(*texts)), rows)
     # A snapshot taken before is what it was.
     assert len(before.chunks) == 1
-    np.testing.assert_array_equal(before.cosines(rows[0], kernel=numpy_dots), before_cosines)
+    np.testing.assert_array_equal(before.cosines(rows[0]), before_cosines)
     again = VectorStore(tmp_path, "m", DIM)
     np.testing.assert_array_equal(again.gather(keys_of(*texts)), store.gather(keys_of(*texts)))
     store.add(keys_of("one more"), vectors(1, seed=3))
@@ -230,3 +230,27 @@ def test_a_conversion_writes_a_chunk_every_big_rows(
     assert [len(c) for c in store.snapshot().chunks] == [2, 3]
     close(store.gather(keys), rows.astype(np.float16).astype(np.float32))
     assert len(list(folder.glob("int8-*.keys"))) == 2
+
+
+@pytest.mark.parametrize("damage", ["missing", "damaged", "of another shape"])
+def test_sign_bits_are_kept_beside_the_rows_and_made_again_when_lost(
+    tmp_path: Path, damage: str
+) -> None:
+    store = VectorStore(tmp_path, "m", DIM)
+    keys = keys_of("a", "b", "c")
+    store.add(keys, vectors(3))
+    assert store.folder is not None
+    signs = store.folder / "int8-000000.signs.npy"
+    written = np.load(signs)
+    snapshot, (rows,) = store.locate(keys)
+    np.testing.assert_array_equal(snapshot.signs(rows), written)
+    if damage == "missing":  # a chunk written before signs were kept
+        signs.unlink()
+    elif damage == "damaged":
+        signs.write_bytes(b"not numpy")
+    else:
+        np.save(signs, np.zeros((2, 1), np.uint64))
+    again = VectorStore(tmp_path, "m", DIM)
+    snapshot, (rows,) = again.locate(keys)
+    np.testing.assert_array_equal(snapshot.signs(rows), written)
+    np.testing.assert_array_equal(np.load(signs), written)  # written again for the next start
