@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from retrieval import vector_near
 from retrieval.vector_near import compiled_nearest, nearest_by_signs, numpy_nearest
 from retrieval.vector_quant import quantise, sign_bits
 
@@ -82,3 +83,21 @@ def test_read_only_bits_are_what_the_compiled_kernel_is_warmed_for() -> None:
     signatures = len(kernel.signatures)  # type: ignore[attr-defined]
     nearest_by_signs(signs, eligible, signs[0].copy(), 3, kernel=kernel)
     assert len(kernel.signatures) == signatures  # type: ignore[attr-defined]
+
+
+def test_a_pass_shared_between_threads_picks_the_rows_of_one_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    signs = random_signs(3001, 16, seed=6)  # 16 bits: ties across the slices' borders
+    eligible = np.random.default_rng(7).random(3001) > 0.1
+    question = signs[42]
+    kernel = compiled_nearest(wait=True)
+    whole = nearest_by_signs(signs, eligible, question, 250, kernel=kernel)
+    monkeypatch.setattr(vector_near, "_SPLIT_ROWS", 100)
+    monkeypatch.setattr(vector_near, "_WORKERS", 3)
+    for count in (1, 250, 5000):
+        shared = nearest_by_signs(signs, eligible, question, count, kernel=kernel)
+        assert shared.tolist() == reference(signs, eligible, question, count)
+    assert (
+        nearest_by_signs(signs, eligible, question, 250, kernel=kernel).tolist() == whole.tolist()
+    )
