@@ -107,14 +107,16 @@ def with_semantic(engine: SearchEngine, mode: str, vectors: Path | None) -> Sear
     from retrieval.semantic import normalise
     from retrieval.semantic_index import texts_to_embed
     from retrieval.semantic_stage import SemanticStage
+    from retrieval.vector_store import BIG
 
     folder = vectors if mode == "real" or vectors is None else vectors / "random"
     stage = SemanticStage(folder)
     if mode == "random":
         keys = stage.store.missing(texts_to_embed(engine.corpus).all_keys())
         rng = np.random.default_rng(0)
-        for start in range(0, len(keys), 100_000):
-            part = keys[start : start + 100_000]
+        # In chunks as large as the store merges the embedder's into.
+        for start in range(0, len(keys), BIG):
+            part = keys[start : start + BIG]
             stage.store.add(part, normalise(rng.standard_normal((len(part), stage.dimension))))
     stage.prepare(engine.corpus)
     return engine.with_semantic(stage)
@@ -200,6 +202,9 @@ def measure(
                 seconds = laps.times.get(stage)
                 stage_ms[stage].append(None if seconds is None else seconds * 1e3)
     answered_kib = _settle_memory() - base
+    # Of it, pages of mapped files (the vectors' rows a question read, the index cache):
+    # shared with every process reading them, and the kernel's to drop when short.
+    answered_file_kib = _kib("RssFile")
     medians = [statistics.median(r) for r in round_ms]
     p99s = [_percentile(r, 99) for r in round_ms]
     means = [statistics.fmean(r) for r in round_ms]
@@ -225,6 +230,7 @@ def measure(
         "lexical_rss_gain_mib": lexical_kib / 1024,
         "rss_gain_mib": held_kib / 1024,
         "rss_gain_after_questions_mib": answered_kib / 1024,
+        "rss_file_after_questions_mib": answered_file_kib / 1024,
         "build_peak_mib": peak_kib / 1024,
         "first_question_ms": first_ms,
         "median_ms": statistics.median(medians),
@@ -317,7 +323,8 @@ def markdown(rows: Sequence[dict[str, Any]], clock: str) -> str:
         prepared = ", ".join(
             f"{row['size']}: {row['result']['semantic_prepare_s']:.1f} s, RSS without it "
             f"{row['result']['lexical_rss_gain_mib']:,.0f} MiB, after the questions "
-            f"{row['result']['rss_gain_after_questions_mib']:,.0f} MiB"
+            f"{row['result']['rss_gain_after_questions_mib']:,.0f} MiB (mapped files "
+            f"then {row['result'].get('rss_file_after_questions_mib', 0):,.0f} MiB in all)"
             for row in rows
         )
         lines += [
