@@ -16,6 +16,9 @@ one, so that a search scans a few large arrays: both write the new chunk before 
 remove the old files, and a key a later chunk holds counts there, so a crash half-way
 only leaves rows that are merged away at the next start.
 
+Which row holds a key's vector is kept by `retrieval.vector_keys.KeyRows`: sorted arrays,
+24 bytes a text, not a dict's 150.
+
 `snapshot()` and `locate()` give an index its own view: the chunks held at that moment,
 which later additions and merges never change.
 """
@@ -35,11 +38,11 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from retrieval.vector_keys import KEY_BYTES, KeyRows
 from retrieval.vector_quant import Chunk, Snapshot, quantise, sign_bits, words_for
 
 log = logging.getLogger(__name__)
 
-KEY_BYTES = 16
 _CHUNK = re.compile(r"int8-(\d{6})\.keys")
 _OLD_CHUNK = re.compile(r"chunk-(\d{6})\.keys")  # float16 rows: converted on load
 # Merging: chunks under SMALL rows are merged once there are MANY of them.
@@ -71,7 +74,7 @@ class VectorStore:
         self.dimension = dimension
         self.folder = None if folder is None else folder / _safe(model_id)
         self._lock = threading.Lock()
-        self._rows: dict[bytes, int] = {}  # key → chunk id << _ROW_BITS | row
+        self._rows = KeyRows()  # key → chunk id << _ROW_BITS | row
         self._held: dict[int, _Held] = {}  # by chunk id, in the order added
         self._next_id = 0
         self._next_chunk = 0
@@ -81,15 +84,17 @@ class VectorStore:
             log.info("%d embedding vectors kept in %s", len(self._rows), self.folder)
 
     def __len__(self) -> int:
-        return len(self._rows)
+        with self._lock:  # a lookup may merge the keys put meanwhile
+            return len(self._rows)
 
     def __contains__(self, key: bytes) -> bool:
-        return key in self._rows
+        with self._lock:
+            return key in self._rows
 
     def missing(self, keys: Iterable[bytes]) -> list[bytes]:
         """The keys with no vector yet, each once, in the order first given."""
-        rows = self._rows
-        return [k for k in dict.fromkeys(keys) if k not in rows]
+        with self._lock:
+            return self._rows.missing(keys)
 
     def snapshot(self) -> Snapshot:
         with self._lock:
@@ -99,10 +104,7 @@ class VectorStore:
         """The chunks held now, and each key's row in them; each key must be held."""
         with self._lock:
             snapshot = self._snapshot()
-            held = self._rows
-            codes = [
-                np.fromiter((held[k] for k in keys), np.int64, len(keys)) for keys in key_lists
-            ]
+            codes = [self._rows.locations(keys) for keys in key_lists]
         mask = (1 << _ROW_BITS) - 1
         return snapshot, [snapshot.first_row[c >> _ROW_BITS] + (c & mask) for c in codes]
 
@@ -144,8 +146,11 @@ class VectorStore:
         self._next_id += 1
         raw = b"".join(keys) if len(keys) < SMALL else None
         self._held[ident] = _Held(chunk, number, raw)
-        for row, key in enumerate(keys):
-            self._rows[key] = ident << _ROW_BITS | row
+        if len(keys) < SMALL:  # the embedder's: merged into the sorted keys now and then
+            for row, key in enumerate(keys):
+                self._rows.put(key, ident << _ROW_BITS | row)
+        else:
+            self._rows.put_many(b"".join(keys), (ident << _ROW_BITS) + np.arange(len(keys)))
 
     def _merge(self, old: list[tuple[int, bytes, Path]], small: list[int]) -> None:
         """Chunks of what the `small` chunks (by id) and the `old` ones (first layout,
@@ -167,23 +172,27 @@ class VectorStore:
         for ident in small:
             held = self._held[ident]
             assert held.keys is not None
-            live = [
-                r for r, k in enumerate(_split(held.keys)) if self._rows[k] >> _ROW_BITS == ident
-            ]
+            owners = self._rows.locations(_split(held.keys)) >> _ROW_BITS
+            live = np.flatnonzero(owners == ident).tolist()
             hold(
                 [held.keys[r * KEY_BYTES : (r + 1) * KEY_BYTES] for r in live],
                 held.chunk.take(live),
             )
         converted = 0
+        fresh_keys: set[bytes] = set()  # the old chunks' keys taken so far
         for _, raw, path in old:
             try:
                 chunk = _read_float16(path, len(raw) // KEY_BYTES, self.dimension)
             except (OSError, ValueError) as error:
                 log.warning("skipping the damaged embedding chunk %s: %s", path, error)
                 continue
-            live = [r for r, k in enumerate(_split(raw)) if k not in self._rows]
-            fresh = [raw[r * KEY_BYTES : (r + 1) * KEY_BYTES] for r in live]
-            self._rows.update(dict.fromkeys(fresh, -1))  # a key twice: the first row counts
+            known = self._rows.locations(_split(raw))
+            live, fresh = [], []
+            for r, key in enumerate(_split(raw)):
+                if known[r] < 0 and key not in fresh_keys:  # a key twice: the first row counts
+                    fresh_keys.add(key)
+                    live.append(r)
+                    fresh.append(key)
             hold(fresh, chunk.take(live))
             converted += 1
         hold([], Chunk.concatenate([], self.dimension), flush=True)
@@ -277,8 +286,7 @@ class VectorStore:
             ident = self._next_id
             self._next_id += 1
             self._held[ident] = _Held(chunk, number, raw if count < SMALL else None)
-            for row in range(count):
-                self._rows[raw[row * KEY_BYTES : (row + 1) * KEY_BYTES]] = ident << _ROW_BITS | row
+            self._rows.put_many(raw, (ident << _ROW_BITS) + np.arange(count, dtype=np.int64))
         return old
 
 
