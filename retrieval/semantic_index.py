@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,6 +34,10 @@ from retrieval.vector_store import VectorStore, text_key
 log = logging.getLogger(__name__)
 
 Ints = NDArray[np.int64]
+# What the index keeps: numbers of rows, passages, sentences and reports, all below 2**31
+# (half the bytes of int64: about 60 MB less at a million passages).
+Int32s = NDArray[np.int32]
+Indices = NDArray[np.integer[Any]]
 # MiniLM was trained on English: reports in other languages get no dense candidates.
 SEMANTIC_LANGUAGES = frozenset({"en"})
 # Texts scored exactly for each nearest one asked for, found by their sign bits first
@@ -108,17 +113,17 @@ def embed_missing(
 @dataclass(frozen=True, slots=True)
 class SemanticIndex:
     vectors: Snapshot  # the store's chunks when this index was assembled
-    window_rows: Ints  # [passages]: the row of each window's vector in `vectors`
-    sentence_rows: Ints  # [distinct sentences]
-    offsets: Ints
-    members: Ints
+    window_rows: Int32s  # [passages]: the row of each window's vector in `vectors`
+    sentence_rows: Int32s  # [distinct sentences]
+    offsets: Int32s
+    members: Int32s
     # Passages holding sentence s: holders[holder_offsets[s]:holder_offsets[s + 1]].
-    holder_offsets: Ints
-    holders: Ints
-    passage_reports: Ints
+    holder_offsets: Int32s
+    holders: Int32s
+    passage_reports: Int32s
     # Passages of report r: report_passages[report_offsets[r]:report_offsets[r + 1]].
-    report_offsets: Ints
-    report_passages: Ints
+    report_offsets: Int32s
+    report_passages: Int32s
     # Passages of a report the model reads (English): only they are dense candidates,
     # and only their sentences count for the not-found rule.
     eligible: NDArray[np.bool_]
@@ -146,15 +151,15 @@ class SemanticIndex:
         signs, eligible, rows = self.sentence_signs, self.sentence_eligible, self.sentence_rows
         return self._nearest(signs, eligible, rows, question, count)
 
-    def window_cosines(self, passages: Ints, question: Vectors) -> Float32s:
+    def window_cosines(self, passages: Indices, question: Vectors) -> Float32s:
         """The cosines of these passages' windows with `question`, read from their rows."""
         return self.vectors.dots(self.window_rows[passages], question)
 
-    def sentence_cosines(self, sentences: Ints, question: Vectors) -> Float32s:
+    def sentence_cosines(self, sentences: Indices, question: Vectors) -> Float32s:
         return self.vectors.dots(self.sentence_rows[sentences], question)
 
     def _nearest(
-        self, signs: Words, eligible: NDArray[np.bool_], rows: Ints, question: Vectors, count: int
+        self, signs: Words, eligible: NDArray[np.bool_], rows: Int32s, question: Vectors, count: int
     ) -> tuple[Ints, Float32s]:
         scored = max(count * _SCORED_EACH, _SCORED_AT_LEAST)
         picked = nearest_by_signs(signs, eligible, sign_bits(question), scored)
@@ -162,13 +167,13 @@ class SemanticIndex:
         best = np.argsort(-cosines, kind="stable")[:count]
         return picked[best], cosines[best]
 
-    def sentences_of(self, passage: int) -> Ints:
+    def sentences_of(self, passage: int) -> Int32s:
         return self.members[self.offsets[passage] : self.offsets[passage + 1]]
 
-    def holders_of(self, sentence: int) -> Ints:
+    def holders_of(self, sentence: int) -> Int32s:
         return self.holders[self.holder_offsets[sentence] : self.holder_offsets[sentence + 1]]
 
-    def passages_of_report(self, report: int) -> Ints:
+    def passages_of_report(self, report: int) -> Int32s:
         start, end = self.report_offsets[report], self.report_offsets[report + 1]
         return self.report_passages[start:end]
 
@@ -215,17 +220,21 @@ def assemble(corpus: Corpus, texts: CorpusTexts, store: VectorStore) -> Semantic
     # The kernel's compile (or its load from numba's cache) starts when an index is built,
     # not at its first question, which would otherwise share the interpreter with it.
     compiled_nearest()
+
+    def compact(numbers: NDArray[np.integer[Any]]) -> Int32s:
+        return np.ascontiguousarray(numbers, dtype=np.int32)
+
     return SemanticIndex(
         vectors=vectors,
-        window_rows=window_rows,
-        sentence_rows=sentence_rows,
-        offsets=texts.offsets,
-        members=members,
-        holder_offsets=holder_offsets,
-        holders=holders,
-        passage_reports=reports,
-        report_offsets=np.concatenate([[0], np.cumsum(per_report)]).astype(np.int64),
-        report_passages=np.argsort(reports, kind="stable").astype(np.int64),
+        window_rows=compact(window_rows),
+        sentence_rows=compact(sentence_rows),
+        offsets=compact(texts.offsets),
+        members=compact(members),
+        holder_offsets=compact(holder_offsets),
+        holders=compact(holders),
+        passage_reports=compact(reports),
+        report_offsets=compact(np.concatenate([[0], np.cumsum(per_report)])),
+        report_passages=compact(np.argsort(reports, kind="stable")),
         eligible=eligible,
         sentence_eligible=sentence_eligible,
         window_signs=vectors.signs(window_rows),

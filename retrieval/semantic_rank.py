@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 
 from retrieval import rerank
 from retrieval.rerank import Query, RerankSettings, Scored
-from retrieval.semantic_index import Ints, SemanticIndex
+from retrieval.semantic_index import Indices, Ints, SemanticIndex
 
 MODEL_FILE = Path(__file__).resolve().parent / "data" / "semantic-ranker.json"
 
@@ -152,13 +152,13 @@ class Cosines:
             float(sentence_cos[0]) if len(sentences) else -1.0,
         )
 
-    def windows(self, passages: Ints) -> NDArray[np.float32]:
+    def windows(self, passages: Indices) -> NDArray[np.float32]:
         return self.index.window_cosines(passages, self.question)
 
-    def best_of_groups(self, groups: Sequence[Ints], *, sentences: bool = False) -> Floats:
+    def best_of_groups(self, groups: Sequence[Indices], *, sentences: bool = False) -> Floats:
         """The best cosine in each of `groups` (passages' windows, or sentences), each
         non-empty, read in one go."""
-        flat = np.concatenate(groups) if groups else np.zeros(0, dtype=np.int64)
+        flat = np.concatenate(groups).astype(np.int64) if groups else np.zeros(0, np.int64)
         read = self.index.sentence_cosines if sentences else self.index.window_cosines
         values = read(flat, self.question).astype(np.float64)
         if not len(values):

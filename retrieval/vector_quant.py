@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,6 +29,7 @@ Int8s = NDArray[np.int8]
 Float32s = NDArray[np.float32]
 Words = NDArray[np.uint64]
 Ints = NDArray[np.int64]
+Rows = NDArray[np.integer[Any]]  # row numbers, of any integer type
 _BLOCK = 4096
 
 
@@ -117,7 +119,7 @@ class Snapshot:
             start += len(chunk)
         return out
 
-    def dots(self, rows: Ints, question: Float32s) -> Float32s:
+    def dots(self, rows: Rows, question: Float32s) -> Float32s:
         """The dot products of rows `rows` with `question`, as `cosines` gives them, reading
         only those rows."""
         out = np.empty(len(rows), dtype=np.float32)
@@ -127,7 +129,7 @@ class Snapshot:
             out[picked] = (chunk.rows[local] @ question) * chunk.scales[local]
         return out
 
-    def signs(self, rows: Ints) -> Words:
+    def signs(self, rows: Rows) -> Words:
         """The sign bits of rows `rows`, in that order."""
         words = self.chunks[0].signs.shape[1] if self.chunks else 0
         out = np.empty((len(rows), words), dtype=np.uint64)
@@ -135,23 +137,23 @@ class Snapshot:
             out[picked] = self.chunks[number].signs[local]
         return out
 
-    def _by_chunk(self, rows: Ints) -> list[tuple[int, Ints, Ints]]:
+    def _by_chunk(self, rows: Rows) -> list[tuple[int, Ints, Ints]]:
         """For each chunk holding some of `rows`: its number, where those are in `rows`,
         and their rows in the chunk."""
-        rows = np.asarray(rows, dtype=np.int64)
+        wide: Ints = np.asarray(rows, dtype=np.int64)
         starts = np.cumsum([0, *(len(c) for c in self.chunks)])
-        which = np.searchsorted(starts, rows, side="right") - 1
+        which = np.searchsorted(starts, wide, side="right") - 1
         if len(self.chunks) == 1:
-            return [(0, np.arange(len(rows)), rows)] if len(rows) else []
+            return [(0, np.arange(len(wide), dtype=np.int64), wide)] if len(wide) else []
         order = np.argsort(which, kind="stable")
         bounds = np.searchsorted(which[order], np.arange(len(self.chunks) + 1))
         return [
-            (number, order[low:high], rows[order[low:high]] - starts[number])
+            (number, order[low:high], wide[order[low:high]] - starts[number])
             for number, (low, high) in enumerate(pairwise(bounds.tolist()))
             if high > low
         ]
 
-    def vectors(self, rows: Ints) -> Float32s:
+    def vectors(self, rows: Rows) -> Float32s:
         """Rows `rows` as float32 vectors (tests and tools; searches use `dots`)."""
         dimension = self.chunks[0].rows.shape[1] if self.chunks else 0
         out = np.empty((len(rows), dimension), dtype=np.float32)
