@@ -218,6 +218,16 @@ def _as_dict(start: Start) -> dict[str, Any]:
     return {name: getattr(start, name) for name in Start.__slots__}
 
 
+_PROFILED_BOT = """
+import cProfile, sys
+from bot.runner import main
+profile = cProfile.Profile()
+status = profile.runcall(main)
+profile.dump_stats({path!r})
+sys.exit(status)
+"""
+
+
 def profile_starts(
     api: FakeBotAPI,
     watcher: ReplyWatcher,
@@ -237,7 +247,9 @@ def profile_starts(
         "warm, cProfile",
         user,
         question,
-        make_bot("-m", "cProfile", "-o", str(profile_path)),
+        # Not `-m cProfile -m bot`: the bot leaves without the interpreter's teardown
+        # (bot.runner.leave), which is where cProfile would write its file.
+        make_bot("-c", _PROFILED_BOT.format(path=str(profile_path))),
         timeout,
     )
     log(f"cProfile'd warm start: answer after {profiled.reply:.2f}s; profile in {profile_path}")
