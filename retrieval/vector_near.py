@@ -4,8 +4,8 @@ A pass over the int8 rows of every window and sentence reads 1.3 GB a question a
 million passages.  Two unit vectors whose components have the same signs point the same
 way, so the texts whose sign bits (`vector_quant.sign_bits`, 48 bytes at 384 dimensions)
 differ least from the question's are the likely nearest: `nearest_by_signs` picks a few
-hundred of them in one pass over an eighth of those bytes, and the semantic index scores
-only those exactly, from their int8 rows (`SemanticIndex.nearest`).
+thousand of them in one pass over an eighth of those bytes, and the semantic index scores
+only those exactly, from their int8 rows (`SemanticIndex.nearest_windows`).
 
 The pass is a numba kernel (`retrieval.vector_kernel.nearest_signs`), compiled in a
 background thread on first use (`retrieval.background_compile`); numpy gives the same

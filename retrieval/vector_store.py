@@ -105,6 +105,8 @@ class VectorStore:
         with self._lock:
             snapshot = self._snapshot()
             codes = [self._rows.locations(keys) for keys in key_lists]
+        if any(len(c) and c.min() < 0 for c in codes):
+            raise KeyError("locate() was given a key the store does not hold")
         mask = (1 << _ROW_BITS) - 1
         return snapshot, [snapshot.first_row[c >> _ROW_BITS] + (c & mask) for c in codes]
 
@@ -305,7 +307,7 @@ def _signs(stem: Path, rows: NDArray[np.int8]) -> NDArray[np.uint64]:
     computed once (a pass over its rows) and written beside it."""
     path = Path(f"{stem}.signs.npy")
     words = (len(rows), words_for(rows.shape[1]))
-    with contextlib.suppress(FileNotFoundError, ValueError):  # missing or damaged: made again
+    with contextlib.suppress(OSError, ValueError, EOFError):  # missing or damaged: made again
         mapped: NDArray[np.uint64] = np.load(path, mmap_mode="r")
         if mapped.dtype == np.uint64 and mapped.shape == words:
             return mapped

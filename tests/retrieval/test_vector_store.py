@@ -254,3 +254,12 @@ def test_sign_bits_are_kept_beside_the_rows_and_made_again_when_lost(
     snapshot, (rows,) = again.locate(keys)
     np.testing.assert_array_equal(snapshot.signs(rows), written)
     np.testing.assert_array_equal(np.load(signs), written)  # written again for the next start
+
+
+def test_locating_a_key_it_does_not_hold_raises(tmp_path: Path) -> None:
+    store = VectorStore(tmp_path, "m", DIM)
+    store.add(keys_of("a"), vectors(1))
+    with pytest.raises(KeyError):
+        store.locate(keys_of("a", "never added"))
+    _, (rows,) = store.locate(keys_of("a"))
+    assert rows.tolist() == [0]
