@@ -98,11 +98,10 @@ def test_an_index_holds_its_texts_sign_bits_and_no_vectors() -> None:
     texts = small.size + len(small.sentence_rows)
     # A 64-bit word a text at 8 dimensions, six at 384: 48 bytes, an eighth of int8's.
     assert large.nbytes() - small.nbytes() == texts * (6 - 1) * 8
-    numbers = (small.window_rows, small.sentence_rows, small.offsets, small.members)
-    numbers += (small.holder_offsets, small.holders, small.passage_reports)
-    assert {a.dtype for a in (*numbers, small.report_offsets, small.report_passages)} == {
-        np.dtype(np.int32)
-    }
+    numbers = [small.window_rows, small.sentence_rows, small.offsets, small.members]
+    numbers += [small.holder_offsets, small.holders, small.passage_reports]
+    numbers += [small.report_offsets, small.report_passages]
+    assert {a.dtype for a in numbers} == {np.dtype(np.int32)}
     assert large.vector_nbytes() > small.vector_nbytes()
 
 
