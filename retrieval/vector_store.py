@@ -266,6 +266,9 @@ class VectorStore:
             log.warning("cannot read the embedding vectors in %s: %s", folder, error)
             return []
         old: list[tuple[int, bytes, Path]] = []
+        # Every chunk's keys, in load order, put at once: one sort, not one merge a chunk.
+        keys: list[bytes] = []
+        codes: list[NDArray[np.int64]] = []
         for name in names:
             found = _CHUNK.fullmatch(name) or _OLD_CHUNK.fullmatch(name)
             if found is None:
@@ -288,7 +291,10 @@ class VectorStore:
             ident = self._next_id
             self._next_id += 1
             self._held[ident] = _Held(chunk, number, raw if count < SMALL else None)
-            self._rows.put_many(raw, (ident << _ROW_BITS) + np.arange(count, dtype=np.int64))
+            keys.append(raw)
+            codes.append((ident << _ROW_BITS) + np.arange(count, dtype=np.int64))
+        if keys:  # a key in two chunks: the later one counts, as put_many keeps the last
+            self._rows.put_many(b"".join(keys), np.concatenate(codes))
         return old
 
 
