@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from retrieval import background_compile
 from retrieval.background_compile import BackgroundKernel
 
 
@@ -42,3 +43,31 @@ def test_a_failed_compile_is_one_log_line_and_no_kernel_for_good(
         assert kernel.get(wait=True) is None
     assert calls == [1]
     assert [r.getMessage() for r in caplog.records] == ["cannot compile"]
+
+
+def test_a_held_kernel_loads_only_once_released() -> None:
+    loaded = threading.Event()
+
+    def load() -> Callable[[str], int]:
+        loaded.set()
+        return len
+
+    background_compile.hold()
+    try:
+        kernel = BackgroundKernel("test-compile", load, "cannot compile")
+        assert kernel.get() is None
+        assert not loaded.wait(0.2)  # held: the thread has not loaded it
+    finally:
+        background_compile.release()
+    assert loaded.wait(10)
+    assert kernel.get(wait=True) is len
+
+
+def test_a_caller_that_waits_loads_the_kernel_while_held() -> None:
+    background_compile.hold()
+    try:
+        kernel = BackgroundKernel("test-compile", lambda: len, "cannot compile")
+        assert kernel.get() is None  # started, and held
+        assert kernel.get(wait=True) is len
+    finally:
+        background_compile.release()
