@@ -50,6 +50,7 @@ _CORPUS_MODULES = (
     "language_arrays.py",
     "cache_stamps.py",  # the detector's model and arrays are hashed by it
     "language_kernel.py",
+    "language_walk.py",
     "scripts.py",
     "answer_types.py",
     "rerank.py",

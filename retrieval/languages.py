@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from retrieval import language_arrays
 from retrieval.cache_stamps import hashed
+from retrieval.language_walk import log_scores
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +182,7 @@ class Detector:
                 ) from error
             if folder is not None:
                 language_arrays.save(folder, arrays)
-        # py3langid's arrays, as numpy ones for the compiled walk (language_kernel).
+        # py3langid's arrays, as numpy ones for the walk (language_walk).
         # Of the types check() made sure of: no copies.
         self._nextmove: npt.NDArray[np.integer] = arrays["nextmove"]  # type: ignore[assignment]
         self._rowbase = np.asarray(arrays["rowbase"], dtype=np.int64)
@@ -201,14 +202,12 @@ class Detector:
     def detect(self, text: str, sure: float = REPORT_CONFIDENT) -> str | None:
         """The most likely language of `text`; None when it holds none, or when the
         detector gives it less than `sure`."""
-        merged = self._merged(text)
+        merged = self._merged(text, wait=True)  # reports: worth the compiled walk
         best = int(merged.argmax())
         code = self._codes[best]
         return None if code == _NO_LANGUAGE or merged[best] < sure else code
 
-    def _merged(self, text: str) -> npt.NDArray[np.float64]:
-        from retrieval.language_kernel import log_scores
-
+    def _merged(self, text: str, *, wait: bool = False) -> npt.NDArray[np.float64]:
         if text.isupper():
             text = text.lower()
         data = unicodedata.normalize("NFC", text).encode("utf-8", errors="surrogatepass")
@@ -219,6 +218,7 @@ class Detector:
             self._weights,
             self._priors,
             np.frombuffer(data, np.uint8),
+            wait=wait,
         )
         if found == 0:  # no feature at all: every language alike, as py3langid has it
             scores = np.zeros(len(self._code_of), dtype=np.float32)
@@ -286,16 +286,17 @@ def model_identity(model: str | None) -> str:
 
 
 def warm_up(model: str | None = None, arrays_dir: Path | None = None) -> None:
-    """Load the detector and its compiled walk in the background (about a second), so
-    that the first question after a start from the index cache, which needs both, does
-    not wait for all of it; with `arrays_dir` (the index cache's folder), the model's
-    arrays are kept there uncompressed, for the next start to map.
+    """Load the detector in the background, so that the first question after a start
+    from the index cache, which needs it, does not wait for all of it, and start loading
+    its compiled walk (`language_walk`: the first questions walk in Python meanwhile);
+    with `arrays_dir` (the index cache's folder), the model's arrays are kept there
+    uncompressed, for the next start to map.
 
     Its own lock, not the one the load holds: a second engine built meanwhile (the
     library's copy with the semantic stage) must not wait for the load either.  The
     thread is not a daemon, so the interpreter joins it at exit instead of tearing
-    numpy and numba down under it; the load is bounded (a few seconds when numba has
-    no cache yet), well within a container's stop timeout.
+    numpy down under it; the load is bounded (a few seconds when the arrays are not
+    kept yet), well within a container's stop timeout.
     """
     with _WARMING:
         if arrays_dir is not None:
@@ -310,7 +311,7 @@ def _load_and_walk(model: str | None) -> None:
     found = detector(model)
     try:
         if found is not None:
-            found.probabilities("warm")  # loads (or compiles) language_kernel's walk
+            found.probabilities("warm")  # and starts loading the compiled walk (language_walk)
     except Exception as error:  # the first question meets it again, and says so
         log.warning("could not warm up language detection: %r", error)
 
