@@ -33,6 +33,7 @@ from bot.reliability.journal import JournalError
 from bot.reliability.webhook import hide_secret, webhook_kwargs
 from bot.storage import open_store
 from bot.storage.records import StoreError
+from retrieval import background_compile
 from retrieval.errors import RetrievalError
 
 log = logging.getLogger("bot.runner")
@@ -43,6 +44,10 @@ EXIT_UNAVAILABLE = 1
 EXIT_CONFIG = 2
 # Retries of the first getMe when the Bot API cannot be reached (1 s apart).
 BOOTSTRAP_RETRIES = 5
+# How long after the start of polling numba may load the compiled kernels: the first
+# questions after a restart are answered on the numpy paths, without numba's third of a
+# second of imports and loading holding the GIL beside them.
+KERNELS_AFTER_SECONDS = 1.0
 
 
 def configure_logging(level: str) -> None:
@@ -130,6 +135,7 @@ def main() -> int:
     # The index lives as long as the process: the collector is off while it loads (it
     # would walk every new object again and again) and never walks it after.
     gc.disable()
+    background_compile.hold()
     # It loads while the token is checked: one mostly waits on the network, the other
     # works, so a restart answers sooner.
     loading = _in_background(lambda: open_library(settings))
@@ -145,6 +151,7 @@ def main() -> int:
                 gc.freeze()
                 gc.enable()
             application = build_application(settings, live.library.engine, store=store, live=live)
+            _release_kernels_soon()
             _receive_updates(application, settings)
     except InvalidToken:
         return _fail(
@@ -206,6 +213,13 @@ def _receive_updates(application: BotApplication, settings: Settings) -> None:
         raise ConfigError(
             f"cannot listen on {where}: {error.strerror}; free the port or choose another"
         ) from error
+
+
+def _release_kernels_soon() -> None:
+    timer = threading.Timer(KERNELS_AFTER_SECONDS, background_compile.release)
+    timer.daemon = True
+    timer.name = "release-kernels"
+    timer.start()
 
 
 def _in_background(work: Callable[[], T]) -> Future[T]:
