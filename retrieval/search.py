@@ -249,9 +249,7 @@ class SearchEngine:
         return self._copy(self.settings, stage)
 
     def _copy(self, settings: SearchSettings, stage: SemanticStage | None) -> SearchEngine:
-        # What __init__ and the cached properties derived from the corpus is shared, not
-        # made again (over a million passages, a tenth of a second of a restart).
-        engine = copy.copy(self)
+        engine = copy.copy(self)  # what is made of the corpus is shared, not made again
         if settings.rerank.spelling != self.settings.rerank.spelling:
             engine.__dict__.pop("_spelling", None)  # the one made under other limits
         engine.settings, engine._semantic = settings, stage
