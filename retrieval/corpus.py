@@ -17,9 +17,10 @@ where it is not (a window cut inside a word).  The tokens are the same either wa
 from __future__ import annotations
 
 import gc
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import chain
 
 from retrieval import languages, rerank, rerank_profile
@@ -43,10 +44,11 @@ class Corpus:
     passages: Sequence[Passage]
     passage_tokens: Sequence[tuple[str, ...]]
     problems: tuple[LoadProblem, ...]
-    # Stage two's inputs: each passage's profile and report (index into reports),
-    # and each report's tokens for the report-level BM25 index.
+    # Stage two's inputs: each passage's profile and report (index into reports: an
+    # int32 array, 4 bytes a passage where a tuple of ints took 36), and each report's
+    # tokens for the report-level BM25 index.
     profiles: Sequence[rerank_profile.PassageProfile] = ()
-    passage_reports: Sequence[int] = ()
+    passage_reports: Sequence[int] = field(default_factory=lambda: array("i"))
     report_tokens: Sequence[tuple[str, ...]] = ()
 
 
@@ -114,7 +116,7 @@ def _make_corpus(
         passage_tokens=tuple(tokens),
         problems=tuple(problems),
         profiles=tuple(profiles),
-        passage_reports=tuple(report_index[p.report_id] for p in passages),
+        passage_reports=array("i", [report_index[p.report_id] for p in passages]),
         report_tokens=tuple(report_tokens),
     )
 
@@ -206,7 +208,7 @@ def index_reports(reports: Sequence[Report], analyzer: Analyzer) -> list[CorpusP
 def merge_parts(parts: Sequence[Corpus], problems: Sequence[LoadProblem]) -> Corpus:
     """One corpus from parts, in order; report indices are shifted to the merged list."""
     reports: list[Report] = []
-    passage_reports: list[int] = []
+    passage_reports = array("i")
     for part in parts:
         offset = len(reports)
         reports.extend(part.reports)
@@ -218,7 +220,7 @@ def merge_parts(parts: Sequence[Corpus], problems: Sequence[LoadProblem]) -> Cor
         passage_tokens=joined(p.passage_tokens for p in parts),
         problems=tuple(problems),
         profiles=joined(p.profiles for p in parts),
-        passage_reports=tuple(passage_reports),
+        passage_reports=passage_reports,
         report_tokens=joined(p.report_tokens for p in parts),
     )
 
@@ -281,7 +283,7 @@ def split_parts(corpus: Corpus) -> list[Corpus]:
                 passage_tokens=cut(corpus.passage_tokens, start, end),
                 problems=(),
                 profiles=cut(corpus.profiles, start, end),
-                passage_reports=(0,) * (end - start),
+                passage_reports=array("i", [0]) * (end - start),
                 report_tokens=cut(corpus.report_tokens, i, i + 1),
             )
         )

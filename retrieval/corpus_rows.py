@@ -9,6 +9,7 @@ which `FastBM25.build` maps onto its own numbering without making a string.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -35,7 +36,7 @@ Packed = tuple[
     tuple[tuple[Any, ...], ...],
     Numbered,
     tuple[tuple[Any, ...], ...],
-    tuple[int, ...],
+    Sequence[int],  # an int32 array
     Numbered,
 ]
 
@@ -48,7 +49,7 @@ def pack(corpus: Corpus, *, with_reports: bool) -> Packed:
         rows_of(corpus.passages, Passage),
         numbered(corpus.passage_tokens),
         rows_of(corpus.profiles, PassageProfile),
-        tuple(corpus.passage_reports),
+        array("i", corpus.passage_reports),
         numbered(corpus.report_tokens),
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import sys
 import unicodedata
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -139,7 +140,7 @@ def reference_corpus(reports: Sequence[Report]) -> Corpus:
         passage_tokens=tokens,
         problems=(),
         profiles=tuple(reference_profiles(passages, tokens, languages)),
-        passage_reports=tuple(index[passage.report_id] for passage in passages),
+        passage_reports=array("i", [index[passage.report_id] for passage in passages]),
         report_tokens=tuple(tuple(languages[r.id].tokens(rerank.report_text(r))) for r in reports),
     )
 
