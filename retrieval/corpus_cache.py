@@ -24,8 +24,8 @@ from pathlib import Path
 from retrieval.corpus import Corpus
 from retrieval.listing import Lister, list_reports
 from retrieval.models import Report
-from retrieval.records import Records, Sharer
-from retrieval.stored_columns import StoredColumn, read_columns, write_columns
+from retrieval.records import Fields, Records, Sharer
+from retrieval.stored_columns import read_columns, write_columns
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +71,18 @@ _CORPUS_MODULES = (
 )
 
 
-# The payload's first bytes: this layout, version 4 (1 was one pickle of the whole corpus,
-# 2 kept the tokens too, 3 the reports' paragraphs in the header).
-_MAGIC = b"RBCORP04"
+# The payload's first bytes: this layout, version 5 (1 was one pickle of the whole corpus,
+# 2 kept the tokens too, 3 the reports' paragraphs in the header, 4 their other fields).
+_MAGIC = b"RBCORP05"
 _HEADER_AT = len(_MAGIC) + 8  # where the columns start: after the magic and the header's place
 # The columns a question reads a few items of, and only a reload reads whole: kept in
 # the file (retrieval.stored_columns).  The rest is small and unpickled at load.
 _STORED = ("passages", "profiles")
-# The reports' paragraphs, kept apart from their other fields (retrieval.records).
-_PARAGRAPHS = "report_paragraphs"
+# The reports' rows, and the fields read for every report at once (retrieval.records):
+# the ids and languages when an engine starts, the dates for /latest.
+_REPORT_ROWS = "report_rows"
+_REPORT_FIELDS = "report_fields"
+_WHOLE = ("id", "language", "published")
 # Kept in neither: the BM25 indexes hold them, as term ids (retrieval.forward_tokens).
 _IN_INDEXES = ("passage_tokens", "report_tokens")
 
@@ -89,25 +92,29 @@ def pickle_corpus(corpus: Corpus) -> bytearray:
     then the header (the corpus without those columns, pickled, and where they lie).
 
     The reports are stored as `retrieval.records.Records` (rows of field values, each
-    record made on first use), their paragraphs apart; the paragraphs, the passages and
-    their profiles as `retrieval.stored_columns` columns, read item by item from the
-    mapped file.  Field order is then part of the payload, which is why models.py, rerank.py,
-    records.py and stored_columns.py are among the _CORPUS_MODULES.
+    record made on first use), their rows and the `_WHOLE` fields as
+    `retrieval.stored_columns` columns, as are the passages and their profiles: read
+    item by item from the mapped file.  Field order is then part of the payload, which
+    is why models.py, rerank.py, records.py and stored_columns.py are among the
+    _CORPUS_MODULES.
     """
     reports = Records.pack(corpus.reports, Sharer())
     stored = {name: getattr(corpus, name) for name in _STORED}
-    rows: object = None
-    if isinstance(reports, Records) and reports.record_class is Report:
-        rows, stored[_PARAGRAPHS] = reports.kept_apart("paragraphs")
+    in_columns = isinstance(reports, Records) and reports.record_class is Report
+    if isinstance(reports, Records) and in_columns:
+        stored[_REPORT_ROWS] = reports.rows
+        stored[_REPORT_FIELDS] = [reports.column(name) for name in _WHOLE]
         reports = ()
     small = dataclasses.replace(
-        corpus, reports=reports, **{name: () for name in (*_STORED, *_IN_INDEXES)}
+        corpus,
+        reports=reports,
+        **{name: () for name in (*_STORED, *_IN_INDEXES)},
     )
     payload = bytearray(_MAGIC + bytes(8))
     specs = write_columns(stored, payload)
     header_at = len(payload)
     payload[len(_MAGIC) : _HEADER_AT] = header_at.to_bytes(8, "little")
-    header = {"corpus": small, "report_rows": rows, "columns": specs}
+    header = {"corpus": small, "reports_in_columns": in_columns, "columns": specs}
     payload += pickle.dumps(header, pickle.HIGHEST_PROTOCOL)
     return payload
 
@@ -139,10 +146,10 @@ def unpickle_corpus(payload: bytes | bytearray | memoryview) -> object:
     try:
         header = pickle.loads(view[int.from_bytes(view[len(_MAGIC) : _HEADER_AT], "little") :])
         columns: dict[str, object] = dict(read_columns(view, header["columns"]))
-        if header["report_rows"] is not None:
-            paragraphs = columns.pop(_PARAGRAPHS)
-            assert isinstance(paragraphs, StoredColumn)
-            columns["reports"] = Records(Report, header["report_rows"], ("paragraphs", paragraphs))
+        if header["reports_in_columns"]:
+            fields = Fields(_WHOLE, columns.pop(_REPORT_FIELDS))  # type: ignore[arg-type]
+            rows = columns.pop(_REPORT_ROWS)
+            columns["reports"] = Records(Report, rows, fields)  # type: ignore[arg-type]
         return dataclasses.replace(header["corpus"], **columns)
     except Exception as error:  # e.g. a record class changed in a module outside the key
         log.warning("cached index payload cannot be read (%r); rebuilding", error)

@@ -5,10 +5,10 @@ A warm restart over 100,000 small reports unpickles 100,000 reports.  Making a
 frozen slotted record costs a Python call and a slot write per field, about 1 µs;
 a tuple of the same values costs pickle a tenth of that.  So the index cache
 (retrieval.corpus_cache) stores the reports as `Records`: rows of values, with a
-record made, and kept, only when something asks for it.  The big columns
-(passages, their tokens and profiles) go one step further:
-`retrieval.stored_columns` keeps them in the mapped cache file, each item
-unpickled on first use.
+record made, and kept, only when something asks for it.  In the cache the rows
+themselves stay in the mapped file (`retrieval.stored_columns`), each unpickled when
+its record is made, as do the passages and their profiles: a restart then reads only
+the few fields wanted for every report at once (`Fields`).
 
 Records are read-only sequences equal to the tuple of the same records, and safe
 to share between threads: two threads that make the same record at once each get
@@ -31,34 +31,29 @@ _SHARED_TUPLE_ITEMS = 64
 class Records(Sequence[R], Generic[R]):
     """Records of one class, kept as rows of their field values in `__init__` order.
 
-    One field may be kept apart (`apart`: its name and a column of its values, one per
-    row, which the rows then leave out): the index cache keeps the reports' paragraphs,
-    nine tenths of their bytes, in its mapped file (retrieval.stored_columns), so a
-    restart unpickles only the small fields.
+    The rows may be a column kept in the index cache's mapped file
+    (retrieval.stored_columns), each row unpickled when its record is first made.  Then
+    a field that is read for every record at once (the reports' ids at start-up, their
+    dates for /latest) comes from `whole`: that field's column, given apart, so reading
+    it makes no record and unpickles no row.
     """
 
-    __slots__ = ("_apart", "_at", "_cls", "_made", "_make", "_names", "_rows")
+    __slots__ = ("_cls", "_made", "_make", "_names", "_rows", "_whole")
 
     def __init__(
         self,
         cls: type[R],
         rows: Sequence[tuple[Any, ...]],
-        apart: tuple[str, Sequence[Any]] | None = None,
+        whole: Mapping[str, Sequence[Any]] | None = None,
     ) -> None:
         names = init_fields(cls)
-        width = None if names is None else len(names) - (apart is not None)
-        if (
-            names is None
-            or any(len(row) != width for row in rows[:1])
-            or (apart is not None and (apart[0] not in names or len(apart[1]) != len(rows)))
-        ):
+        if names is None or any(len(row) != len(names) for row in rows[:1]):
             # A payload from another version of the class: fail at load, not mid-question.
             raise ValueError(f"rows do not fit {cls.__qualname__}'s fields")
         self._cls = cls
         self._names = names
         self._rows = rows
-        self._apart = None if apart is None else apart[1]
-        self._at = -1 if apart is None else names.index(apart[0])
+        self._whole: Mapping[str, Sequence[Any]] = whole or {}
         self._make = maker(cls)
         self._made: list[R | None] = [None] * len(rows)
 
@@ -96,35 +91,26 @@ class Records(Sequence[R], Generic[R]):
             return tuple([self[i] for i in range(*index.indices(len(self._rows)))])
         made = self._made[index]
         if made is None:
-            row, at = self._rows[index], self._at
-            if self._apart is not None:
-                row = (*row[:at], self._apart[index], *row[at:])
-            made = self._made[index] = self._make(*row)
+            made = self._made[index] = self._make(*self._rows[index])
         return made
 
     def __iter__(self) -> Iterator[R]:
         for index in range(len(self._rows)):
             yield self[index]
 
+    @property
+    def rows(self) -> Sequence[tuple[Any, ...]]:
+        return self._rows
+
     def column(self, name: str) -> list[Any]:
         """One field of every record, without making the records."""
+        if name in self._whole:
+            values = list(self._whole[name])
+            if len(values) != len(self._rows):
+                raise ValueError(f"the {name} column does not fit the rows")
+            return values
         at = self._names.index(name)
-        if self._apart is not None and at >= self._at:
-            if at == self._at:
-                return list(self._apart)
-            at -= 1
         return [row[at] for row in self._rows]
-
-    def kept_apart(self, name: str) -> tuple[Sequence[tuple[Any, ...]], Sequence[Any]]:
-        """The rows without the field `name`, and its column: what `Records(cls, rows,
-        (name, column))` takes."""
-        if self._apart is not None and self._names[self._at] == name:
-            return self._rows, self._apart
-        if self._apart is not None:
-            raise ValueError(f"{self._names[self._at]} is kept apart already, not {name}")
-        at = self._names.index(name)
-        rows = tuple([(*row[:at], *row[at + 1 :]) for row in self._rows])
-        return rows, tuple([row[at] for row in self._rows])
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Records | tuple):
@@ -134,9 +120,8 @@ class Records(Sequence[R], Generic[R]):
     __hash__ = None  # type: ignore[assignment]  # equal to a tuple, yet not one
 
     def __reduce__(self) -> tuple[Any, ...]:
-        if self._apart is None:
-            return Records, (self._cls, self._rows)
-        return Records, (self._cls, self._rows, (self._names[self._at], self._apart))
+        whole = {name: list(values) for name, values in self._whole.items()}
+        return Records, (self._cls, self._rows, whole or None)
 
     def __repr__(self) -> str:
         return f"Records({self._cls.__name__}, {len(self)} rows)"
@@ -147,6 +132,34 @@ def column(records: Sequence[Any], name: str) -> list[Any]:
     if isinstance(records, Records):
         return records.column(name)
     return [getattr(record, name) for record in records]
+
+
+class Fields(Mapping[str, Sequence[Any]]):
+    """Columns by name (`columns[i]` holds the values of `names[i]`), for `Records`'
+    `whole`: in the index cache they are items of a stored column, each unpickled when
+    first asked for (retrieval.corpus_cache)."""
+
+    __slots__ = ("_columns", "_names")
+
+    def __init__(self, names: Sequence[str], columns: Sequence[Sequence[Any]]) -> None:
+        if len(names) != len(columns):
+            raise ValueError(f"{len(names)} names for {len(columns)} columns")
+        self._names = tuple(names)
+        self._columns = columns
+
+    def __getitem__(self, name: str) -> Sequence[Any]:
+        if name not in self._names:
+            raise KeyError(name)
+        return self._columns[self._names.index(name)]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names  # without reading the column, as Mapping's would
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 class Keyed(Mapping[str, R], Generic[R]):

@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from retrieval.corpus import Corpus
+from retrieval.records import column
 from retrieval.semantic import Embedder, Vectors
 from retrieval.vector_near import compiled_nearest, nearest_by_signs
 from retrieval.vector_quant import Float32s, Snapshot, Words, sign_bits
@@ -208,7 +209,7 @@ def assemble(corpus: Corpus, texts: CorpusTexts, store: VectorStore) -> Semantic
     order = np.argsort(members, kind="stable")
     counts = np.bincount(members, minlength=len(texts.sentences))
     holder_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    languages = [r.language for r in corpus.reports]
+    languages = column(corpus.reports, "language")  # making no report record
     readable = np.array([lang is None or lang in SEMANTIC_LANGUAGES for lang in languages])
     reports = np.asarray(corpus.passage_reports, dtype=np.int64)
     eligible = readable[reports] if len(reports) else np.zeros(0, dtype=bool)

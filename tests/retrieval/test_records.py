@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import pickle
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,8 +21,9 @@ from retrieval.corpus import Corpus
 from retrieval.corpus_cache import pickle_corpus, unpickle_corpus
 from retrieval.library import Library
 from retrieval.models import Report
-from retrieval.records import Keyed, Records, Sharer, column
+from retrieval.records import Fields, Keyed, Records, Sharer, column
 from retrieval.search import SearchEngine
+from retrieval.stored_columns import write_columns
 from tests.conftest import make_report
 
 REPORTS = tuple(
@@ -78,6 +80,17 @@ class _RowsOfAnOlderReport:
         return Records, (Report, (("r1", "A title"),))
 
 
+def _with_header(payload: bytearray, header: dict[str, object], **columns: object) -> bytearray:
+    """`payload` with another header, and `columns` written after its own (they replace
+    the header's columns of the same names)."""
+    header_at = int.from_bytes(payload[8:16], "little")
+    out = bytearray(payload[:header_at])
+    specs = write_columns(columns, out)  # type: ignore[arg-type]
+    out[8:16] = len(out).to_bytes(8, "little")
+    out += pickle.dumps({**header, "columns": {**header["columns"], **specs}})  # type: ignore[dict-item]
+    return out
+
+
 def test_rows_from_another_version_of_a_class_fail_at_load_not_mid_question(
     seeds_engine: SearchEngine,
 ) -> None:
@@ -85,48 +98,60 @@ def test_rows_from_another_version_of_a_class_fail_at_load_not_mid_question(
         Records(Report, (("r1", "A title"),))
     # The cache then treats the payload as unreadable, and the engine is rebuilt.
     payload = pickle_corpus(seeds_engine.corpus)
-    header_at = int.from_bytes(payload[8:16], "little")
-    header = pickle.loads(payload[header_at:])
+    header = pickle.loads(payload[int.from_bytes(payload[8:16], "little") :])
     assert unpickle_corpus(payload) is not None
-    older_rows = {**header, "report_rows": (("r1", "A title"),)}
-    assert unpickle_corpus(payload[:header_at] + pickle.dumps(older_rows)) is None
+    assert unpickle_corpus(_with_header(payload, header)) is not None
+    older_rows = _with_header(payload, header, report_rows=[("r1", "A title")])
+    assert unpickle_corpus(older_rows) is None
     header["corpus"] = dataclasses.replace(header["corpus"], reports=_RowsOfAnOlderReport())
-    older = payload[:header_at] + pickle.dumps({**header, "report_rows": None})
-    assert unpickle_corpus(older) is None
+    assert unpickle_corpus(_with_header(payload, {**header, "reports_in_columns": False})) is None
 
 
-def test_a_field_kept_apart_reads_like_the_rest() -> None:
+def test_fields_given_whole_are_read_without_the_rows() -> None:
     packed = Records.pack(REPORTS, Sharer())
     assert isinstance(packed, Records)
-    rows, paragraphs = packed.kept_apart("paragraphs")
-    assert list(paragraphs) == [r.paragraphs for r in REPORTS]
-    apart = Records(Report, rows, ("paragraphs", paragraphs))
-    for records in (apart, roundtrip(apart)):
-        assert records == REPORTS
-        assert isinstance(records, Records)
-        for name in ("id", "title", "paragraphs", "published", "language"):
-            assert column(records, name) == [getattr(r, name) for r in REPORTS]
-    assert apart.kept_apart("paragraphs") == (rows, paragraphs)
-    with pytest.raises(ValueError, match="kept apart already"):
-        apart.kept_apart("title")
-    with pytest.raises(ValueError, match="fields"):
-        Records(Report, rows, ("paragraphs", paragraphs[:-1]))
-    with pytest.raises(ValueError, match="fields"):
-        Records(Report, rows, ("no such field", paragraphs))
+    names = ("id", "published")
+    fields = Fields(names, [column(packed, name) for name in names])
+    assert "id" in fields and "title" not in fields and list(fields) == list(names)
+    with pytest.raises(KeyError):
+        fields["title"]
+
+    class Unread(tuple[tuple[object, ...], ...]):
+        """Rows that fail when a column is read from them."""
+
+        def __iter__(self) -> Iterator[tuple[object, ...]]:
+            raise AssertionError("a whole field was read from the rows")
+
+    whole = Records(Report, Unread(packed.rows), fields)
+    assert column(whole, "id") == [r.id for r in REPORTS]
+    assert column(whole, "published") == [r.published for r in REPORTS]
+    assert whole[3] == REPORTS[3]
+    loaded = roundtrip(Records(Report, packed.rows, fields))
+    assert isinstance(loaded, Records) and loaded == REPORTS
+    assert column(loaded, "id") == [r.id for r in REPORTS]
+    short = Records(Report, packed.rows, Fields(("id",), [["r0"]]))
+    with pytest.raises(ValueError, match="does not fit"):
+        column(short, "id")
+    with pytest.raises(ValueError, match="names"):
+        Fields(("id", "title"), [["r0"]])
 
 
-def test_a_cached_corpus_keeps_the_paragraphs_out_of_its_header(
+def test_a_cached_corpus_keeps_the_reports_out_of_its_header(
     seeds_engine: SearchEngine,
 ) -> None:
-    # A restart unpickles the header whole: the paragraphs, most of the reports' bytes,
-    # stay in the mapped file until a record is asked for.
+    # A restart unpickles the header whole: the reports stay in the mapped file until a
+    # record is asked for, but for the fields read for all of them at once.
     corpus = seeds_engine.corpus
     payload = pickle_corpus(corpus)
     header_at = int.from_bytes(payload[8:16], "little")
     longest = max((p for r in corpus.reports for p in r.paragraphs), key=len).encode()
     assert longest in payload and longest not in payload[header_at:]
+    for report in corpus.reports:
+        assert report.title.encode() not in payload[header_at:]
+        assert report.id.encode() not in payload[header_at:]
     loaded = unpickle_corpus(payload)
     assert isinstance(loaded, Corpus) and loaded.reports == corpus.reports
+    assert loaded.passage_reports == corpus.passage_reports
 
 
 def test_mixed_or_plain_records_stay_a_tuple() -> None:
