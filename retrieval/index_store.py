@@ -17,7 +17,8 @@ logged, deleted and reported as a miss: a bad cache is rebuilt, never served.
 Once an entry has been hashed whole, its files' stamps are recorded, and a later
 load of files that still have them maps them at once and hashes them in the
 background (retrieval.cache_stamps): a restart does not wait for a gigabyte of
-sha256.
+sha256.  A saved entry is hashed and stamped in the background as soon as its files
+are old enough to stamp, so this holds for the first restart after a build too.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import logging
 import mmap
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -36,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, Final, NamedTuple
 
+from retrieval import cache_stamps
 from retrieval.bm25 import FastBM25
 from retrieval.cache_stamps import MANIFEST as _MANIFEST
 from retrieval.cache_stamps import (
@@ -56,10 +59,13 @@ _SCORER: Final = "bm25.idx"
 _PAYLOAD: Final = "payload.bin"
 _REPORT_SCORER: Final = "reports.idx"
 _LISTING: Final = "listing.bin"
+_FILES: Final = (_SCORER, _PAYLOAD, _REPORT_SCORER, _LISTING)
 _ENTRY_PREFIX: Final = "index-"
 _TMP_PREFIX: Final = ".tmp-"
 # A temporary folder this old belongs to a save that died, not one in progress.
 _ABANDONED_AFTER_S: Final = 3600.0
+# How much later than cache_stamps.RACY_S a saved entry is stamped (IndexStore.stamp).
+_STAMP_MARGIN_S = 0.5
 
 
 def fingerprint(
@@ -175,6 +181,25 @@ class IndexStore:
             _remove(tmp)
             raise
         self._prune(keep_key=key)
+        # Once the files are old enough to stamp: the first restart after a build would
+        # otherwise hash the whole entry before its first answer (a gigabyte at 1M).
+        timer = threading.Timer(cache_stamps.RACY_S + _STAMP_MARGIN_S, self.stamp, (key,))
+        timer.name, timer.daemon = "index-cache-stamp", True  # only reads, hashes, records
+        timer.start()
+
+    def stamp(self, key: str) -> None:
+        """Hash the entry for `key` whole and record its files' stamps, as its first load
+        would, so the next load maps it at once.  Nothing when the entry is gone, does not
+        match, or is too new to stamp (cache_stamps.RACY_S): a load deals with it then."""
+        entry = self.entry_dir(key)
+        try:
+            with open(entry / _MANIFEST, "rb") as file:
+                manifest_stamp = stamp_of(file)
+                listed = json.loads(file.read())["files"]
+            names = [name for name in _FILES if name in listed]
+            _hashed_files(entry, listed, names, manifest_stamp, key)
+        except (OSError, ValueError, KeyError, TypeError, IndexCacheError) as error:
+            log.debug("search index cache %s not stamped (%s)", entry, error)
 
     def _prune(self, keep_key: str) -> None:
         """Delete all but the `keep` most recently used entries, and dead temporary folders."""
@@ -233,7 +258,7 @@ def _read_entry(entry: Path, key: str) -> CachedIndex:
         listed = manifest["files"]
         if _SCORER not in listed or _PAYLOAD not in listed:
             raise KeyError(f"{_SCORER} and {_PAYLOAD}")
-        names = [n for n in (_SCORER, _PAYLOAD, _REPORT_SCORER, _LISTING) if n in listed]
+        names = [n for n in _FILES if n in listed]
         expected = {name: str(listed[name]["sha256"]) for name in names}
         stamped = open_stamped(entry, key, names, manifest_stamp)
         check: CacheCheck | None = None

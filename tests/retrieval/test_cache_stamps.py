@@ -66,6 +66,34 @@ def test_files_just_written_are_not_stamped(store: IndexStore) -> None:
     assert not (store.entry_dir("k1") / "verified.json").exists()
 
 
+def test_a_saved_entry_is_stamped_in_the_background_once_old_enough(
+    tmp_path: Path, old_files: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Else the first restart after a build hashes the whole entry before it answers.
+    monkeypatch.setattr(index_store, "_STAMP_MARGIN_S", 0.0)
+    store = IndexStore(tmp_path)
+    store.save("k1", FastBM25.build(CORPUS), PAYLOAD, listing=b"the listing")
+    verified = store.entry_dir("k1") / "verified.json"
+    deadline = time.monotonic() + 30
+    while not verified.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sorted(stamps(store)) == ["bm25.idx", "listing.bin", "manifest.json", "payload.bin"]
+    monkeypatch.setattr(index_store, "hashed", no_hashing)
+    loaded = store.load("k1")
+    assert loaded is not None and loaded.check is not None  # mapped on its stamps
+    assert bytes(loaded.payload) == PAYLOAD
+    loaded.check.run()
+
+
+def test_stamping_leaves_an_entry_that_is_gone_or_too_new_alone(
+    store: IndexStore, tmp_path: Path
+) -> None:
+    store.stamp("k1")  # written just now: its times could still change unseen
+    assert not (store.entry_dir("k1") / "verified.json").exists()
+    store.stamp("no-such-key")  # pruned meanwhile: nothing to do, nothing raised
+    assert store.load("k1") is not None
+
+
 def test_a_stamped_entry_is_mapped_without_hashing(
     store: IndexStore, old_files: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
