@@ -33,9 +33,6 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
-import feedparser
-from feedparser.exceptions import ThingsNobodyCaresAboutButMe
-
 from retrieval.errors import RetrievalError
 from retrieval.formats import clean_text, derive_title, split_paragraphs
 from retrieval.models import Report
@@ -90,6 +87,11 @@ def parse_feed(
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
+    # Imported here: a fifth of the bot's own imports, and a restart answers before any
+    # feed is read.
+    import feedparser
+    from feedparser.exceptions import ThingsNobodyCaresAboutButMe
+
     # A file object, never bytes or str: feedparser would treat a str as a URL to
     # fetch and a short bytes body as a file name to open.
     parsed: Any = feedparser.parse(io.BytesIO(_safe_charrefs(data)), response_headers=headers)

@@ -13,8 +13,8 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time
-
-import yaml
+from functools import cache
+from typing import Any
 
 from retrieval.languages import normalize_code
 from retrieval.models import Report
@@ -141,12 +141,19 @@ def parse_markdown(text: str, *, report_id: str, path: str, mtime: datetime) -> 
     )
 
 
-# libyaml's parser, where PyYAML has it (its wheels do), with the same safe constructor:
-# ten times faster than the pure-Python one, which was a twentieth of a cold start.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # What libyaml says past 1,000 levels of nesting (the pure-Python parser recurses instead).
 _TOO_DEEP = "exceeded maximum nesting depth"
 _NESTED_TOO_DEEPLY = "broken front matter: nested too deeply to read; use plain 'key: value' lines"
+
+
+@cache
+def yaml_loader() -> Any:
+    """libyaml's parser, where PyYAML has it (its wheels do), with the same safe
+    constructor: ten times faster than the pure-Python one, which was a twentieth of a
+    cold start."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _split_front_matter(text: str) -> tuple[Mapping[str, object], str]:
@@ -159,8 +166,10 @@ def _split_front_matter(text: str) -> tuple[Mapping[str, object], str]:
             "broken front matter: the '---' on line 1 is never closed; "
             "end the front matter with a line holding only '---'"
         )
+    import yaml  # here, not at start-up: a restart from the index cache reads no file
+
     try:
-        meta = yaml.load("\n".join(lines[1:end]), Loader=_YAML_LOADER)  # a safe loader
+        meta = yaml.load("\n".join(lines[1:end]), Loader=yaml_loader())  # a safe loader
     except yaml.YAMLError as error:
         if _TOO_DEEP in str(error):
             raise ValueError(_NESTED_TOO_DEEPLY) from error

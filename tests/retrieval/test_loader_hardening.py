@@ -91,9 +91,9 @@ def test_front_matter_nested_too_deeply_or_with_an_impossible_date_is_a_problem(
     tmp_path: Path, parser: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if parser == "libyaml":  # what PyYAML's wheels bring, and what formats uses then
-        assert yaml.__with_libyaml__ and formats._YAML_LOADER is yaml.CSafeLoader
+        assert yaml.__with_libyaml__ and formats.yaml_loader() is yaml.CSafeLoader
     else:  # a PyYAML built without it
-        monkeypatch.setattr(formats, "_YAML_LOADER", yaml.SafeLoader)
+        monkeypatch.setattr(formats, "yaml_loader", lambda: yaml.SafeLoader)
     good(tmp_path)
     (tmp_path / "deep.md").write_text(f"---\ntitle: {DEEP_JSON}\n---\nText.\n", "utf-8")
     (tmp_path / "month.md").write_text("---\npublished: 2024-13-45\n---\nText.\n", "utf-8")
