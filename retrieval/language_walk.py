@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -39,33 +39,29 @@ _KERNEL: BackgroundKernel[Walk] = BackgroundKernel(
 )
 
 
-def log_scores(
-    nextmove: npt.NDArray[np.integer],
-    rowbase: npt.NDArray[np.int64],
-    output: npt.NDArray[np.int32],
-    weights: npt.NDArray[np.float32],
-    priors: npt.NDArray[np.float32],
-    data: npt.NDArray[np.uint8],
-    *,
-    wait: bool = False,
-) -> Scores:
+class Model(NamedTuple):
+    """What the walk follows and sums, in the kernel's order of arguments."""
+
+    nextmove: npt.NDArray[np.integer]
+    rowbase: npt.NDArray[np.int64]
+    output: npt.NDArray[np.int32]
+    weights: npt.NDArray[np.float32]
+    priors: npt.NDArray[np.float32]
+
+
+def log_scores(model: Model, data: npt.NDArray[np.uint8], *, wait: bool = False) -> Scores:
     """Each language's log score for `data` (UTF-8) and how many features the walk
     reached (`language_kernel.log_scores`).  With `wait` (indexing, which walks every
     report), the kernel is loaded first whatever the text's length."""
     kernel = _KERNEL.get(wait=wait or len(data) > PYTHON_WALK_BYTES)
-    walk = python_log_scores if kernel is None else kernel
-    return walk(nextmove, rowbase, output, weights, priors, data)
+    if kernel is None:
+        return python_log_scores(model, data)
+    return kernel(*model, data)
 
 
-def python_log_scores(
-    nextmove: npt.NDArray[np.integer],
-    rowbase: npt.NDArray[np.int64],
-    output: npt.NDArray[np.int32],
-    weights: npt.NDArray[np.float32],
-    priors: npt.NDArray[np.float32],
-    data: npt.NDArray[np.uint8],
-) -> Scores:
+def python_log_scores(model: Model, data: npt.NDArray[np.uint8]) -> Scores:
     """`language_kernel.log_scores`, in Python and numpy."""
+    nextmove, rowbase, output, weights, priors = model
     found: list[int] = []
     state = 0
     for byte in data.tolist():

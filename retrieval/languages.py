@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from retrieval import language_arrays
 from retrieval.cache_stamps import hashed
-from retrieval.language_walk import log_scores
+from retrieval.language_walk import Model, log_scores
 
 log = logging.getLogger(__name__)
 
@@ -184,11 +184,13 @@ class Detector:
                 language_arrays.save(folder, arrays)
         # py3langid's arrays, as numpy ones for the walk (language_walk).
         # Of the types check() made sure of: no copies.
-        self._nextmove: npt.NDArray[np.integer] = arrays["nextmove"]  # type: ignore[assignment]
-        self._rowbase = np.asarray(arrays["rowbase"], dtype=np.int64)
-        self._output = np.asarray(arrays["output"], dtype=np.int32)
-        self._weights = np.asarray(arrays["weights"], dtype=np.float32)
-        self._priors = np.asarray(arrays["priors"], dtype=np.float32)
+        self._model = Model(
+            arrays["nextmove"],  # type: ignore[arg-type]
+            np.asarray(arrays["rowbase"], dtype=np.int64),
+            np.asarray(arrays["output"], dtype=np.int32),
+            np.asarray(arrays["weights"], dtype=np.float32),
+            np.asarray(arrays["priors"], dtype=np.float32),
+        )
         # The detector's classes merged by code (its aliases: "arz" is Arabic here).
         codes = [_ALIASES.get(label, label) for label in arrays["classes"].tolist()]
         self._codes = list(dict.fromkeys(codes))
@@ -211,15 +213,7 @@ class Detector:
         if text.isupper():
             text = text.lower()
         data = unicodedata.normalize("NFC", text).encode("utf-8", errors="surrogatepass")
-        scores, found = log_scores(
-            self._nextmove,
-            self._rowbase,
-            self._output,
-            self._weights,
-            self._priors,
-            np.frombuffer(data, np.uint8),
-            wait=wait,
-        )
+        scores, found = log_scores(self._model, np.frombuffer(data, np.uint8), wait=wait)
         if found == 0:  # no feature at all: every language alike, as py3langid has it
             scores = np.zeros(len(self._code_of), dtype=np.float32)
         # py3langid's softmax, at a temperature of the square root of the length.

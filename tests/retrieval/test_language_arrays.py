@@ -51,7 +51,8 @@ def test_kept_arrays_are_mapped_on_the_next_load(
     monkeypatch.setattr(language_arrays, "from_model", no_decompressing)
     second = Detector(model, tmp_path)
     assert same_as(second, reference)
-    assert mapped(second._weights) and not mapped(first._weights)  # the file's pages, shared
+    # The file's pages, shared:
+    assert mapped(second._model.weights) and not mapped(first._model.weights)
 
 
 @pytest.mark.parametrize("damage", ["flip a byte", "truncate", "no sums", "out of bounds"])

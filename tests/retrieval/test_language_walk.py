@@ -12,22 +12,15 @@ import pytest
 
 from retrieval import background_compile, language_walk
 from retrieval.language_kernel import log_scores as compiled
+from retrieval.language_walk import Model
 from retrieval.languages import Detector, detector
-
-Arrays = tuple[
-    npt.NDArray[np.integer],
-    npt.NDArray[np.int64],
-    npt.NDArray[np.int32],
-    npt.NDArray[np.float32],
-    npt.NDArray[np.float32],
-]
 
 
 @pytest.fixture(scope="module")
-def arrays() -> Arrays:
+def arrays() -> Model:
     found = detector()
     assert isinstance(found, Detector), "the pinned py3langid model must load"
-    return (found._nextmove, found._rowbase, found._output, found._weights, found._priors)
+    return found._model
 
 
 def texts() -> Iterator[str]:
@@ -44,10 +37,10 @@ def utf8(text: str) -> npt.NDArray[np.uint8]:
     return np.frombuffer(text.encode("utf-8", errors="surrogatepass"), np.uint8)
 
 
-def test_the_python_walk_gives_the_kernel_s_floats_exactly(arrays: Arrays) -> None:
+def test_the_python_walk_gives_the_kernel_s_floats_exactly(arrays: Model) -> None:
     for text in texts():
         want, want_found = compiled(*arrays, utf8(text))
-        got, got_found = language_walk.python_log_scores(*arrays, utf8(text))
+        got, got_found = language_walk.python_log_scores(arrays, utf8(text))
         assert got_found == want_found, text
         assert got.dtype == want.dtype == np.float32
         assert np.array_equal(got, want), text
@@ -77,24 +70,24 @@ def held(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Held]:
 
 
 def test_while_held_a_short_text_walks_in_python_and_the_kernel_waits(
-    arrays: Arrays, held: _Held
+    arrays: Model, held: _Held
 ) -> None:
     text = utf8("How many refugees have reached camps in Turkey?")
-    scores, found = language_walk.log_scores(*arrays, text)
+    scores, found = language_walk.log_scores(arrays, text)
     assert found > 0 and held.loads == 0
     assert language_walk._KERNEL.get() is None
     background_compile.release()
     assert language_walk._KERNEL.get(wait=True) is compiled and held.loads == 1
-    again, _ = language_walk.log_scores(*arrays, text)
+    again, _ = language_walk.log_scores(arrays, text)
     assert np.array_equal(again, scores)
 
 
 @pytest.mark.parametrize("long_text", [True, False])
 def test_a_long_text_or_indexing_loads_the_kernel_even_while_held(
-    arrays: Arrays, held: _Held, long_text: bool
+    arrays: Model, held: _Held, long_text: bool
 ) -> None:
     size = language_walk.PYTHON_WALK_BYTES + 1 if long_text else 10
     text = utf8("a" * size)
-    language_walk.log_scores(*arrays, text, wait=not long_text)
+    language_walk.log_scores(arrays, text, wait=not long_text)
     assert held.loads == 1
     assert language_walk._KERNEL.get() is compiled
