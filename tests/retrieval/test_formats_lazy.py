@@ -44,3 +44,19 @@ def test_a_pdf_imports_pypdf_alone(tmp_path: Path) -> None:
 
     (tmp_path / "a.pdf").write_bytes(make_pdf([Block("Title"), Block("The text.")]))
     assert loaded_after_reading(tmp_path) == ["pypdf"]
+
+
+@pytest.mark.slow
+def test_the_bot_starts_without_the_feed_and_front_matter_parsers() -> None:
+    # A restart from the index cache reads neither a feed nor a file's front matter.
+    probe = "import json, sys, bot.runner; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    modules = set(json.loads(done.stdout.splitlines()[-1]))
+    assert "retrieval.feed_format" in modules and "retrieval.formats" in modules
+    assert not {"feedparser", "yaml"} & modules
