@@ -20,7 +20,9 @@ application started), the reply.  Each bot is stopped with SIGTERM and must
 exit 0.  The report files and the cache are in the page cache for warm
 starts, as on a restarted server; a cold boot of the machine is slower.
 
-Target (issue 6): a bot restarted over 100k passages answers within 2 s.
+Target: a bot restarted over 100k passages answers within 2 s (issue 6), over a
+million within 1 s (issue 14); every warm start counts, the first after the cold
+one too.
 Prints a Markdown table and writes JSON to benchmarks/results/ (gitignored).
 """
 
@@ -55,7 +57,9 @@ from benchmarks.load_bot import (
 )
 from tests.botapi.server import FakeBotAPI
 
+# Seconds to the answer after a warm start: issue 6's at 100k passages, issue 14's from 1M.
 TARGET_SECONDS = 2.0
+TARGET_SECONDS_AT_1M = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +140,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     add_corpus_arguments(parser)
     parser.add_argument("--runs", type=int, default=5, help="warm starts to measure")
-    parser.add_argument("--target", type=float, default=TARGET_SECONDS)
+    parser.add_argument(
+        "--target",
+        type=float,
+        help=f"seconds (default {TARGET_SECONDS:g}, from 1M passages {TARGET_SECONDS_AT_1M:g})",
+    )
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -176,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     warm = [s.reply for s in starts if s.kind == "warm"]
+    if args.target is None:
+        args.target = TARGET_SECONDS_AT_1M if corpus.passages >= 1_000_000 else TARGET_SECONDS
     verdict = {
         "target_seconds": args.target,
         "warm_median": statistics.median(warm) if warm else None,
