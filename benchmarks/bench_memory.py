@@ -74,9 +74,11 @@ ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("warm", "rebuild_peak_over_serving_mb", "one reload: peak above the serving engine", "MiB"),
     ("warm", "after_rebuild_rss_mb", "held after that reload (a running replica)", "MiB"),
     ("warm", "after_rebuild_file_mb", "  of which pages of mapped files", "MiB"),
+    ("warm", "after_rebuild_trim_mb", "  after malloc_trim (what is really held)", "MiB"),
     ("warm", "save_s", "saving the index cache after it: seconds", "s"),
     ("warm", "after_save_rss_mb", "held after that save (the saved entry serves)", "MiB"),
     ("warm", "after_save_file_mb", "  of which pages of mapped files", "MiB"),
+    ("warm", "after_save_trim_mb", "  after malloc_trim (what is really held)", "MiB"),
     ("cold", "cache_disk_mb", "index cache on disk", "MiB"),
     ("cold", "process_peak_mb", "whole process, peak (absolute): cold run", "MiB"),
     ("warm", "process_peak_mb", "whole process, peak (absolute): warm run", "MiB"),
@@ -116,6 +118,12 @@ class Memory:
         """Of `rss_kib`, the pages of mapped files: the page cache's, shared with every
         process that maps the same file (the index cache, libraries)."""
         return _kib("RssFile")
+
+    def trimmed_rss_kib(self) -> int:
+        """`rss_kib` once free heap pages went back to the kernel: what is held, not
+        what was (glibc keeps freed pages for later allocations until trimmed)."""
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        return self.rss_kib()
 
     def reset_peak(self) -> int:
         """Drop garbage, start a new peak; the resident KiB it starts from."""
@@ -190,6 +198,7 @@ def measure_phase(
         gc.collect()
         out["after_rebuild_rss_mb"] = _mib(memory.rss_kib() - base)
         out["after_rebuild_file_mb"] = _mib(memory.file_kib() - base_file)
+        out["after_rebuild_trim_mb"] = _mib(memory.trimmed_rss_kib() - base)
         # As the bot does within CACHE_SAVE_SECONDS; the saved entry then serves, mapped.
         saving = time.perf_counter()
         library.save_cache(cache)
@@ -197,6 +206,7 @@ def measure_phase(
         gc.collect()
         out["after_save_rss_mb"] = _mib(memory.rss_kib() - base)
         out["after_save_file_mb"] = _mib(memory.file_kib() - base_file)
+        out["after_save_trim_mb"] = _mib(memory.trimmed_rss_kib() - base)
         probe.unlink()
     files = [f for f in cache.rglob("*") if f.is_file()]
     out["cache_disk_mb"] = round(sum(f.stat().st_size for f in files) / 2**20, 1)
