@@ -68,12 +68,14 @@ _CORPUS_MODULES = (
     "corpus_cache.py",
     "records.py",
     "stored_columns.py",
+    "row_codecs.py",
 )
 
 
-# The payload's first bytes: this layout, version 5 (1 was one pickle of the whole corpus,
-# 2 kept the tokens too, 3 the reports' paragraphs in the header, 4 their other fields).
-_MAGIC = b"RBCORP05"
+# The payload's first bytes: this layout, version 6 (1 was one pickle of the whole corpus,
+# 2 kept the tokens too, 3 the reports' paragraphs in the header, 4 their other fields,
+# 5 the passages' sentences as strings).
+_MAGIC = b"RBCORP06"
 _HEADER_AT = len(_MAGIC) + 8  # where the columns start: after the magic and the header's place
 # The columns a question reads a few items of, and only a reload reads whole: kept in
 # the file (retrieval.stored_columns).  The rest is small and unpickled at load.

@@ -17,6 +17,9 @@ a change (retrieval.corpus): `cut` and `joined` keep the unchanged parts as view
 reload unpickles nothing it does not need, and saving the cache again copies their
 bytes as they are.
 
+A record class with a codec (retrieval.row_codecs: the passages) is written smaller
+than its field values and made whole as it is read.
+
 The file is checked whole against its sha256 before it is mapped (retrieval.index_store),
 so an item that does not unpickle is a bug, not a bad disk.
 """
@@ -31,6 +34,7 @@ from itertools import accumulate, chain
 from typing import Any, Generic, NamedTuple, Self, TypeVar, cast, overload
 
 from retrieval.records import init_fields, maker
+from retrieval.row_codecs import CODECS
 
 T = TypeVar("T")
 H = TypeVar("H")  # where a view's items are kept
@@ -314,8 +318,11 @@ def _encoded(items: Sequence[Any], record: type | None) -> Iterator[bytes | memo
         elif fields is None:
             yield from (pickle.dumps(item, pickle.HIGHEST_PROTOCOL) for item in segment)
         else:
+            codec = CODECS.get(record)  # type: ignore[arg-type]
             for item in segment:
                 row = tuple([getattr(item, name) for name in fields])
+                if codec is not None:
+                    row = codec.encode(row)
                 yield pickle.dumps(row, pickle.HIGHEST_PROTOCOL)
 
 
@@ -325,6 +332,14 @@ def _values(value: T) -> T:
 
 def _rows_of(record: type[T]) -> Callable[[tuple[Any, ...]], T]:
     make = maker(record)
+    codec = CODECS.get(record)
+    if codec is not None:
+        decode = codec.decode
+
+        def decoded(row: tuple[Any, ...]) -> T:
+            return make(*decode(row))
+
+        return decoded
 
     def made(row: tuple[Any, ...]) -> T:
         return make(*row)
