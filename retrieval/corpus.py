@@ -30,7 +30,8 @@ from retrieval.forward_tokens import ForwardTokens
 from retrieval.loader import LoadProblem
 from retrieval.models import Passage, Report
 from retrieval.passages import make_passages
-from retrieval.stored_columns import cut, joined
+from retrieval.record_views import records_cut
+from retrieval.stored_columns import cutter, joined
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,15 +208,15 @@ def index_reports(reports: Sequence[Report], analyzer: Analyzer) -> list[CorpusP
 
 def merge_parts(parts: Sequence[Corpus], problems: Sequence[LoadProblem]) -> Corpus:
     """One corpus from parts, in order; report indices are shifted to the merged list."""
-    reports: list[Report] = []
     passage_reports = array("i")
+    offset = 0
     for part in parts:
-        offset = len(reports)
-        reports.extend(part.reports)
         passage_reports.extend(offset + i for i in part.passage_reports)
-    # Columns still in the index cache's file stay there (stored_columns.joined).
+        offset += len(part.reports)
+    # Columns still in the index cache's file stay there (stored_columns.joined), and so
+    # do reports not made yet (record_views).
     return Corpus(
-        reports=tuple(reports),
+        reports=joined(p.reports for p in parts),
         passages=joined(p.passages for p in parts),
         passage_tokens=joined(p.passage_tokens for p in parts),
         problems=tuple(problems),
@@ -248,18 +249,18 @@ def parts_reading(corpus: Corpus, parts: Sequence[Corpus]) -> list[Corpus]:
     if len(parts) != len(corpus.reports):
         return list(parts)
     cut_parts: list[Corpus] = []
-    at, tokens, report_tokens = 0, corpus.passage_tokens, corpus.report_tokens
+    at, tokens, report_tokens = 0, cutter(corpus.passage_tokens), cutter(corpus.report_tokens)
     for i, part in enumerate(parts):
         end = at + len(part.passages)
         cut_parts.append(
             Corpus(
                 reports=part.reports,
                 passages=part.passages,
-                passage_tokens=cut(tokens, at, end),
+                passage_tokens=tokens(at, end),
                 problems=part.problems,
                 profiles=part.profiles,
                 passage_reports=part.passage_reports,
-                report_tokens=cut(report_tokens, i, i + 1),
+                report_tokens=report_tokens(i, i + 1),
             )
         )
         at = end
@@ -274,17 +275,20 @@ def split_parts(corpus: Corpus) -> list[Corpus]:
     for i in range(len(corpus.reports)):
         starts[i + 1] += starts[i]
     parts: list[Corpus] = []
-    for i, report in enumerate(corpus.reports):
+    reports = cutter(records_cut(corpus.reports, 0, len(corpus.reports)))
+    passages, tokens = cutter(corpus.passages), cutter(corpus.passage_tokens)
+    profiles, report_tokens = cutter(corpus.profiles), cutter(corpus.report_tokens)
+    for i in range(len(corpus.reports)):
         start, end = starts[i], starts[i + 1]
         parts.append(
             Corpus(
-                reports=(report,),
-                passages=cut(corpus.passages, start, end),
-                passage_tokens=cut(corpus.passage_tokens, start, end),
+                reports=reports(i, i + 1),
+                passages=passages(start, end),
+                passage_tokens=tokens(start, end),
                 problems=(),
-                profiles=cut(corpus.profiles, start, end),
+                profiles=profiles(start, end),
                 passage_reports=array("i", [0]) * (end - start),
-                report_tokens=cut(corpus.report_tokens, i, i + 1),
+                report_tokens=report_tokens(i, i + 1),
             )
         )
     return parts

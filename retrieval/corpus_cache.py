@@ -24,6 +24,7 @@ from pathlib import Path
 from retrieval.corpus import Corpus
 from retrieval.listing import Lister, list_reports
 from retrieval.models import Report
+from retrieval.record_views import pack
 from retrieval.records import Fields, Records, Sharer
 from retrieval.stored_columns import read_columns, write_columns
 
@@ -67,6 +68,7 @@ _CORPUS_MODULES = (
     "search.py",
     "corpus_cache.py",
     "records.py",
+    "record_views.py",
     "stored_columns.py",
     "row_codecs.py",
 )
@@ -74,17 +76,18 @@ _CORPUS_MODULES = (
 
 # The payload's first bytes: this layout, version 6 (1 was one pickle of the whole corpus,
 # 2 kept the tokens too, 3 the reports' paragraphs in the header, 4 their other fields,
-# 5 the passages' sentences as strings).
-_MAGIC = b"RBCORP06"
+# 5 the passages' sentences as strings, 6 the reports' paths in their rows alone).
+_MAGIC = b"RBCORP07"
 _HEADER_AT = len(_MAGIC) + 8  # where the columns start: after the magic and the header's place
 # The columns a question reads a few items of, and only a reload reads whole: kept in
 # the file (retrieval.stored_columns).  The rest is small and unpickled at load.
 _STORED = ("passages", "profiles")
 # The reports' rows, and the fields read for every report at once (retrieval.records):
-# the ids and languages when an engine starts, the dates for /latest.
+# the ids and languages when an engine starts, the dates for /latest, the paths (and
+# ids) when a live library first cuts the corpus into parts (retrieval.record_views).
 _REPORT_ROWS = "report_rows"
 _REPORT_FIELDS = "report_fields"
-_WHOLE = ("id", "language", "published")
+_WHOLE = ("id", "language", "published", "path")
 # Kept in neither: the BM25 indexes hold them, as term ids (retrieval.forward_tokens).
 _IN_INDEXES = ("passage_tokens", "report_tokens")
 
@@ -100,7 +103,7 @@ def pickle_corpus(corpus: Corpus) -> bytearray:
     is why models.py, rerank.py, records.py and stored_columns.py are among the
     _CORPUS_MODULES.
     """
-    reports = Records.pack(corpus.reports, Sharer())
+    reports = pack(corpus.reports, Sharer())
     stored = {name: getattr(corpus, name) for name in _STORED}
     in_columns = isinstance(reports, Records) and reports.record_class is Report
     if isinstance(reports, Records) and in_columns:

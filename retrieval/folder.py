@@ -26,6 +26,7 @@ from retrieval.analyzer import Analyzer
 from retrieval.corpus import CorpusPart, index_reports
 from retrieval.listing import Lister, Signature, Walk, signature_of, stat_of
 from retrieval.loader import LoadProblem, describe_skipped_types, load_file
+from retrieval.record_views import field_of
 
 log = logging.getLogger("retrieval.library")
 
@@ -181,7 +182,7 @@ class FolderFiles:
         not one dropped since (deleted while the engine served)."""
         by_file: dict[str, list[CorpusPart]] = {}
         for part in parts:
-            by_file.setdefault(part.reports[0].path or "", []).append(part)
+            by_file.setdefault(field_of(part.reports, 0, "path") or "", []).append(part)
         signatures, contents = self.signatures, self.contents
         gone, self._gone = self._gone or set(), None
         found: dict[str, list[LoadProblem]] = {}

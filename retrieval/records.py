@@ -102,6 +102,24 @@ class Records(Sequence[R], Generic[R]):
     def rows(self) -> Sequence[tuple[Any, ...]]:
         return self._rows
 
+    @property
+    def whole(self) -> Mapping[str, Sequence[Any]]:
+        return self._whole
+
+    @property
+    def made(self) -> int:
+        """How many records have been made (and are kept)."""
+        return len(self._made) - self._made.count(None)
+
+    def value(self, index: int, name: str) -> Any:
+        """Field `name` of record `index`, without making the record when it is not made."""
+        made = self._made[index]
+        if made is not None:
+            return getattr(made, name)
+        if name in self._whole:
+            return self._whole[name][index]
+        return self._rows[index][self._names.index(name)]
+
     def column(self, name: str) -> list[Any]:
         """One field of every record, without making the records."""
         if name in self._whole:
@@ -125,13 +143,6 @@ class Records(Sequence[R], Generic[R]):
 
     def __repr__(self) -> str:
         return f"Records({self._cls.__name__}, {len(self)} rows)"
-
-
-def column(records: Sequence[Any], name: str) -> list[Any]:
-    """One field of every record of `records`, making none that are not made yet."""
-    if isinstance(records, Records):
-        return records.column(name)
-    return [getattr(record, name) for record in records]
 
 
 class Fields(Mapping[str, Sequence[Any]]):
@@ -160,29 +171,6 @@ class Fields(Mapping[str, Sequence[Any]]):
 
     def __len__(self) -> int:
         return len(self._names)
-
-
-class Keyed(Mapping[str, R], Generic[R]):
-    """`records` by key, through an index of their positions: looking one up makes
-    only that record."""
-
-    __slots__ = ("_index", "_records")
-
-    def __init__(self, index: dict[str, int], records: Sequence[R]) -> None:
-        self._index = index
-        self._records = records
-
-    def __getitem__(self, key: str) -> R:
-        return self._records[self._index[key]]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._index
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._index)
-
-    def __len__(self) -> int:
-        return len(self._index)
 
 
 class Sharer:

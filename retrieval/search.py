@@ -44,7 +44,7 @@ from retrieval.index_store import CachedIndex, IndexStore, fingerprint
 from retrieval.languages import QuestionLanguages
 from retrieval.loader import LoadProblem, LoadResult, load_reports
 from retrieval.models import Hit, Passage, Report
-from retrieval.records import Keyed, column
+from retrieval.record_views import Keyed, column
 from retrieval.rerank import RerankSettings
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from retrieval.corpus import Corpus
-from retrieval.records import column
+from retrieval.record_views import column
 from retrieval.semantic import Embedder, Vectors
 from retrieval.vector_near import compiled_nearest, nearest_by_signs
 from retrieval.vector_quant import Float32s, Snapshot, Words, sign_bits

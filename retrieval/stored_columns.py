@@ -176,6 +176,8 @@ class ColumnView(_Column[T], Generic[T, H]):
 
     def view(self, start: int, end: int) -> Self:
         """Items start to end (clipped), still where they are."""
+        if 0 <= start <= end <= self._length:  # a reload cuts a million of these
+            return type(self)(self._home, self._start + start, end - start)
         start, end, _ = slice(start, end).indices(self._length)
         return type(self)(self._home, self._start + start, max(end - start, 0))
 
@@ -264,6 +266,14 @@ def cut(column: Sequence[T], start: int, end: int) -> Sequence[T]:
     return tuple(column[start:end])
 
 
+def cutter(column: Sequence[T]) -> Callable[[int, int], Sequence[T]]:
+    """`cut` of `column` as one function, its kind looked at once: for the loops that cut a
+    column into a part per report."""
+    if isinstance(column, ColumnView):
+        return column.view
+    return lambda start, end: cut(column, start, end)
+
+
 def joined(columns: Iterable[Sequence[T]]) -> Sequence[T]:
     """The columns one after another: a tuple when none is a view, else the views
     (consecutive ones merged) and tuples of the rest."""
@@ -272,23 +282,36 @@ def joined(columns: Iterable[Sequence[T]]) -> Sequence[T]:
     for column in columns:
         parts = column._segments if type(column) is Joined else (column,)
         for part in parts:
-            if type(part) is tuple or not isinstance(part, ColumnView):
+            if type(part) is tuple or not _is_view(type(part)):
                 loose.extend(part)
                 continue
+            view = cast(ColumnView[T, Any], part)
             if loose:
                 segments.append(tuple(loose))
                 loose = []
             last = segments[-1] if segments else ()
             # Segments are views and tuples; a type test is far cheaper than an ABC's.
-            if type(last) is not tuple and cast(ColumnView[T, Any], last)._continued_by(part):
-                segments[-1] = cast(ColumnView[T, Any], last)._extended(part)
-            elif len(part):
-                segments.append(part)
+            if type(last) is not tuple and cast(ColumnView[T, Any], last)._continued_by(view):
+                segments[-1] = cast(ColumnView[T, Any], last)._extended(view)
+            elif len(view):
+                segments.append(view)
     if not segments:
         return tuple(loose)
     if loose:
         segments.append(tuple(loose))
     return segments[0] if len(segments) == 1 else Joined(segments)
+
+
+_VIEW_TYPES: dict[type, bool] = {}
+
+
+def _is_view(kind: type) -> bool:
+    """issubclass(kind, ColumnView), remembered: an ABC's check is slow, and joining a
+    reload's parts asks it a million times."""
+    known = _VIEW_TYPES.get(kind)
+    if known is None:
+        known = _VIEW_TYPES[kind] = issubclass(kind, ColumnView)
+    return known
 
 
 def _segments(items: Sequence[Any]) -> tuple[Sequence[Any], ...]:

@@ -21,7 +21,8 @@ from retrieval.corpus import Corpus
 from retrieval.corpus_cache import pickle_corpus, unpickle_corpus
 from retrieval.library import Library
 from retrieval.models import Report
-from retrieval.records import Fields, Keyed, Records, Sharer, column
+from retrieval.record_views import Keyed, column
+from retrieval.records import Fields, Records, Sharer
 from retrieval.search import SearchEngine
 from retrieval.stored_columns import write_columns
 from tests.conftest import make_report
