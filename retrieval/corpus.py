@@ -40,7 +40,8 @@ class Corpus:
 
     # Tuples when built here; loaded from the index cache, reports are
     # retrieval.records.Records and the other columns but problems and passage_reports
-    # retrieval.stored_columns.StoredColumn (see corpus_cache).
+    # retrieval.stored_columns.StoredColumn (see corpus_cache); joined from parts of
+    # one, views of those (record_views.RecordsView, stored_columns.ColumnView).
     reports: Sequence[Report]
     passages: Sequence[Passage]
     passage_tokens: Sequence[tuple[str, ...]]
