@@ -105,6 +105,12 @@ class Leadership:
 
     def close(self) -> None:
         """Give the lead up (a clean stop: the next replica need not wait for a check)."""
+        connection = self._connection
+        if self.is_leader and connection is not None and not connection.closed:
+            # Unlocked before closing: a closed session's backend frees its locks only as
+            # it exits, a moment later, and the next replica's try could still fail.
+            with contextlib.suppress(Exception):  # a broken one: its end frees the lock
+                connection.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
         self.is_leader = self._url is None
         self._drop()
 

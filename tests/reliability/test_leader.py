@@ -49,10 +49,11 @@ def test_a_leader_whose_session_is_killed_stops_leading_and_another_takes_over(
 ) -> None:
     one, two = pair
     one.check()
-    # The server ends the leader's session, as when its process is killed.
+    # The server ends the leader's session, as when its process is killed (and waits up
+    # to 5 s for it to end: its locks are freed as it exits).
     with psycopg.connect(database_url, autocommit=True) as admin:
         admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
             "WHERE application_name = 'reports-bot leader' AND pid <> pg_backend_pid()"
         )
     assert two.check() is True
