@@ -22,7 +22,7 @@ from itertools import chain
 from typing import Any, Generic, TypeVar, cast
 
 from retrieval.records import Records, Sharer
-from retrieval.stored_columns import ColumnView, Joined, cut, joined
+from retrieval.stored_columns import ColumnView, Joined, cut, joined, segments_of
 
 R = TypeVar("R")
 Span = tuple[int, int]  # start and end of some records of a Records
@@ -110,9 +110,9 @@ def not_in(records: Sequence[R], other: Sequence[R]) -> Iterator[R]:
     """The records of `records`, but those at the same place in the same `Records` as one
     of `other`'s (the same record: what a rebuild kept of the engine before it)."""
     held: dict[int, list[Span]] = {}
-    for home, start, end in filter(None, map(_place, _segments(other))):
+    for home, start, end in filter(None, map(_place, segments_of(other))):
         held.setdefault(id(home), []).append((start, end))
-    for segment in _segments(records):
+    for segment in segments_of(records):
         place = _place(segment)
         if place is None:
             yield from segment
@@ -120,10 +120,6 @@ def not_in(records: Sequence[R], other: Sequence[R]) -> Iterator[R]:
         home, start, end = place
         for first, last in _uncovered(start, end, sorted(held.get(id(home), ()))):
             yield from (home[index] for index in range(first, last))
-
-
-def _segments(records: Sequence[R]) -> tuple[Sequence[R], ...]:
-    return records.segments if isinstance(records, Joined) else (records,)
 
 
 def _place(segment: Sequence[R]) -> tuple[Records[R], int, int] | None:
@@ -150,7 +146,7 @@ def pack(records: Sequence[R], share: Sharer) -> Records[R] | tuple[R, ...]:
     """`records` as rows for the index cache (`Records.pack`), views' rows kept as they
     lie in their file (so saving copies their bytes), and the fields their `Records`
     keep whole kept whole."""
-    segments = _segments(records)
+    segments = segments_of(records)
     views = [segment for segment in segments if isinstance(segment, RecordsView)]
     if not views:
         return Records.pack(records, share)

@@ -314,7 +314,8 @@ def _is_view(kind: type) -> bool:
     return known
 
 
-def _segments(items: Sequence[Any]) -> tuple[Sequence[Any], ...]:
+def segments_of(items: Sequence[T]) -> tuple[Sequence[T], ...]:
+    """A joined column's segments; any other column as its one segment."""
     return items._segments if isinstance(items, Joined) else (items,)
 
 
@@ -322,7 +323,7 @@ def _record_class(items: Sequence[Any]) -> type | None:
     """The record class every item is (read from the file's spec for stored items), or
     None when they are not all one class that `maker` builds from field values."""
     kinds: set[type | None] = set()
-    for segment in _segments(items):
+    for segment in segments_of(items):
         if isinstance(segment, StoredColumn):
             kinds.add(segment._home.record)
         else:
@@ -335,7 +336,7 @@ def _record_class(items: Sequence[Any]) -> type | None:
 
 def _encoded(items: Sequence[Any], record: type | None) -> Iterator[bytes | memoryview]:
     fields = init_fields(record) if record is not None else None
-    for segment in _segments(items):
+    for segment in segments_of(items):
         if isinstance(segment, StoredColumn) and segment._home.record is record:
             yield from segment._raw()
         elif fields is None:

@@ -4,14 +4,12 @@ packed for the cache as they lie."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.config import PROJECT_SEEDS
 from retrieval.library import Library
 from retrieval.models import Report
 from retrieval.record_views import RecordsView, column, field_of, not_in, pack, records_cut
@@ -98,35 +96,22 @@ def test_not_in_gives_what_does_not_lie_in_the_same_place_of_the_other() -> None
     assert list(not_in(REPORTS, records)) == list(REPORTS)  # a tuple's records are compared
 
 
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    reports = tmp_path / "reports"
-    shutil.copytree(PROJECT_SEEDS, reports)
-    for n in range(6):
-        (reports / f"note{n}.md").write_text(
-            f"---\ntitle: Council note {n}\ndate: 2024-03-0{n + 1}\n---\n"
-            f"The harbour in district {n} reopened after the storm.\n",
-            encoding="utf-8",
-        )
-    return reports
-
-
 def test_a_reload_after_a_restart_makes_no_report_it_does_not_read(
-    folder: Path, tmp_path: Path
+    seeds_and_notes: Path, tmp_path: Path
 ) -> None:
     cache = tmp_path / "cache"
-    Library.open(folder, cache_dir=cache, watch=None, settle_seconds=0).close()
-    library = Library.open(folder, cache_dir=cache, watch=None, settle_seconds=0)
+    Library.open(seeds_and_notes, cache_dir=cache, watch=None, settle_seconds=0).close()
+    library = Library.open(seeds_and_notes, cache_dir=cache, watch=None, settle_seconds=0)
     loaded = library.engine.reports
     assert isinstance(loaded, Records) and loaded.made == 0
-    (folder / "note9.md").write_text(
+    (seeds_and_notes / "note9.md").write_text(
         "---\ntitle: Ferry\ndate: 2024-03-09\n---\nThe ferry to the island was cancelled.\n",
         encoding="utf-8",
     )
     change = library.refresh()
     assert change is not None and [r.id for r in change.added] == ["note9"]
     assert loaded.made == 0, "the reload made every cached report"
-    assert library.engine.reports == SearchEngine.from_path(folder).reports
+    assert library.engine.reports == SearchEngine.from_path(seeds_and_notes).reports
     hits = library.engine.search("What happened to the ferry?")
     assert hits and hits[0].report.id == "note9"
     library.close()

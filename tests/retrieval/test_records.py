@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.config import PROJECT_SEEDS
 from retrieval.corpus import Corpus
 from retrieval.corpus_cache import pickle_corpus, unpickle_corpus
 from retrieval.library import Library
@@ -171,20 +169,6 @@ def test_sharer_makes_equal_values_one_object_and_passes_unhashable_ones() -> No
     assert share(listed) == listed
 
 
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    reports = tmp_path / "reports"
-    shutil.copytree(PROJECT_SEEDS, reports)
-    for n in range(6):
-        (reports / f"note{n}.md").write_text(
-            f"---\ntitle: Council note {n}\ndate: 2024-03-0{n + 1}\n---\n"
-            f'"We agreed on {n + 3} new bridges," Mayor Ada Brook said on Monday.\n\n'
-            f"The harbour in district {n} reopened after the storm.\n",
-            encoding="utf-8",
-        )
-    return reports
-
-
 QUESTIONS = (
     "How many refugees have reached camps in Turkey?",
     "What did Ada Brook say?",
@@ -195,11 +179,11 @@ QUESTIONS = (
 
 
 def test_an_engine_from_the_cache_serves_exactly_what_the_built_one_does(
-    folder: Path, tmp_path: Path
+    seeds_and_notes: Path, tmp_path: Path
 ) -> None:
     cache = tmp_path / "cache"
-    built = SearchEngine.from_path(folder, cache_dir=cache)
-    cached = SearchEngine.from_path(folder, cache_dir=cache)
+    built = SearchEngine.from_path(seeds_and_notes, cache_dir=cache)
+    cached = SearchEngine.from_path(seeds_and_notes, cache_dir=cache)
     assert isinstance(cached.reports, Records), "the second engine was not loaded from the cache"
     assert cached.reports == built.reports and cached.passages == built.passages
     assert cached.latest(4) == built.latest(4)
@@ -228,13 +212,13 @@ def test_a_corpus_survives_the_cache_payload_whole(seeds_engine: SearchEngine) -
 
 
 def test_a_library_from_the_cache_reloads_a_change_like_a_fresh_one(
-    folder: Path, tmp_path: Path
+    seeds_and_notes: Path, tmp_path: Path
 ) -> None:
     cache = tmp_path / "cache"
-    Library.open(folder, cache_dir=cache, watch=None, settle_seconds=0).close()
-    library = Library.open(folder, cache_dir=cache, watch=None, settle_seconds=0)
+    Library.open(seeds_and_notes, cache_dir=cache, watch=None, settle_seconds=0).close()
+    library = Library.open(seeds_and_notes, cache_dir=cache, watch=None, settle_seconds=0)
     assert isinstance(library.engine.reports, Records)
-    (folder / "note2.md").write_text(
+    (seeds_and_notes / "note2.md").write_text(
         "---\ntitle: Council note 2\ndate: 2024-03-03\n---\n"
         "The ferry to the island was cancelled.\n",
         encoding="utf-8",
@@ -242,7 +226,7 @@ def test_a_library_from_the_cache_reloads_a_change_like_a_fresh_one(
     change = library.refresh()
     assert change is not None
     assert [r.id for r in change.updated] == ["note2"] and not change.added and not change.removed
-    fresh = SearchEngine.from_path(folder)
+    fresh = SearchEngine.from_path(seeds_and_notes)
     assert library.engine.reports == fresh.reports
     for question in (*QUESTIONS, "What happened to the ferry?"):
         assert library.engine.search(question) == fresh.search(question)
