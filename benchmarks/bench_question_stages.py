@@ -91,9 +91,11 @@ def staged_search(
     laps.lap("BM25 first stage (passage top-k)")
     if len(indices) == 0:
         return [], laps
-    report_scores = engine._report_scorer.get_scores(terms)
+    # The scores make_candidates asks for (its candidates' reports, in order), timed apart.
+    reports = corpus.passage_reports
+    found = engine._report_scorer.scores_of(terms, [reports[i] for i in indices.tolist()])
     laps.lap("report-level BM25")
-    candidates = answering.make_candidates((indices, scores), corpus, report_scores)
+    candidates = answering.make_candidates((indices, scores), corpus, lambda _: found)
     laps.lap("building candidates")
     query = rerank.Query(
         text=question,

@@ -34,6 +34,8 @@ _make_candidate = maker(rerank.Candidate)
 # Stems of words that ask about whatever the reports say of a subject, not for a word
 # of theirs: "What happened in X?", "What is the news from X?".
 _ASKING_WORDS = frozenset({"happen", "news"})
+# The report-level BM25 score of each report index given (`Scorer.scores_of`).
+ReportScores = Callable[[Sequence[int]], Floats]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +69,7 @@ def answer(
     question: Question,
     first_stage: tuple[Ints, Floats],
     corpus: Corpus,
-    report_scores: Floats,
+    report_scores: ReportScores,
     reports_by_id: Mapping[str, Report],
     analyzer: Analyzer,
     settings: RerankSettings,
@@ -100,7 +102,7 @@ def answer_semantic(
     dense: Dense,
     bm25_of: Callable[[Ints], Floats],
     corpus: Corpus,
-    report_scores: Floats,
+    report_scores: ReportScores,
     reports_by_id: Mapping[str, Report],
     analyzer: Analyzer,
     settings: RerankSettings,
@@ -209,15 +211,15 @@ class Kept(Sequence[T]):
 
 
 def make_candidates(
-    first_stage: tuple[Ints, Floats], corpus: Corpus, report_scores: Floats
+    first_stage: tuple[Ints, Floats], corpus: Corpus, report_scores: ReportScores
 ) -> list[rerank.Candidate]:
     """Stage two's candidates for the first stage's (passage indices, BM25 scores)."""
     indices, scores = first_stage
     ids: list[int] = indices.tolist()
     passages, tokens, profiles = corpus.passages, corpus.passage_tokens, corpus.profiles
     reports = corpus.passage_reports
-    # One gather instead of a numpy scalar per candidate; the same float64 values.
-    report_of: list[float] = report_scores[[reports[i] for i in ids]].tolist()
+    # One call for every candidate's report instead of a numpy scalar each.
+    report_of: list[float] = report_scores([reports[i] for i in ids]).tolist()
     of_ids = tokens.items(ids) if isinstance(tokens, ForwardTokens) else [tokens[i] for i in ids]
     make = _make_candidate
     return [

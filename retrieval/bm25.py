@@ -35,7 +35,6 @@ import functools
 import sys
 from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -54,7 +53,8 @@ from retrieval.bm25_build import (
     okapi_tf_part,
 )
 from retrieval.bm25_compiled import compiled_top_k
-from retrieval.bm25_file import read_arrays, write_arrays
+from retrieval.bm25_file import read_arrays, term_arrays, terms_of, write_arrays
+from retrieval.bm25_forward import ForwardBM25
 from retrieval.bm25_reference import RankBM25Backend
 from retrieval.errors import IndexCacheError, UnknownBackendError
 from retrieval.forward_tokens import numbered_tokens
@@ -83,13 +83,26 @@ def build_scorer(backend: str, corpus: Sequence[Sequence[str]]) -> Scorer:
     raise UnknownBackendError(f"unknown scoring backend {backend!r}: use one of {valid}")
 
 
-def build_scorers(backend: str, *corpora: Sequence[Sequence[str]]) -> list[Scorer]:
-    """`build_scorer` of each corpus, the first here and the others meanwhile in threads:
-    much of a build is numpy's sorting, which lets go of the GIL."""
-    with ThreadPoolExecutor(max(len(corpora) - 1, 1), thread_name_prefix="bm25-build") as pool:
-        others = [pool.submit(build_scorer, backend, corpus) for corpus in corpora[1:]]
-        first = build_scorer(backend, corpora[0])
-        return [first, *(future.result() for future in others)]
+def build_report_scorer(backend: str, corpus: Sequence[Sequence[str]]) -> Scorer:
+    """The report-level index of the named backend: stage two asks it only for the
+    scores of its candidates' reports, which `ForwardBM25` gives without posting lists."""
+    if backend == "fast":
+        return ForwardBM25.build(corpus)
+    return build_scorer(backend, corpus)
+
+
+def build_scorers(
+    backend: str, passages: Sequence[Sequence[str]], reports: Sequence[Sequence[str]]
+) -> tuple[Scorer, Scorer]:
+    """The passage index (`build_scorer`) and the report index (`build_report_scorer`),
+    the second meanwhile in a thread: much of a build is numpy's sorting, which lets
+    go of the GIL."""
+    if backend not in BACKENDS:
+        build_scorer(backend, ())  # raises, naming the backends
+    with ThreadPoolExecutor(1, thread_name_prefix="bm25-build") as pool:
+        other = pool.submit(build_report_scorer, backend, reports)
+        first = build_scorer(backend, passages)
+        return first, other.result()
 
 
 class FastBM25(Scorer):
@@ -299,15 +312,9 @@ class FastBM25(Scorer):
 
     def save(self, path: Path) -> None:
         """Write the index to `path` atomically (temporary file in the same folder, then rename)."""
-        terms = list(self._terms)  # insertion order is id order
-        # Separated by NUL, so loading splits them in C (see from_bytes).
-        text = "\0".join(terms)
-        term_chars = np.zeros(len(terms) + 1, dtype=np.int64)
-        np.cumsum([len(t) for t in terms], out=term_chars[1:])
         arrays: dict[str, npt.NDArray[Any]] = {
             "doc_len": self.doc_len.astype(np.int32),
-            "terms_nul": np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8),
-            "term_chars": term_chars,
+            **term_arrays(self._terms),
             "term_offsets": self._term_offsets,
             "doc_ids": self._doc_ids,
             "pair_codes": self._pair_codes,
@@ -336,12 +343,7 @@ class FastBM25(Scorer):
         """Parse the bytes of a saved index (arrays are read-only views into `data`)."""
         params, arrays = read_arrays(data, source)
         try:
-            text = arrays["terms_nul"].tobytes().decode("utf-8", "surrogatepass")
-            bounds = arrays["term_chars"].tolist()
-            names = text.split("\0")
-            if len(names) != len(bounds) - 1:  # a term holds a NUL itself: cut by lengths
-                names = [text[a + i : z + i] for i, (a, z) in enumerate(pairwise(bounds))]
-            terms = dict(zip(names, range(len(names)), strict=True))
+            terms, n_terms_stored = terms_of(arrays)
             index = cls(
                 k1=float(params["k1"]),
                 b=float(params["b"]),
@@ -358,7 +360,7 @@ class FastBM25(Scorer):
                 block=_positive_int(params["block"]),
                 token_ids=arrays["token_ids"],
             )
-            index._check_consistent(len(bounds) - 1)
+            index._check_consistent(n_terms_stored)
         except (KeyError, TypeError, ValueError, IndexError, UnicodeDecodeError) as error:
             raise IndexCacheError(
                 f"the search index {source} is corrupt ({error}); delete it to rebuild"

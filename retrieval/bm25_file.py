@@ -9,6 +9,8 @@ import json
 import math
 import os
 import uuid
+from collections.abc import Mapping
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Final
 
@@ -18,16 +20,24 @@ import numpy.typing as npt
 from retrieval.errors import IndexCacheError
 
 _MAGIC: Final = b"RBOTBM25"
-_FORMAT: Final = "reports-bot/bm25"
+# What the arrays make: FastBM25's posting lists, or retrieval.bm25_forward's index.
+FORMAT: Final = "reports-bot/bm25"
+FORWARD_FORMAT: Final = "reports-bot/bm25-forward"
 # 2: block bounds (block_best_code, "block"); 3: the forward index (token_ids)
 _FORMAT_VERSION: Final = 3
 _ALIGN: Final = 64
 _DTYPES: Final = frozenset({"<i4", "<i8", "<u2", "<u4", "<f8", "|u1"})
 
 
-def write_arrays(path: Path, params: dict[str, float], arrays: dict[str, npt.NDArray[Any]]) -> None:
+def write_arrays(
+    path: Path,
+    params: dict[str, float],
+    arrays: dict[str, npt.NDArray[Any]],
+    *,
+    kind: str = FORMAT,
+) -> None:
     """Write `params` and `arrays` to `path` atomically (a temporary file in the same
-    folder, then a rename)."""
+    folder, then a rename); `kind` names the index they make (read_arrays checks it)."""
     arrays = {name: np.ascontiguousarray(array) for name, array in arrays.items()}
     specs: dict[str, dict[str, Any]] = {}
     offset = end = 0
@@ -36,7 +46,7 @@ def write_arrays(path: Path, params: dict[str, float], arrays: dict[str, npt.NDA
         end = offset + array.nbytes
         offset = _aligned(end)
     header = json.dumps(
-        {"format": _FORMAT, "version": _FORMAT_VERSION, "params": params, "arrays": specs}
+        {"format": kind, "version": _FORMAT_VERSION, "params": params, "arrays": specs}
     ).encode()
     prefix = _MAGIC + len(header).to_bytes(8, "little") + header
     data_start = _aligned(len(prefix))
@@ -57,10 +67,11 @@ def write_arrays(path: Path, params: dict[str, float], arrays: dict[str, npt.NDA
 
 
 def read_arrays(
-    data: bytes | memoryview, source: str
+    data: bytes | memoryview, source: str, *, kind: str = FORMAT
 ) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
-    """The params and arrays in the bytes of a file `write_arrays` wrote, the arrays
-    read-only views into `data`; IndexCacheError naming `source` when they are not."""
+    """The params and arrays in the bytes of a file `write_arrays` wrote for an index of
+    `kind`, the arrays read-only views into `data`; IndexCacheError naming `source`
+    when they are not."""
 
     def corrupt(why: str) -> IndexCacheError:
         return IndexCacheError(f"the search index {source} is {why}; delete it to rebuild")
@@ -71,8 +82,9 @@ def read_arrays(
     header_len = int.from_bytes(data[len(_MAGIC) : start], "little")
     try:
         header = json.loads(bytes(data[start : start + header_len]))
-        if header["format"] != _FORMAT or header["version"] != _FORMAT_VERSION:
-            raise corrupt(f"format {header['format']} v{header['version']}, not v{_FORMAT_VERSION}")
+        if header["format"] != kind or header["version"] != _FORMAT_VERSION:
+            found = f"{header['format']} v{header['version']}"
+            raise corrupt(f"format {found}, not {kind} v{_FORMAT_VERSION}")
         data_start = _aligned(start + header_len)
         arrays: dict[str, npt.NDArray[Any]] = {}
         for name, spec in header["arrays"].items():
@@ -90,6 +102,28 @@ def read_arrays(
         return header["params"], arrays
     except (ValueError, KeyError, TypeError) as error:
         raise corrupt(f"unreadable ({error})") from error
+
+
+def term_arrays(terms: Mapping[str, int]) -> dict[str, npt.NDArray[Any]]:
+    """The term dictionary as two arrays: the terms separated by NUL (so loading splits
+    them in C) and where each ends; `terms` numbered 0, 1, ... in insertion order."""
+    names = list(terms)
+    text = "\0".join(names)
+    term_chars = np.zeros(len(names) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t in names], out=term_chars[1:])
+    nul = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    return {"terms_nul": nul, "term_chars": term_chars}
+
+
+def terms_of(arrays: Mapping[str, npt.NDArray[Any]]) -> tuple[dict[str, int], int]:
+    """The term dictionary `term_arrays` wrote, and how many terms the file says it holds
+    (more than the dictionary's when a term is repeated: the caller refuses that)."""
+    text = arrays["terms_nul"].tobytes().decode("utf-8", "surrogatepass")
+    bounds = arrays["term_chars"].tolist()
+    names = text.split("\0")
+    if len(names) != len(bounds) - 1:  # a term holds a NUL itself: cut by lengths
+        names = [text[a + i : z + i] for i, (a, z) in enumerate(pairwise(bounds))]
+    return dict(zip(names, range(len(names)), strict=True)), len(bounds) - 1
 
 
 def _aligned(offset: int) -> int:

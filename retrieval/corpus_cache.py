@@ -61,6 +61,7 @@ _CORPUS_MODULES = (
     "bm25.py",
     "bm25_build.py",
     "bm25_file.py",
+    "bm25_forward.py",
     "forward_tokens.py",
     "scorer.py",
     "corpus.py",

@@ -40,6 +40,7 @@ from typing import BinaryIO, Final, NamedTuple
 
 from retrieval import cache_stamps
 from retrieval.bm25 import FastBM25
+from retrieval.bm25_forward import ForwardBM25
 from retrieval.cache_stamps import MANIFEST as _MANIFEST
 from retrieval.cache_stamps import (
     CacheCheck,
@@ -88,7 +89,7 @@ class CachedIndex(NamedTuple):
 
     scorer: FastBM25
     payload: bytes | bytearray | memoryview  # mapped when loaded (see _read_checked)
-    report_scorer: FastBM25 | None = None
+    report_scorer: ForwardBM25 | None = None
     listing: bytes | memoryview | None = None
     check: CacheCheck | None = None  # the hashes still to check, for an entry served on stamps
 
@@ -150,7 +151,7 @@ class IndexStore:
         scorer: FastBM25,
         payload: bytes | bytearray,
         *,
-        report_scorer: FastBM25 | None = None,
+        report_scorer: ForwardBM25 | None = None,
         listing: bytes | None = None,
         source: str = "",
     ) -> None:
@@ -273,7 +274,7 @@ def _read_entry(entry: Path, key: str) -> CachedIndex:
     scorer = FastBM25.from_bytes(contents[_SCORER], source=str(entry / _SCORER))
     reports = contents.get(_REPORT_SCORER)
     report_scorer = (
-        None if reports is None else FastBM25.from_bytes(reports, str(entry / _REPORT_SCORER))
+        None if reports is None else ForwardBM25.from_bytes(reports, str(entry / _REPORT_SCORER))
     )
     return CachedIndex(scorer, contents[_PAYLOAD], report_scorer, contents.get(_LISTING), check)
 

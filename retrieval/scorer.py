@@ -2,7 +2,8 @@
 BM25Okapi's parameters, the array types and the exact top-k cut (`best_of`).
 
 The backends are `retrieval.bm25.FastBM25` and `retrieval.bm25_reference.RankBM25Backend`;
-`retrieval.bm25.build_scorer` picks one by name.
+`retrieval.bm25.build_scorer` picks one by name (`build_scorers`, for the report level,
+`retrieval.bm25_forward.ForwardBM25` in place of FastBM25).
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ class Scorer(Protocol):
     def get_scores(self, query: Sequence[str]) -> Floats:
         """One float64 score per document, exactly `BM25Okapi.get_scores`."""
         ...
+
+    def scores_of(self, query: Sequence[str], ids: Sequence[int] | Ints) -> Floats:
+        """`get_scores(query)[ids]`: the scores of some documents (a backend may read
+        only theirs, as `retrieval.bm25_forward.ForwardBM25` does)."""
+        return self.get_scores(query)[np.asarray(ids, dtype=np.int64)]
 
     def top_k(self, query: Sequence[str], k: int) -> tuple[Ints, Floats]:
         """The best `k` documents holding at least one query term: (indices, scores).

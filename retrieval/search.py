@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING
 from retrieval import corpus_pool, languages
 from retrieval.analyzer import Analyzer, AnalyzerSettings
 from retrieval.answering import Question, answer, answer_semantic, first_stage_among, question_terms
-from retrieval.bm25 import BACKENDS, FastBM25, build_scorer, build_scorers
+from retrieval.bm25 import BACKENDS, FastBM25, build_report_scorer, build_scorers
+from retrieval.bm25_forward import ForwardBM25
 from retrieval.cache_stamps import CacheCheck
 from retrieval.corpus import Corpus, CorpusPart, merge_parts, split_parts, tokens_of_indexes
 from retrieval.corpus_cache import (
@@ -86,11 +87,14 @@ class SearchEngine:
         self._semantic = semantic
         self._scorer = scorer
         # The index cache keeps it too (over 100,000 small reports: half a second to build).
-        self._report_scorer = report_scorer or build_scorer(settings.backend, corpus.report_tokens)
+        self._report_scorer = report_scorer or build_report_scorer(
+            settings.backend, corpus.report_tokens
+        )
         fast = isinstance(scorer, FastBM25) and scorer.n_docs == len(corpus.passages)
         self._forward = scorer.forward if fast and isinstance(scorer, FastBM25) else None
         # The tokens are in the indexes already: kept once, as term ids.
-        reports = self._report_scorer.forward if isinstance(self._report_scorer, FastBM25) else None
+        own = self._report_scorer
+        reports = own.forward if isinstance(own, ForwardBM25) else None
         self._corpus = tokens_of_indexes(corpus, self._forward, reports)
         self._analyzer = analyzer
         self.settings = settings
@@ -234,7 +238,7 @@ class SearchEngine:
         if not isinstance(self._scorer, FastBM25):
             return
         key = fingerprint(signatures, self._analyzer.fingerprint(), code_version())
-        reports = self._report_scorer if isinstance(self._report_scorer, FastBM25) else None
+        reports = self._report_scorer if isinstance(self._report_scorer, ForwardBM25) else None
         corpus, listing = pickle_corpus(self._corpus), pickle_listing(signatures)
         store = IndexStore(cache_dir)
         store.save(key, self._scorer, corpus, report_scorer=reports, listing=listing, source=source)
@@ -354,7 +358,11 @@ class SearchEngine:
         indices, scores = self._first_stage(terms, within)
         idf, n_docs = idf_of(self._scorer, terms), self._scorer.n_docs  # forward: for stage two
         asked = Question(question, tuple(terms), idf, n_docs, self._forward)
-        report_scores = self._report_scorer.get_scores(terms)
+        report_scorer = self._report_scorer
+
+        def report_scores(ids: Sequence[int]) -> Floats:
+            return report_scorer.scores_of(terms, ids)
+
         # "Does this new report answer?" (within) stays lexical: pushes do not wait for vectors.
         stage = self._semantic if within is None else None
         dense = stage.dense(self._corpus, analyzer.language, question) if stage else None

@@ -12,8 +12,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
 
-from retrieval.bm25 import BACKENDS, FastBM25, build_scorer, build_scorers
+from retrieval.bm25 import BACKENDS, FastBM25, build_report_scorer, build_scorer, build_scorers
 from retrieval.bm25_compiled import compiled_top_k
+from retrieval.bm25_forward import ForwardBM25
 from retrieval.bm25_reference import RankBM25Backend
 from retrieval.errors import IndexCacheError, UnknownBackendError
 from retrieval.scorer import EPSILON
@@ -161,13 +162,17 @@ def test_unknown_backend_names_the_valid_ones() -> None:
 def test_scorers_built_side_by_side_are_those_built_one_by_one() -> None:
     passages = [["storm", "coast"], ["rain"], [], ["storm", "storm", "flood"]]
     reports = [["storm", "coast", "rain"], ["flood", "storm"]]
-    together = build_scorers("fast", passages, reports)
-    for scorer, corpus in zip(together, (passages, reports), strict=True):
+    passage_index, report_index = build_scorers("fast", passages, reports)
+    assert isinstance(passage_index, FastBM25) and isinstance(report_index, ForwardBM25)
+    for scorer, corpus in ((passage_index, passages), (report_index, reports)):
         alone = build_scorer("fast", corpus)
-        assert isinstance(scorer, FastBM25) and isinstance(alone, FastBM25)
         assert scorer.vocabulary() == alone.vocabulary()
         for query in (["storm"], ["coast", "flood", "rain"], ["missing"]):
             assert scorer.get_scores(query).tolist() == alone.get_scores(query).tolist()
+    reference = build_report_scorer("rank-bm25", reports)
+    assert build_scorers("rank-bm25", passages, reports)[1].get_scores(["storm"]).tolist() == (
+        reference.get_scores(["storm"]).tolist()
+    )
 
 
 def test_a_side_by_side_build_that_fails_raises_here() -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from retrieval import cache_stamps, index_store
 from retrieval.bm25 import FastBM25
+from retrieval.bm25_forward import ForwardBM25
 from retrieval.index_store import IndexStore
 from retrieval.library import Library
 
@@ -29,7 +30,8 @@ NAMES = ["bm25.idx", "payload.bin", "reports.idx", "listing.bin"]
 def store(tmp_path: Path) -> IndexStore:
     scorer = FastBM25.build(CORPUS)
     store = IndexStore(tmp_path)
-    store.save("k1", scorer, PAYLOAD, report_scorer=scorer, listing=b"the listing")
+    reports = ForwardBM25.build(CORPUS)
+    store.save("k1", scorer, PAYLOAD, report_scorer=reports, listing=b"the listing")
     return store
 
 

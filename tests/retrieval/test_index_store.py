@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from retrieval.bm25 import FastBM25
+from retrieval.bm25_forward import ForwardBM25
+from retrieval.errors import IndexCacheError
 from retrieval.index_store import IndexStore, fingerprint
 
 CORPUS = [["storm", "coast", "storm"], ["rain", "coast"], [], ["été", "storm"]]
@@ -40,12 +42,15 @@ def test_roundtrip_gives_the_same_scorer_and_payload(tmp_path: Path, scorer: Fas
 
 
 def test_the_report_scorer_and_the_listing_come_back_too(tmp_path: Path, scorer: FastBM25) -> None:
-    reports = FastBM25.build([["storm", "coast", "rain"], ["été"]])
+    reports = ForwardBM25.build([["storm", "coast", "rain"], ["été"]])
     IndexStore(tmp_path).save("k1", scorer, PAYLOAD, report_scorer=reports, listing=b"files")
     loaded = IndexStore(tmp_path).load("k1")
     assert loaded is not None and loaded.listing == b"files"
     assert loaded.report_scorer is not None
     assert np.array_equal(loaded.report_scorer.get_scores(["storm"]), reports.get_scores(["storm"]))
+    # The file is the report index's own kind: read as a passage index, it is refused.
+    with pytest.raises(IndexCacheError, match="bm25-forward"):
+        FastBM25.load(tmp_path / "index-k1" / "reports.idx")
 
 
 def test_latest_is_the_newest_good_entry_of_its_source(tmp_path: Path, scorer: FastBM25) -> None:
@@ -88,7 +93,9 @@ def test_damaged_entries_are_dropped_and_rebuilt(
     tmp_path: Path, scorer: FastBM25, name: str, damage: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = IndexStore(tmp_path)
-    store.save("k1", scorer, PAYLOAD, report_scorer=scorer, listing=b"the listing")
+    store.save(
+        "k1", scorer, PAYLOAD, report_scorer=ForwardBM25.build(CORPUS), listing=b"the listing"
+    )
     path = tmp_path / "index-k1" / name
     data = bytearray(path.read_bytes())
     if damage == "flip a byte":
