@@ -86,17 +86,14 @@ def build_scorer(backend: str, corpus: Sequence[Sequence[str]]) -> Scorer:
 def build_report_scorer(backend: str, corpus: Sequence[Sequence[str]]) -> Scorer:
     """The report-level index of the named backend: stage two asks it only for the
     scores of its candidates' reports, which `ForwardBM25` gives without posting lists."""
-    if backend == "fast":
-        return ForwardBM25.build(corpus)
-    return build_scorer(backend, corpus)
+    return ForwardBM25.build(corpus) if backend == "fast" else build_scorer(backend, corpus)
 
 
 def build_scorers(
     backend: str, passages: Sequence[Sequence[str]], reports: Sequence[Sequence[str]]
 ) -> tuple[Scorer, Scorer]:
     """The passage index (`build_scorer`) and the report index (`build_report_scorer`),
-    the second meanwhile in a thread: much of a build is numpy's sorting, which lets
-    go of the GIL."""
+    this one meanwhile in a thread: numpy's sorts, much of a build, let go of the GIL."""
     if backend not in BACKENDS:
         build_scorer(backend, ())  # raises, naming the backends
     with ThreadPoolExecutor(1, thread_name_prefix="bm25-build") as pool:

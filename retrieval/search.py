@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, partial
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -87,13 +87,11 @@ class SearchEngine:
         self._semantic = semantic
         self._scorer = scorer
         # The index cache keeps it too (over 100,000 small reports: half a second to build).
-        self._report_scorer = report_scorer or build_report_scorer(
-            settings.backend, corpus.report_tokens
-        )
+        own = report_scorer or build_report_scorer(settings.backend, corpus.report_tokens)
+        self._report_scorer = own
         fast = isinstance(scorer, FastBM25) and scorer.n_docs == len(corpus.passages)
         self._forward = scorer.forward if fast and isinstance(scorer, FastBM25) else None
         # The tokens are in the indexes already: kept once, as term ids.
-        own = self._report_scorer
         reports = own.forward if isinstance(own, ForwardBM25) else None
         self._corpus = tokens_of_indexes(corpus, self._forward, reports)
         self._analyzer = analyzer
@@ -285,8 +283,7 @@ class SearchEngine:
         return self._reports_by_id.get(report_id)
 
     def latest(self, n: int = 5) -> list[Report]:
-        reports = self._corpus.reports
-        return [reports[i] for i in self._latest[: max(n, 0)]]
+        return [self._corpus.reports[i] for i in self._latest[: max(n, 0)]]
 
     def newest_date(self) -> datetime | None:
         return self._corpus.reports[self._latest[0]].published if self._latest else None
@@ -311,8 +308,7 @@ class SearchEngine:
         return sorted(range(len(keys)), key=keys.__getitem__, reverse=True)
 
     def _passages_of(self, report_id: str) -> list[Passage]:
-        passages = self._corpus.passages
-        return [passages[i] for i in self._passage_ids.get(report_id, ())]
+        return [self._corpus.passages[i] for i in self._passage_ids.get(report_id, ())]
 
     # -- searching ----------------------------------------------------------
 
@@ -358,11 +354,7 @@ class SearchEngine:
         indices, scores = self._first_stage(terms, within)
         idf, n_docs = idf_of(self._scorer, terms), self._scorer.n_docs  # forward: for stage two
         asked = Question(question, tuple(terms), idf, n_docs, self._forward)
-        report_scorer = self._report_scorer
-
-        def report_scores(ids: Sequence[int]) -> Floats:
-            return report_scorer.scores_of(terms, ids)
-
+        report_scores = partial(self._report_scorer.scores_of, terms)
         # "Does this new report answer?" (within) stays lexical: pushes do not wait for vectors.
         stage = self._semantic if within is None else None
         dense = stage.dense(self._corpus, analyzer.language, question) if stage else None
